@@ -1,0 +1,75 @@
+/* What the D-Bus face's files share: the connection state, callers and replies. */
+#pragma once
+
+#include <glib.h>
+#include <systemd/sd-bus.h>
+
+#include "auth/caller.h"
+#include "bus/bus.h"
+
+G_BEGIN_DECLS
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (sd_bus_message, sd_bus_message_unref)
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (sd_bus_error, sd_bus_error_free)
+
+typedef enum {
+  SR_GRANT_USE,
+  SR_GRANT_ADMIN,
+  SR_N_GRANTS,
+} SrGrant;
+
+/* A connection that has called us: its uid never changes, so it is asked once. */
+typedef struct {
+  guint32 uid;
+  gint64 granted_until[SR_N_GRANTS]; /* monotonic µs; polkit "yes" answers kept briefly */
+} SrPeer;
+
+struct SrBus {
+  sd_bus *bus;
+  SrService *service;
+  SrBusMode mode;
+  guint32 own_uid;
+  gint64 grant_ttl_us;
+  GSource *source;
+  GHashTable *peers; /* unique name → SrPeer */
+  GPtrArray *slots;  /* sd_bus_slot*, released before the connection */
+};
+
+/* Fills @caller for the sender of @m; admin is known without asking polkit only for
+ * root, the user-mode user, and a connection with a fresh polkit grant. */
+int sr_bus_caller (SrBus *bus, sd_bus_message *m, SrCaller *caller, sd_bus_error *error);
+
+/* Continues a method once @action is decided: with @denied NULL the caller may go on,
+ * otherwise the continuation must reply with an error (usually @denied). */
+typedef void (*SrBusContinuation) (SrBus *bus, sd_bus_message *m, const SrCaller *caller,
+                                   const GError *denied, gpointer data);
+
+/* Runs @cont at once when no question is needed, else after polkit answers without
+ * blocking. @data is released with @destroy after @cont. Returns what a method handler
+ * returns. */
+int sr_bus_authorize (SrBus *bus, sd_bus_message *m, SrGrant grant, SrBusContinuation cont,
+                      gpointer data, GDestroyNotify destroy, sd_bus_error *error);
+
+/* GError → D-Bus error, through the one table in common/errors.c. */
+int sr_bus_set_error (sd_bus_error *ret, const GError *error);
+int sr_bus_reply_error (sd_bus_message *m, const GError *error);
+
+/* Sends PropertiesChanged for a session only to connections of its owner (and to
+ * @also, the connection that made the change), never as a broadcast. */
+void sr_bus_emit_session_changed (SrBus *bus, const char *session_id, guint32 owner_uid,
+                                  const char *also, const char *const *properties);
+
+/* Appends a GVariant (service results use GLib's types) to an sd-bus message. */
+int sr_bus_append_variant (sd_bus_message *m, GVariant *value);
+
+/* Session ids are hex, which object paths take as they are (no label escaping). */
+char *sr_bus_session_path (const char *id);
+/* The id part of a session path, or NULL when @path is not one level below the prefix. */
+const char *sr_bus_session_id_from_path (const char *path);
+
+int sr_bus_register_daemon (SrBus *bus);
+int sr_bus_register_sessions (SrBus *bus);
+/* Keeps @slot until the connection closes. */
+void sr_bus_keep_slot (SrBus *bus, sd_bus_slot *slot);
+
+G_END_DECLS

@@ -1,0 +1,142 @@
+/* org.smartrag.Daemon at /org/smartrag/Daemon: sessions and health. */
+#include "build-config.h"
+
+#include <glib/gi18n.h>
+
+#include "bus/bus-private.h"
+#include "bus/options.h"
+#include "service/health.h"
+#include "service/sessions.h"
+
+typedef struct {
+  char *title;
+  char *context;
+  gint64 expire_after;
+} CreateArgs;
+
+static void
+create_args_free (gpointer data)
+{
+  CreateArgs *args = data;
+  g_free (args->title);
+  g_free (args->context);
+  g_free (args);
+}
+
+static void
+create_session_authorized (SrBus *bus, sd_bus_message *m, const SrCaller *caller,
+                           const GError *denied, gpointer data)
+{
+  CreateArgs *args = data;
+  g_autoptr (GError) error = NULL;
+
+  if (denied != NULL) {
+    sr_bus_reply_error (m, denied);
+    return;
+  }
+  SrSessionSpec spec = { args->title, args->context, args->expire_after };
+  g_autoptr (SrSessionRecord) record = sr_sessions_create (bus->service, caller, &spec, &error);
+  if (record == NULL) {
+    sr_bus_reply_error (m, error);
+    return;
+  }
+  g_autofree char *path = sr_bus_session_path (record->id);
+  sd_bus_reply_method_return (m, "o", path);
+}
+
+static int
+method_create_session (sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+  SrBus *bus = userdata;
+  CreateArgs *args = g_new0 (CreateArgs, 1);
+  args->expire_after = -1;
+  const SrOptionSpec specs[] = {
+    { "title", SR_OPTION_STRING, &args->title },
+    { "context", SR_OPTION_STRING, &args->context },
+    { "expire_after", SR_OPTION_SECONDS, &args->expire_after },
+  };
+
+  /* Arguments are checked before polkit is asked, so a bad call never prompts anyone. */
+  int r = sr_bus_read_options (m, "CreateSession", specs, G_N_ELEMENTS (specs), error);
+  if (r < 0) {
+    create_args_free (args);
+    return r;
+  }
+  return sr_bus_authorize (bus, m, SR_GRANT_USE, create_session_authorized, args,
+                           create_args_free, error);
+}
+
+static int
+method_list_sessions (sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+  SrBus *bus = userdata;
+  SrCaller caller;
+  g_autoptr (GError) local = NULL;
+  int r;
+
+  if ((r = sr_bus_caller (bus, m, &caller, error)) < 0)
+    return r;
+  g_autoptr (GPtrArray) ids = sr_sessions_list (bus->service, &caller, &local);
+  if (ids == NULL)
+    return sr_bus_set_error (error, local);
+
+  g_autoptr (sd_bus_message) reply = NULL;
+  if ((r = sd_bus_message_new_method_return (m, &reply)) < 0
+      || (r = sd_bus_message_open_container (reply, 'a', "o")) < 0)
+    return r;
+  for (guint i = 0; i < ids->len; i++) {
+    g_autofree char *path = sr_bus_session_path (ids->pdata[i]);
+    if ((r = sd_bus_message_append (reply, "o", path)) < 0)
+      return r;
+  }
+  if ((r = sd_bus_message_close_container (reply)) < 0)
+    return r;
+  return sd_bus_send (NULL, reply, NULL);
+}
+
+static int
+method_get_health (sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+  SrBus *bus = userdata;
+  g_autoptr (GVariant) components = NULL;
+  SrHealthStatus status = sr_health_check (bus->service, &components);
+  int r;
+
+  g_autoptr (sd_bus_message) reply = NULL;
+  if ((r = sd_bus_message_new_method_return (m, &reply)) < 0
+      || (r = sd_bus_message_append (reply, "s", sr_health_status_name (status))) < 0
+      || (r = sr_bus_append_variant (reply, components)) < 0)
+    return r;
+  return sd_bus_send (NULL, reply, NULL);
+}
+
+static int
+property_version (sd_bus *sdbus, const char *path, const char *interface, const char *property,
+                  sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+  return sd_bus_message_append (reply, "s", PACKAGE_VERSION);
+}
+
+static const sd_bus_vtable daemon_vtable[] = {
+  SD_BUS_VTABLE_START (0),
+  SD_BUS_PROPERTY ("Version", "s", property_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+  SD_BUS_METHOD_WITH_ARGS ("CreateSession", SD_BUS_ARGS ("a{sv}", options),
+                           SD_BUS_RESULT ("o", session), method_create_session,
+                           SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS ("ListSessions", SD_BUS_NO_ARGS, SD_BUS_RESULT ("ao", sessions),
+                           method_list_sessions, SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS ("GetHealth", SD_BUS_NO_ARGS,
+                           SD_BUS_RESULT ("s", status, "a{sv}", components), method_get_health,
+                           SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_VTABLE_END,
+};
+
+int
+sr_bus_register_daemon (SrBus *bus)
+{
+  sd_bus_slot *slot = NULL;
+  int r = sd_bus_add_object_vtable (bus->bus, &slot, SR_BUS_PATH, SR_BUS_NAME, daemon_vtable, bus);
+  if (r >= 0)
+    sr_bus_keep_slot (bus, slot);
+  return r;
+}

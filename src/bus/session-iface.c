@@ -1,0 +1,289 @@
+/* org.smartrag.Daemon.Session on /org/smartrag/Daemon/session/<id>, visible to its owner. */
+#include <glib/gi18n.h>
+
+#include "bus/bus-private.h"
+#include "common/errors.h"
+#include "common/ids.h"
+#include "service/sessions.h"
+
+#define SESSION_INTERFACE "org.smartrag.Daemon.Session"
+
+char *
+sr_bus_session_path (const char *id)
+{
+  return g_strconcat (SR_BUS_SESSION_PREFIX "/", id, NULL);
+}
+
+const char *
+sr_bus_session_id_from_path (const char *path)
+{
+  const char *rest = g_str_has_prefix (path, SR_BUS_SESSION_PREFIX "/")
+                         ? path + strlen (SR_BUS_SESSION_PREFIX "/")
+                         : NULL;
+  if (rest == NULL || *rest == '\0' || strchr (rest, '/') != NULL)
+    return NULL;
+  return rest;
+}
+
+/* Whether this call may reach a session the caller does not own: methods of our own
+ * interfaces may, because they can ask polkit for org.smartrag.admin before acting.
+ * Property access and introspection cannot wait for polkit, so they only see what the
+ * caller already may. */
+static gboolean
+may_defer_to_polkit (sd_bus_message *m)
+{
+  return m != NULL && g_strcmp0 (sd_bus_message_get_interface (m), SESSION_INTERFACE) == 0;
+}
+
+static int
+session_find (sd_bus *sdbus, const char *path, const char *interface, void *userdata,
+              void **found, sd_bus_error *error)
+{
+  SrBus *bus = userdata;
+  sd_bus_message *m = sd_bus_get_current_message (sdbus);
+  g_autoptr (GError) local = NULL;
+  const char *id = sr_bus_session_id_from_path (path);
+  guint32 owner;
+  SrCaller caller;
+  int r;
+
+  if (id == NULL)
+    return 0;
+  if (!sr_id_is_valid (id))
+    return sd_bus_error_setf (error, SD_BUS_ERROR_INVALID_ARGS,
+                              _("Invalid session object path '%s': it must end in a 32-character "
+                                "lowercase hexadecimal id"),
+                              path);
+  if (m == NULL || (r = sr_bus_caller (bus, m, &caller, error)) < 0)
+    return m == NULL ? 0 : r;
+
+  if (!sr_sessions_exists (bus->service, id, &owner, &local)) {
+    if (local == NULL)
+      sr_sessions_unknown_error (id, &local);
+    return sr_bus_set_error (error, local);
+  }
+  if (!sr_caller_may_access (&caller, owner) && !may_defer_to_polkit (m)) {
+    sr_sessions_unknown_error (id, &local);
+    return sr_bus_set_error (error, local);
+  }
+  *found = bus;
+  return 1;
+}
+
+static int
+session_enumerate (sd_bus *sdbus, const char *prefix, void *userdata, char ***nodes,
+                   sd_bus_error *error)
+{
+  SrBus *bus = userdata;
+  sd_bus_message *m = sd_bus_get_current_message (sdbus);
+  g_autoptr (GError) local = NULL;
+  SrCaller caller;
+  int r;
+
+  if (m == NULL || (r = sr_bus_caller (bus, m, &caller, error)) < 0)
+    return m == NULL ? 0 : r;
+  g_autoptr (GPtrArray) ids = sr_sessions_list_visible (bus->service, &caller, &local);
+  if (ids == NULL)
+    return sr_bus_set_error (error, local);
+
+  /* GLib allocates with the system malloc, so sd-bus may free() these. */
+  char **paths = g_new0 (char *, ids->len + 1);
+  for (guint i = 0; i < ids->len; i++)
+    paths[i] = sr_bus_session_path (ids->pdata[i]);
+  *nodes = paths;
+  return 0;
+}
+
+/* Reads the session a property call is about, with the ownership check. */
+static SrSessionRecord *
+current_record (SrBus *bus, sd_bus *sdbus, const char *path, sd_bus_error *error, int *r)
+{
+  SrCaller caller;
+  g_autoptr (GError) local = NULL;
+  sd_bus_message *m = sd_bus_get_current_message (sdbus);
+
+  if ((*r = sr_bus_caller (bus, m, &caller, error)) < 0)
+    return NULL;
+  SrSessionRecord *record
+      = sr_sessions_get (bus->service, &caller, sr_bus_session_id_from_path (path), &local);
+  if (record == NULL)
+    *r = sr_bus_set_error (error, local);
+  return record;
+}
+
+static int
+property_get (sd_bus *sdbus, const char *path, const char *interface, const char *property,
+              sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+  int r = 0;
+  g_autoptr (SrSessionRecord) s = current_record (userdata, sdbus, path, error, &r);
+  if (s == NULL)
+    return r;
+
+  if (g_str_equal (property, "Id"))
+    return sd_bus_message_append (reply, "s", s->id);
+  if (g_str_equal (property, "Title"))
+    return sd_bus_message_append (reply, "s", s->title);
+  if (g_str_equal (property, "Owner"))
+    return sd_bus_message_append (reply, "u", s->owner_uid);
+  if (g_str_equal (property, "CreatedAt"))
+    return sd_bus_message_append (reply, "t", (guint64) s->created_at);
+  if (g_str_equal (property, "LastActive"))
+    return sd_bus_message_append (reply, "t", (guint64) s->last_active);
+  if (g_str_equal (property, "Context"))
+    return sd_bus_message_append (reply, "s", s->context);
+  if (g_str_equal (property, "MessageCount"))
+    return sd_bus_message_append (reply, "u", s->message_count);
+  if (g_str_equal (property, "DocumentCount"))
+    return sd_bus_message_append (reply, "u", s->document_count);
+  return -ENOENT;
+}
+
+void
+sr_bus_emit_session_changed (SrBus *bus, const char *session_id, guint32 owner_uid,
+                             const char *also, const char *const *properties)
+{
+  g_autofree char *path = sr_bus_session_path (session_id);
+  g_autoptr (GError) error = NULL;
+  SrCaller owner = { .uid = owner_uid, .admin = TRUE, .peer = "daemon" };
+  g_autoptr (SrSessionRecord) s = sr_sessions_get (bus->service, &owner, session_id, &error);
+  if (s == NULL)
+    return;
+
+  GHashTableIter iter;
+  const char *name;
+  SrPeer *peer;
+  g_hash_table_iter_init (&iter, bus->peers);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &name, (gpointer *) &peer)) {
+    if (peer->uid != owner_uid && g_strcmp0 (name, also) != 0)
+      continue;
+
+    g_autoptr (sd_bus_message) signal = NULL;
+    int r = sd_bus_message_new_signal (bus->bus, &signal, path, "org.freedesktop.DBus.Properties",
+                                       "PropertiesChanged");
+    if (r >= 0)
+      r = sd_bus_message_set_destination (signal, name);
+    if (r >= 0)
+      r = sd_bus_message_append (signal, "s", SESSION_INTERFACE);
+    if (r >= 0)
+      r = sd_bus_message_open_container (signal, 'a', "{sv}");
+    for (guint i = 0; r >= 0 && properties[i] != NULL; i++) {
+      const char *p = properties[i];
+      if (g_str_equal (p, "Title"))
+        r = sd_bus_message_append (signal, "{sv}", p, "s", s->title);
+      else if (g_str_equal (p, "Context"))
+        r = sd_bus_message_append (signal, "{sv}", p, "s", s->context);
+      else if (g_str_equal (p, "LastActive"))
+        r = sd_bus_message_append (signal, "{sv}", p, "t", (guint64) s->last_active);
+    }
+    if (r >= 0)
+      r = sd_bus_message_close_container (signal);
+    if (r >= 0)
+      r = sd_bus_message_append (signal, "as", 0);
+    if (r >= 0)
+      r = sd_bus_send (bus->bus, signal, NULL);
+    if (r < 0)
+      g_warning ("Cannot send PropertiesChanged for session %s to %s: %s", session_id, name,
+                 g_strerror (-r));
+  }
+}
+
+static int
+property_set (sd_bus *sdbus, const char *path, const char *interface, const char *property,
+              sd_bus_message *value, void *userdata, sd_bus_error *error)
+{
+  SrBus *bus = userdata;
+  sd_bus_message *m = sd_bus_get_current_message (sdbus);
+  const char *id = sr_bus_session_id_from_path (path);
+  g_autoptr (GError) local = NULL;
+  SrCaller caller;
+  const char *text;
+  guint32 owner;
+  int r;
+
+  if ((r = sr_bus_caller (bus, m, &caller, error)) < 0
+      || (r = sd_bus_message_read (value, "s", &text)) < 0)
+    return r;
+
+  gboolean ok = g_str_equal (property, "Title")
+                    ? sr_sessions_set_title (bus->service, &caller, id, text, &local)
+                    : sr_sessions_set_context (bus->service, &caller, id, text, &local);
+  if (!ok)
+    return sr_bus_set_error (error, local);
+
+  if (sr_sessions_exists (bus->service, id, &owner, NULL)) {
+    const char *changed[] = { property, "LastActive", NULL };
+    sr_bus_emit_session_changed (bus, id, owner, caller.peer, changed);
+  }
+  return 0;
+}
+
+static void
+delete_authorized (SrBus *bus, sd_bus_message *m, const SrCaller *caller, const GError *denied,
+                   gpointer data)
+{
+  const char *id = sr_bus_session_id_from_path (sd_bus_message_get_path (m));
+  g_autoptr (GError) error = NULL;
+
+  /* A refused administrator learns no more than anyone else about a stranger's session. */
+  if (denied != NULL || !sr_sessions_delete (bus->service, caller, id, &error)) {
+    if (denied != NULL)
+      sr_sessions_unknown_error (id, &error);
+    sr_bus_reply_error (m, error);
+    return;
+  }
+  sd_bus_reply_method_return (m, NULL);
+}
+
+static int
+method_delete (sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+  SrBus *bus = userdata;
+  const char *id = sr_bus_session_id_from_path (sd_bus_message_get_path (m));
+  SrCaller caller;
+  guint32 owner = 0;
+  int r;
+
+  if ((r = sr_bus_caller (bus, m, &caller, error)) < 0)
+    return r;
+  sr_sessions_exists (bus->service, id, &owner, NULL);
+  /* The owner needs no polkit answer to remove their own data. */
+  SrGrant grant = sr_caller_may_access (&caller, owner) ? SR_GRANT_USE : SR_GRANT_ADMIN;
+  if (grant == SR_GRANT_USE) {
+    delete_authorized (bus, m, &caller, NULL, NULL);
+    return 1;
+  }
+  return sr_bus_authorize (bus, m, grant, delete_authorized, NULL, NULL, error);
+}
+
+static const sd_bus_vtable session_vtable[] = {
+  SD_BUS_VTABLE_START (0),
+  SD_BUS_PROPERTY ("Id", "s", property_get, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+  SD_BUS_WRITABLE_PROPERTY ("Title", "s", property_get, property_set, 0,
+                            SD_BUS_VTABLE_UNPRIVILEGED | SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+  SD_BUS_PROPERTY ("Owner", "u", property_get, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+  SD_BUS_PROPERTY ("CreatedAt", "t", property_get, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+  SD_BUS_PROPERTY ("LastActive", "t", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+  SD_BUS_WRITABLE_PROPERTY ("Context", "s", property_get, property_set, 0,
+                            SD_BUS_VTABLE_UNPRIVILEGED | SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+  SD_BUS_PROPERTY ("MessageCount", "u", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+  SD_BUS_PROPERTY ("DocumentCount", "u", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+  SD_BUS_METHOD ("Delete", NULL, NULL, method_delete, SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_VTABLE_END,
+};
+
+int
+sr_bus_register_sessions (SrBus *bus)
+{
+  sd_bus_slot *slot = NULL;
+  int r = sd_bus_add_fallback_vtable (bus->bus, &slot, SR_BUS_SESSION_PREFIX, SESSION_INTERFACE,
+                                      session_vtable, session_find, bus);
+  if (r < 0)
+    return r;
+  sr_bus_keep_slot (bus, slot);
+  r = sd_bus_add_node_enumerator (bus->bus, &slot, SR_BUS_SESSION_PREFIX, session_enumerate, bus);
+  if (r < 0)
+    return r;
+  sr_bus_keep_slot (bus, slot);
+  return 0;
+}

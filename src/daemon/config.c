@@ -1,0 +1,188 @@
+/* smartrag.conf: loading, defaults and validation of every key. */
+#include "daemon/config.h"
+
+#include <errno.h>
+#include <glib/gi18n.h>
+
+#include "common/durations.h"
+#include "common/errors.h"
+
+typedef enum {
+  KEY_DURATION,
+  KEY_UINT,
+  KEY_LOG_LEVEL,
+} KeyType;
+
+/* Every key the daemon knows; data/smartrag.conf documents the same list and a unit
+ * test checks that the two agree. */
+typedef struct {
+  const char *group;
+  const char *key;
+  KeyType type;
+  gsize offset;
+  const char *fallback;
+  guint64 min, max; /* KEY_UINT and KEY_DURATION bounds */
+} KeySpec;
+
+#define FIELD(f) G_STRUCT_OFFSET (SrConfig, f)
+
+static const KeySpec keys[] = {
+  { "daemon", "log_level", KEY_LOG_LEVEL, FIELD (log_level), "info", 0, 0 },
+  { "daemon", "session_expiry", KEY_DURATION, FIELD (session_expiry), "24h", 0,
+    (guint64) 3650 * 24 * 3600 },
+  { "daemon", "expiry_check_interval", KEY_DURATION, FIELD (expiry_check_interval), "10m", 1,
+    24 * 3600 },
+  { "daemon", "shutdown_timeout", KEY_DURATION, FIELD (shutdown_timeout), "30s", 0, 3600 },
+  { "limits", "max_title_bytes", KEY_UINT, FIELD (max_title_bytes), "512", 1, 65536 },
+  { "limits", "max_context_bytes", KEY_UINT, FIELD (max_context_bytes), "65536", 2,
+    16 * 1024 * 1024 },
+  { "limits", "max_sessions_per_user", KEY_UINT, FIELD (max_sessions_per_user), "10000", 0,
+    G_MAXUINT32 },
+  { "security", "authorization_cache", KEY_DURATION, FIELD (authorization_cache), "10s", 0, 3600 },
+};
+
+static const char *const log_levels[] = { "error", "warning", "info", "debug" };
+
+static gboolean
+parse_value (const KeySpec *spec, const char *text, SrConfig *config, char **expected)
+{
+  guint8 *field = (guint8 *) config + spec->offset;
+
+  switch (spec->type) {
+  case KEY_LOG_LEVEL:
+    for (guint i = 0; i < G_N_ELEMENTS (log_levels); i++) {
+      if (g_str_equal (text, log_levels[i])) {
+        *(SrLogLevel *) field = (SrLogLevel) i;
+        return TRUE;
+      }
+    }
+    *expected = g_strdup (_("one of error, warning, info, debug"));
+    return FALSE;
+
+  case KEY_DURATION: {
+    guint64 seconds;
+    if (sr_duration_parse (text, &seconds) && seconds >= spec->min && seconds <= spec->max) {
+      *(guint64 *) field = seconds;
+      return TRUE;
+    }
+    g_autofree char *max = sr_duration_format (spec->max);
+    if (spec->min == 0)
+      *expected = g_strdup_printf (_("a duration such as 30s, 15m, 24h or 7d, at most %s, "
+                                     "or 0"),
+                                   max);
+    else
+      *expected = g_strdup_printf (_("a duration such as 30s, 15m, 24h or 7d, from %" G_GUINT64_FORMAT
+                                     "s to %s"),
+                                   spec->min, max);
+    return FALSE;
+  }
+
+  case KEY_UINT: {
+    guint64 value;
+    g_autoptr (GError) local = NULL;
+    if (g_ascii_string_to_unsigned (text, 10, spec->min, spec->max, &value, &local)) {
+      *(guint64 *) field = value;
+      return TRUE;
+    }
+    *expected = g_strdup_printf (_("a whole number from %" G_GUINT64_FORMAT " to %" G_GUINT64_FORMAT),
+                                 spec->min, spec->max);
+    return FALSE;
+  }
+  }
+  g_assert_not_reached ();
+}
+
+static const KeySpec *
+find_key (const char *group, const char *key)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (keys); i++)
+    if (g_str_equal (keys[i].group, group) && g_str_equal (keys[i].key, key))
+      return &keys[i];
+  return NULL;
+}
+
+static gboolean
+group_is_known (const char *group)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (keys); i++)
+    if (g_str_equal (keys[i].group, group))
+      return TRUE;
+  return FALSE;
+}
+
+SrConfig *
+sr_config_new (void)
+{
+  SrConfig *config = g_new0 (SrConfig, 1);
+  for (guint i = 0; i < G_N_ELEMENTS (keys); i++) {
+    g_autofree char *expected = NULL;
+    gboolean ok = parse_value (&keys[i], keys[i].fallback, config, &expected);
+    g_assert (ok);
+  }
+  return config;
+}
+
+void
+sr_config_free (SrConfig *config)
+{
+  if (config == NULL)
+    return;
+  g_free (config->path);
+  g_free (config);
+}
+
+static void
+warn_unknown (GKeyFile *file, const char *path, GPtrArray *warnings)
+{
+  g_auto (GStrv) groups = g_key_file_get_groups (file, NULL);
+  for (guint g = 0; groups[g] != NULL; g++) {
+    if (!group_is_known (groups[g])) {
+      g_ptr_array_add (warnings, g_strdup_printf (_("%s: unknown group [%s] is ignored"), path,
+                                                  groups[g]));
+      continue;
+    }
+    g_auto (GStrv) names = g_key_file_get_keys (file, groups[g], NULL, NULL);
+    for (guint k = 0; names != NULL && names[k] != NULL; k++)
+      if (find_key (groups[g], names[k]) == NULL)
+        g_ptr_array_add (warnings, g_strdup_printf (_("%s: unknown key '%s' in [%s] is ignored"),
+                                                    path, names[k], groups[g]));
+  }
+}
+
+SrConfig *
+sr_config_load (const char *path, gboolean must_exist, GPtrArray *warnings, GError **error)
+{
+  g_return_val_if_fail (path != NULL, NULL);
+  g_autoptr (SrConfig) config = sr_config_new ();
+  g_autoptr (GKeyFile) file = g_key_file_new ();
+  g_autoptr (GError) local = NULL;
+
+  if (!g_key_file_load_from_file (file, path, G_KEY_FILE_NONE, &local)) {
+    if (!must_exist && g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+      return g_steal_pointer (&config);
+    g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_INVALID_ARGS, _("%s: cannot read: %s"),
+                 path, local->message);
+    return NULL;
+  }
+  config->path = g_strdup (path);
+
+  if (warnings != NULL)
+    warn_unknown (file, path, warnings);
+
+  g_autoptr (GString) problems = g_string_new (NULL);
+  for (guint i = 0; i < G_N_ELEMENTS (keys); i++) {
+    g_autofree char *text = g_key_file_get_value (file, keys[i].group, keys[i].key, NULL);
+    if (text == NULL)
+      continue;
+    g_strstrip (text);
+    g_autofree char *expected = NULL;
+    if (!parse_value (&keys[i], text, config, &expected))
+      g_string_append_printf (problems, "%s%s: [%s] %s = \"%s\": %s %s", problems->len ? "\n" : "",
+                              path, keys[i].group, keys[i].key, text, _("expected"), expected);
+  }
+  if (problems->len > 0) {
+    g_set_error_literal (error, SMARTRAG_ERROR, SMARTRAG_ERROR_INVALID_ARGS, problems->str);
+    return NULL;
+  }
+  return g_steal_pointer (&config);
+}

@@ -1,0 +1,43 @@
+/* smartrag.conf: loading, defaults and validation of every key. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef enum {
+  SR_LOG_ERROR,
+  SR_LOG_WARNING,
+  SR_LOG_INFO,
+  SR_LOG_DEBUG,
+} SrLogLevel;
+
+typedef struct {
+  char *path; /* the file that was read, NULL when only defaults apply */
+
+  /* [daemon] */
+  SrLogLevel log_level;
+  guint64 session_expiry;        /* seconds of inactivity; 0 keeps sessions forever */
+  guint64 expiry_check_interval; /* seconds */
+  guint64 shutdown_timeout;      /* seconds running work may take after SIGTERM */
+
+  /* [limits] */
+  guint64 max_title_bytes;
+  guint64 max_context_bytes;
+  guint64 max_sessions_per_user; /* 0 means no limit */
+
+  /* [security] */
+  guint64 authorization_cache; /* seconds a polkit "yes" is kept per bus connection */
+} SrConfig;
+
+SrConfig *sr_config_new (void);
+void sr_config_free (SrConfig *config);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SrConfig, sr_config_free)
+
+/* Reads @path over the defaults. A missing file is an error only when @must_exist.
+ * Every bad value is reported (one line each, naming file, group, key, value and what
+ * is expected) in one error; unknown groups and keys are appended to @warnings. */
+SrConfig *sr_config_load (const char *path, gboolean must_exist, GPtrArray *warnings,
+                          GError **error);
+
+G_END_DECLS

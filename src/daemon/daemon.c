@@ -1,0 +1,212 @@
+/* The daemon context: start sequence, main loop, timers, signals and stop sequence. */
+#include "build-config.h"
+
+#include "daemon/daemon.h"
+
+#include <glib-unix.h>
+#include <glib/gi18n.h>
+#include <glib/gstdio.h>
+#include <signal.h>
+
+#include "common/durations.h"
+#include "daemon/notify.h"
+#include "service/sessions.h"
+#include "store/store.h"
+
+typedef struct {
+  const SrDaemonOptions *options;
+  SrConfig *config;
+  char *state_dir;
+  GMainLoop *loop;
+  SrService *service;
+  SrBus *bus;
+  guint expiry_timer;
+  guint watchdog_timer;
+  guint stop_timer;
+  guint signal_sources[2];
+  int exit_code;
+} SrDaemon;
+
+char *
+sr_daemon_default_state_dir (SrBusMode mode)
+{
+  if (mode == SR_BUS_USER)
+    return g_build_filename (g_get_user_state_dir (), "smartrag", NULL);
+  /* systemd's StateDirectory= says where it made the directory. */
+  const char *from_systemd = g_getenv ("STATE_DIRECTORY");
+  if (from_systemd != NULL && *from_systemd != '\0' && strchr (from_systemd, ':') == NULL)
+    return g_strdup (from_systemd);
+  return g_build_filename (LOCALSTATEDIR, "lib", "smartrag", NULL);
+}
+
+static SrLimits
+limits_from_config (const SrConfig *config)
+{
+  return (SrLimits){
+    .max_title_bytes = config->max_title_bytes,
+    .max_context_bytes = config->max_context_bytes,
+    .max_sessions_per_user = config->max_sessions_per_user,
+    .session_expiry = config->session_expiry,
+  };
+}
+
+static gboolean
+expire_sessions (gpointer user_data)
+{
+  SrDaemon *daemon = user_data;
+  g_autoptr (GError) error = NULL;
+  guint removed = 0;
+
+  if (!sr_sessions_expire (daemon->service, &removed, &error))
+    g_warning ("Could not remove expired sessions: %s", error->message);
+  else if (removed > 0)
+    g_info ("Removed %u expired session(s)", removed);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+quit_loop (gpointer user_data)
+{
+  SrDaemon *daemon = user_data;
+  g_main_loop_quit (daemon->loop);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+stop_timed_out (gpointer user_data)
+{
+  SrDaemon *daemon = user_data;
+  daemon->stop_timer = 0;
+  g_warning ("Stopping although %u piece(s) of work did not finish within %" G_GUINT64_FORMAT "s",
+             sr_service_work_in_flight (daemon->service), daemon->config->shutdown_timeout);
+  g_main_loop_quit (daemon->loop);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_stop_signal (gpointer user_data)
+{
+  SrDaemon *daemon = user_data;
+
+  if (daemon->stop_timer != 0)
+    return G_SOURCE_CONTINUE;
+  g_info ("Stopping: finishing work in flight (at most %" G_GUINT64_FORMAT "s)",
+          daemon->config->shutdown_timeout);
+  sr_notify_stopping (_("Finishing work in flight"));
+  daemon->stop_timer = g_timeout_add_seconds ((guint) daemon->config->shutdown_timeout,
+                                              stop_timed_out, daemon);
+  sr_service_stop_accepting (daemon->service, quit_loop, daemon);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_bus_lost (gpointer user_data)
+{
+  SrDaemon *daemon = user_data;
+  g_warning ("The D-Bus connection is gone; exiting so that the daemon can be restarted");
+  daemon->exit_code = EXIT_FAILURE;
+  g_main_loop_quit (daemon->loop);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+prepare_state_dir (const char *dir, GError **error)
+{
+  if (g_mkdir_with_parents (dir, 0700) == 0)
+    return TRUE;
+  int saved = errno;
+  g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved),
+               _("Cannot create the state directory %s: %s"), dir, g_strerror (saved));
+  return FALSE;
+}
+
+static gboolean
+start (SrDaemon *daemon, GError **error)
+{
+  const SrDaemonOptions *options = daemon->options;
+
+  if (!prepare_state_dir (daemon->state_dir, error))
+    return FALSE;
+  SrStore *store = sr_store_open (daemon->state_dir, error);
+  if (store == NULL)
+    return FALSE;
+  SrLimits limits = limits_from_config (daemon->config);
+  daemon->service = sr_service_new (store, daemon->state_dir, &limits);
+
+  /* Expired sessions go before any client can see them. */
+  expire_sessions (daemon);
+
+  SrBusOptions bus_options = {
+    .mode = options->mode,
+    .address = options->address,
+    .authorization_cache = daemon->config->authorization_cache,
+  };
+  daemon->bus = sr_bus_new (daemon->service, &bus_options, on_bus_lost, daemon, error);
+  if (daemon->bus == NULL || !sr_bus_acquire_name (daemon->bus, error))
+    return FALSE;
+
+  daemon->expiry_timer = g_timeout_add_seconds ((guint) daemon->config->expiry_check_interval,
+                                                expire_sessions, daemon);
+  daemon->watchdog_timer = sr_notify_start_watchdog ();
+  daemon->signal_sources[0] = g_unix_signal_add (SIGTERM, on_stop_signal, daemon);
+  daemon->signal_sources[1] = g_unix_signal_add (SIGINT, on_stop_signal, daemon);
+  return TRUE;
+}
+
+static void
+clear_source (guint *id)
+{
+  if (*id != 0)
+    g_source_remove (*id);
+  *id = 0;
+}
+
+static void
+stop (SrDaemon *daemon)
+{
+  clear_source (&daemon->expiry_timer);
+  clear_source (&daemon->watchdog_timer);
+  clear_source (&daemon->stop_timer);
+  for (guint i = 0; i < G_N_ELEMENTS (daemon->signal_sources); i++)
+    clear_source (&daemon->signal_sources[i]);
+  /* The bus goes first so that nothing reaches the service while the database closes. */
+  g_clear_pointer (&daemon->bus, sr_bus_free);
+  g_clear_pointer (&daemon->service, sr_service_free);
+  g_clear_pointer (&daemon->loop, g_main_loop_unref);
+  g_free (daemon->state_dir);
+}
+
+int
+sr_daemon_run (const SrDaemonOptions *options)
+{
+  SrDaemon daemon = {
+    .options = options,
+    .config = options->config,
+    .exit_code = EXIT_SUCCESS,
+  };
+  g_autoptr (GError) error = NULL;
+
+  daemon.state_dir = options->state_dir ? g_strdup (options->state_dir)
+                                        : sr_daemon_default_state_dir (options->mode);
+  daemon.loop = g_main_loop_new (NULL, FALSE);
+
+  if (!start (&daemon, &error)) {
+    g_printerr ("smartragd: %s\n", error->message);
+    sr_notify_status (error->message);
+    stop (&daemon);
+    return EXIT_FAILURE;
+  }
+
+  g_autofree char *expiry = sr_duration_format (daemon.config->session_expiry);
+  g_info ("smartragd %s ready on the %s bus; state in %s; sessions expire after %s idle",
+          PACKAGE_VERSION, options->mode == SR_BUS_USER ? "session" : "system", daemon.state_dir,
+          expiry);
+  sr_notify_ready (_("Serving org.smartrag.Daemon"));
+
+  g_main_loop_run (daemon.loop);
+
+  sr_notify_stopping (_("Closing the database"));
+  stop (&daemon);
+  g_info ("smartragd stopped");
+  return daemon.exit_code;
+}

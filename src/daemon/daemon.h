@@ -1,0 +1,24 @@
+/* The daemon context: start sequence, main loop, timers, signals and stop sequence. */
+#pragma once
+
+#include <glib.h>
+
+#include "bus/bus.h"
+#include "daemon/config.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+  SrBusMode mode;
+  const char *address;   /* a given bus instead of the mode's own */
+  const char *state_dir; /* NULL: the mode's default */
+  SrConfig *config;      /* borrowed */
+} SrDaemonOptions;
+
+/* Runs until stopped; returns the process exit code. */
+int sr_daemon_run (const SrDaemonOptions *options);
+
+/* The state directory a mode uses when none is given. */
+char *sr_daemon_default_state_dir (SrBusMode mode);
+
+G_END_DECLS

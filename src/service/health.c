@@ -1,0 +1,103 @@
+/* Health of the parts the daemon depends on, for GetHealth and /health. */
+#include "service/health.h"
+
+#include <errno.h>
+#include <glib/gi18n.h>
+#include <sys/statvfs.h>
+
+#include "store/store.h"
+
+const char *
+sr_health_status_name (SrHealthStatus status)
+{
+  switch (status) {
+  case SR_HEALTH_OK:
+    return "ok";
+  case SR_HEALTH_DEGRADED:
+    return "degraded";
+  case SR_HEALTH_FAILING:
+    return "failing";
+  }
+  return "failing";
+}
+
+static void
+add_status (GVariantDict *dict, SrHealthStatus status, const char *message)
+{
+  g_variant_dict_insert (dict, "status", "s", sr_health_status_name (status));
+  g_variant_dict_insert (dict, "message", "s", message);
+}
+
+static SrHealthStatus
+check_db (SrService *service, GVariantDict *dict)
+{
+  SrStore *store = sr_service_store (service);
+  g_autoptr (GError) error = NULL;
+  gint64 start = g_get_monotonic_time ();
+  gboolean ok = sr_store_check_writable (store, &error);
+
+  g_variant_dict_insert (dict, "path", "s", sr_store_path (store));
+  g_variant_dict_insert (dict, "schema_version", "u", (guint32) sr_store_schema_version (store));
+  g_variant_dict_insert (dict, "latency_us", "t", (guint64) (g_get_monotonic_time () - start));
+  add_status (dict, ok ? SR_HEALTH_OK : SR_HEALTH_FAILING,
+              ok ? _("database is writable") : error->message);
+  return ok ? SR_HEALTH_OK : SR_HEALTH_FAILING;
+}
+
+static SrHealthStatus
+check_disk (SrService *service, GVariantDict *dict)
+{
+  const char *dir = sr_service_state_dir (service);
+  struct statvfs st;
+
+  g_variant_dict_insert (dict, "path", "s", dir);
+  if (statvfs (dir, &st) != 0) {
+    g_autofree char *message = g_strdup_printf (_("cannot inspect %s: %s"), dir,
+                                                g_strerror (errno));
+    add_status (dict, SR_HEALTH_FAILING, message);
+    return SR_HEALTH_FAILING;
+  }
+
+  guint64 free_bytes = (guint64) st.f_bavail * st.f_frsize;
+  guint64 total_bytes = (guint64) st.f_blocks * st.f_frsize;
+  g_variant_dict_insert (dict, "free_bytes", "t", free_bytes);
+  g_variant_dict_insert (dict, "total_bytes", "t", total_bytes);
+
+  g_autofree char *free_text = g_format_size (free_bytes);
+  g_autofree char *message = NULL;
+  SrHealthStatus status = SR_HEALTH_OK;
+  if (free_bytes < SR_HEALTH_DISK_FAILING_BYTES) {
+    status = SR_HEALTH_FAILING;
+    message = g_strdup_printf (_("only %s free: writes will soon fail; free some space"),
+                               free_text);
+  } else if (free_bytes < SR_HEALTH_DISK_DEGRADED_BYTES) {
+    status = SR_HEALTH_DEGRADED;
+    message = g_strdup_printf (_("only %s free"), free_text);
+  } else {
+    message = g_strdup_printf (_("%s free"), free_text);
+  }
+  add_status (dict, status, message);
+  return status;
+}
+
+SrHealthStatus
+sr_health_check (SrService *service, GVariant **components)
+{
+  static const struct {
+    const char *name;
+    SrHealthStatus (*check) (SrService *, GVariantDict *);
+  } checks[] = {
+    { "db", check_db },
+    { "disk", check_disk },
+  };
+  g_auto (GVariantDict) all = G_VARIANT_DICT_INIT (NULL);
+  SrHealthStatus worst = SR_HEALTH_OK;
+
+  for (guint i = 0; i < G_N_ELEMENTS (checks); i++) {
+    g_auto (GVariantDict) one = G_VARIANT_DICT_INIT (NULL);
+    worst = MAX (worst, checks[i].check (service, &one));
+    g_variant_dict_insert_value (&all, checks[i].name, g_variant_dict_end (&one));
+  }
+  *components = g_variant_ref_sink (g_variant_dict_end (&all));
+  return worst;
+}

@@ -1,0 +1,39 @@
+/* The operations' shared context: the store, the limits, and whether new work is taken. */
+#pragma once
+
+#include <glib.h>
+
+#include "store/store.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+  guint64 max_title_bytes;
+  guint64 max_context_bytes;
+  guint64 max_sessions_per_user; /* 0: no limit */
+  guint64 session_expiry;        /* seconds; 0 keeps sessions forever */
+} SrLimits;
+
+typedef struct SrService SrService;
+
+/* Takes ownership of @store; @state_dir is where health looks for free space. */
+SrService *sr_service_new (SrStore *store, const char *state_dir, const SrLimits *limits);
+void sr_service_free (SrService *service);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SrService, sr_service_free)
+
+SrStore *sr_service_store (SrService *service);
+const SrLimits *sr_service_limits (SrService *service);
+const char *sr_service_state_dir (SrService *service);
+
+/* After this, sr_service_accepting() refuses new work with SHUTTING_DOWN and @drained
+ * runs (once, from the main loop) as soon as no work is in flight. */
+void sr_service_stop_accepting (SrService *service, GSourceFunc drained, gpointer user_data);
+gboolean sr_service_accepting (SrService *service, GError **error);
+
+/* Brackets work that outlives the call that started it (a pending authorization,
+ * a background job), so a stop waits for it. */
+void sr_service_work_begin (SrService *service);
+void sr_service_work_end (SrService *service);
+guint sr_service_work_in_flight (SrService *service);
+
+G_END_DECLS

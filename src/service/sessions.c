@@ -1,0 +1,303 @@
+/* Session operations: create, list, read, change, delete and expire, with ownership. */
+#include "service/sessions.h"
+
+#include <glib/gi18n.h>
+#include <json-glib/json-glib.h>
+
+#include "common/durations.h"
+#include "common/errors.h"
+#include "common/ids.h"
+
+/* json-glib's parser recurses once per level; a deep enough document would exhaust the
+ * stack long before the size limit, so depth is checked first, without recursion. */
+#define MAX_CONTEXT_DEPTH 64
+
+static gboolean
+invalid (GError **error, const char *format, ...) G_GNUC_PRINTF (2, 3);
+
+static gboolean
+invalid (GError **error, const char *format, ...)
+{
+  va_list args;
+  va_start (args, format);
+  g_autofree char *message = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_set_error_literal (error, SMARTRAG_ERROR, SMARTRAG_ERROR_INVALID_ARGS, message);
+  return FALSE;
+}
+
+gboolean
+sr_sessions_check_title (SrService *service, const char *title, GError **error)
+{
+  guint64 max = sr_service_limits (service)->max_title_bytes;
+  size_t len = strlen (title);
+
+  if (len > max)
+    return invalid (error, _("Invalid title: longer than %" G_GUINT64_FORMAT " bytes (%zu)"), max,
+                    len);
+  if (!g_utf8_validate (title, -1, NULL))
+    return invalid (error, _("Invalid title: not valid UTF-8"));
+  for (const char *p = title; *p != '\0'; p = g_utf8_next_char (p))
+    if (g_unichar_iscntrl (g_utf8_get_char (p)))
+      return invalid (error, _("Invalid title: control character at byte %td; a title is one "
+                               "line of text"),
+                      p - title);
+  return TRUE;
+}
+
+static gboolean
+check_depth (const char *text, GError **error)
+{
+  int depth = 0;
+  gboolean in_string = FALSE;
+
+  for (const char *p = text; *p != '\0'; p++) {
+    if (in_string) {
+      if (*p == '\\' && p[1] != '\0')
+        p++;
+      else if (*p == '"')
+        in_string = FALSE;
+    } else if (*p == '"') {
+      in_string = TRUE;
+    } else if (*p == '{' || *p == '[') {
+      if (++depth > MAX_CONTEXT_DEPTH)
+        return invalid (error, _("Invalid context: nested deeper than %d levels"),
+                        MAX_CONTEXT_DEPTH);
+    } else if (*p == '}' || *p == ']') {
+      depth--;
+    }
+  }
+  return TRUE;
+}
+
+static const char *
+json_kind (JsonNode *node)
+{
+  switch (json_node_get_node_type (node)) {
+  case JSON_NODE_ARRAY:
+    return "an array";
+  case JSON_NODE_NULL:
+    return "null";
+  case JSON_NODE_VALUE:
+    return json_node_get_value_type (node) == G_TYPE_STRING ? "a string" : "a number or boolean";
+  case JSON_NODE_OBJECT:
+    break;
+  }
+  return "an object";
+}
+
+char *
+sr_sessions_check_context (SrService *service, const char *context, GError **error)
+{
+  guint64 max = sr_service_limits (service)->max_context_bytes;
+  size_t len = strlen (context);
+
+  if (len > max) {
+    invalid (error, _("Invalid context: longer than %" G_GUINT64_FORMAT " bytes (%zu)"), max, len);
+    return NULL;
+  }
+  if (!g_utf8_validate (context, -1, NULL)) {
+    invalid (error, _("Invalid context: not valid UTF-8"));
+    return NULL;
+  }
+  if (!check_depth (context, error))
+    return NULL;
+
+  g_autoptr (JsonParser) parser = json_parser_new_immutable ();
+  g_autoptr (GError) local = NULL;
+  if (!json_parser_load_from_data (parser, context, (gssize) len, &local)) {
+    invalid (error, _("Invalid context: not valid JSON: %s"), local->message);
+    return NULL;
+  }
+  JsonNode *root = json_parser_get_root (parser);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root)) {
+    invalid (error, _("Invalid context: expected a JSON object, got %s"),
+             root ? json_kind (root) : _("nothing"));
+    return NULL;
+  }
+  return json_to_string (root, FALSE);
+}
+
+gboolean
+sr_sessions_unknown_error (const char *id, GError **error)
+{
+  g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_UNKNOWN_OBJECT,
+               _("Session '%s' does not exist or you may not access it"), id);
+  return FALSE;
+}
+
+static gboolean
+check_quota (SrService *service, const SrCaller *caller, GError **error)
+{
+  guint64 max = sr_service_limits (service)->max_sessions_per_user;
+  guint64 count;
+
+  if (max == 0)
+    return TRUE;
+  if (!sr_store_session_count_owned (sr_service_store (service), caller->uid, &count, error))
+    return FALSE;
+  if (count < max)
+    return TRUE;
+  g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_TOO_LARGE,
+               _("You already have %" G_GUINT64_FORMAT " sessions, the most allowed "
+                 "([limits] max_sessions_per_user); delete some first"),
+               count);
+  return FALSE;
+}
+
+SrSessionRecord *
+sr_sessions_create (SrService *service, const SrCaller *caller, const SrSessionSpec *spec,
+                    GError **error)
+{
+  const char *title = spec->title ? spec->title : "";
+  if (!sr_sessions_check_title (service, title, error))
+    return NULL;
+  g_autofree char *context = sr_sessions_check_context (service, spec->context ? spec->context
+                                                                               : "{}",
+                                                        error);
+  if (context == NULL)
+    return NULL;
+  if (spec->expire_after < -1 || spec->expire_after > (gint64) 3650 * 24 * 3600) {
+    invalid (error, _("Invalid expire_after: expected seconds from 0 (never) to ten years"));
+    return NULL;
+  }
+  if (!check_quota (service, caller, error))
+    return NULL;
+
+  g_autoptr (SrSessionRecord) record = g_new0 (SrSessionRecord, 1);
+  record->id = sr_id_new ();
+  record->owner_uid = caller->uid;
+  record->title = g_strdup (title);
+  record->context = g_steal_pointer (&context);
+  record->created_at = record->last_active = sr_now_us ();
+  record->expire_after = spec->expire_after;
+
+  if (!sr_store_session_insert (sr_service_store (service), record, error))
+    return NULL;
+  g_info ("Session %s created for uid %u by %s", record->id, caller->uid, caller->peer);
+  return g_steal_pointer (&record);
+}
+
+GPtrArray *
+sr_sessions_list (SrService *service, const SrCaller *caller, GError **error)
+{
+  return sr_store_session_list_ids (sr_service_store (service), caller->uid, error);
+}
+
+GPtrArray *
+sr_sessions_list_visible (SrService *service, const SrCaller *caller, GError **error)
+{
+  return sr_store_session_list_ids (sr_service_store (service), caller->admin ? -1 : (gint64) caller->uid,
+                                    error);
+}
+
+gboolean
+sr_sessions_exists (SrService *service, const char *id, guint32 *owner_uid, GError **error)
+{
+  if (!sr_id_is_valid (id))
+    return FALSE;
+  return sr_store_session_owner (sr_service_store (service), id, owner_uid, error);
+}
+
+/* The one ownership check behind every per-session operation. */
+static gboolean
+check_access (SrService *service, const SrCaller *caller, const char *id, GError **error)
+{
+  guint32 owner;
+  g_autoptr (GError) local = NULL;
+
+  if (!sr_id_is_valid (id))
+    return invalid (error, _("Invalid session id '%s': expected 32 lowercase hexadecimal "
+                             "characters"),
+                    id);
+  if (!sr_store_session_owner (sr_service_store (service), id, &owner, &local)) {
+    if (local != NULL) {
+      g_propagate_error (error, g_steal_pointer (&local));
+      return FALSE;
+    }
+    return sr_sessions_unknown_error (id, error);
+  }
+  if (!sr_caller_may_access (caller, owner))
+    return sr_sessions_unknown_error (id, error);
+  return TRUE;
+}
+
+/* A session removed between the access check and the change reads as unknown too. */
+static gboolean
+as_unknown (const char *id, GError **error, GError *local)
+{
+  if (g_error_matches (local, SMARTRAG_ERROR, SMARTRAG_ERROR_NOT_FOUND)) {
+    g_error_free (local);
+    return sr_sessions_unknown_error (id, error);
+  }
+  g_propagate_error (error, local);
+  return FALSE;
+}
+
+SrSessionRecord *
+sr_sessions_get (SrService *service, const SrCaller *caller, const char *id, GError **error)
+{
+  if (!check_access (service, caller, id, error))
+    return NULL;
+  GError *local = NULL;
+  SrSessionRecord *record = sr_store_session_get (sr_service_store (service), id, &local);
+  if (record == NULL)
+    as_unknown (id, error, local);
+  return record;
+}
+
+gboolean
+sr_sessions_set_title (SrService *service, const SrCaller *caller, const char *id,
+                       const char *title, GError **error)
+{
+  if (!check_access (service, caller, id, error) || !sr_sessions_check_title (service, title, error))
+    return FALSE;
+  GError *local = NULL;
+  if (!sr_store_session_set_title (sr_service_store (service), id, title, sr_now_us (), &local))
+    return as_unknown (id, error, local);
+  return TRUE;
+}
+
+gboolean
+sr_sessions_set_context (SrService *service, const SrCaller *caller, const char *id,
+                         const char *context, GError **error)
+{
+  if (!check_access (service, caller, id, error))
+    return FALSE;
+  g_autofree char *canonical = sr_sessions_check_context (service, context, error);
+  if (canonical == NULL)
+    return FALSE;
+  GError *local = NULL;
+  if (!sr_store_session_set_context (sr_service_store (service), id, canonical, sr_now_us (),
+                                     &local))
+    return as_unknown (id, error, local);
+  return TRUE;
+}
+
+gboolean
+sr_sessions_delete (SrService *service, const SrCaller *caller, const char *id, GError **error)
+{
+  if (!check_access (service, caller, id, error))
+    return FALSE;
+  GError *local = NULL;
+  if (!sr_store_session_delete (sr_service_store (service), id, &local))
+    return as_unknown (id, error, local);
+  g_info ("Session %s deleted by uid %u (%s)", id, caller->uid, caller->peer);
+  return TRUE;
+}
+
+gboolean
+sr_sessions_expire (SrService *service, guint *n_removed, GError **error)
+{
+  guint64 expiry = sr_service_limits (service)->session_expiry;
+  g_autoptr (GPtrArray) gone
+      = sr_store_session_delete_expired (sr_service_store (service), sr_now_us (), expiry, error);
+  if (gone == NULL)
+    return FALSE;
+  for (guint i = 0; i < gone->len; i++)
+    g_info ("Session %s expired after inactivity; removed with everything it owned",
+            (const char *) gone->pdata[i]);
+  if (n_removed != NULL)
+    *n_removed = gone->len;
+  return TRUE;
+}

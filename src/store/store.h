@@ -1,0 +1,53 @@
+/* The SQLite database: opening, pragmas, schema migrations and cached statements. */
+#pragma once
+
+#include <glib.h>
+#include <sqlite3.h>
+
+G_BEGIN_DECLS
+
+typedef struct SrStore SrStore;
+
+#define SR_STORE_FILENAME "smartrag.db"
+
+/* Opens (creating when absent) smartrag.db in @state_dir and migrates it to the newest
+ * schema. A database that is corrupt, unwritable or from a newer SmartRAG is refused with
+ * an error that says what to do, and is never modified. */
+SrStore *sr_store_open (const char *state_dir, GError **error);
+void sr_store_close (SrStore *store);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SrStore, sr_store_close)
+
+const char *sr_store_path (SrStore *store);
+sqlite3 *sr_store_db (SrStore *store);
+
+/* The schema version this build writes, and the one the open database has. */
+int sr_store_latest_version (void);
+int sr_store_schema_version (SrStore *store);
+
+/* Applies the migrations from the database's version up to @target (tests use an
+ * older target to build databases as earlier releases left them). */
+gboolean sr_store_migrate_to (sqlite3 *db, int target, const char *path, GError **error);
+
+/* A prepared statement kept for the life of the store; reset and unbound when the
+ * g_autoptr holding it goes out of scope. */
+sqlite3_stmt *sr_store_statement (SrStore *store, const char *sql, GError **error);
+
+gboolean sr_store_begin (SrStore *store, GError **error);
+gboolean sr_store_commit (SrStore *store, GError **error);
+void sr_store_rollback (SrStore *store);
+
+/* Turns the last SQLite failure into a SMARTRAG_ERROR saying what was being done. */
+gboolean sr_store_fail (SrStore *store, GError **error, const char *doing);
+
+/* Proves the database answers and can take a write lock, without writing. */
+gboolean sr_store_check_writable (SrStore *store, GError **error);
+
+static inline void
+sr_statement_release (sqlite3_stmt *stmt)
+{
+  sqlite3_reset (stmt);
+  sqlite3_clear_bindings (stmt);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (sqlite3_stmt, sr_statement_release)
+
+G_END_DECLS
