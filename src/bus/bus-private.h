@@ -54,10 +54,6 @@ int sr_bus_authorize (SrBus *bus, sd_bus_message *m, SrGrant grant, SrBusContinu
 int sr_bus_set_error (sd_bus_error *ret, const GError *error);
 int sr_bus_reply_error (sd_bus_message *m, const GError *error);
 
-/* Sends PropertiesChanged for a session only to connections of its owner (and to
- * @also, the connection that made the change), never as a broadcast. */
-void sr_bus_emit_session_changed (SrBus *bus, const char *session_id, guint32 owner_uid,
-                                  const char *also, const char *const *properties);
 
 /* Appends a GVariant (service results use GLib's types) to an sd-bus message. */
 int sr_bus_append_variant (sd_bus_message *m, GVariant *value);

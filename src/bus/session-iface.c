@@ -139,51 +139,61 @@ property_get (sd_bus *sdbus, const char *path, const char *interface, const char
   return -ENOENT;
 }
 
-void
-sr_bus_emit_session_changed (SrBus *bus, const char *session_id, guint32 owner_uid,
-                             const char *also, const char *const *properties)
+/* Appends one changed property; the record holds the values after the change. */
+static int
+append_changed (sd_bus_message *signal, const SrSessionRecord *s, const char *property)
 {
-  g_autofree char *path = sr_bus_session_path (session_id);
-  g_autoptr (GError) error = NULL;
-  SrCaller owner = { .uid = owner_uid, .admin = TRUE, .peer = "daemon" };
-  g_autoptr (SrSessionRecord) s = sr_sessions_get (bus->service, &owner, session_id, &error);
-  if (s == NULL)
-    return;
+  if (g_str_equal (property, "Title"))
+    return sd_bus_message_append (signal, "{sv}", property, "s", s->title);
+  if (g_str_equal (property, "Context"))
+    return sd_bus_message_append (signal, "{sv}", property, "s", s->context);
+  if (g_str_equal (property, "LastActive"))
+    return sd_bus_message_append (signal, "{sv}", property, "t", (guint64) s->last_active);
+  return -EINVAL;
+}
 
+static int
+send_changed (SrBus *bus, const char *destination, const SrSessionRecord *s,
+              const char *const *properties)
+{
+  g_autofree char *path = sr_bus_session_path (s->id);
+  g_autoptr (sd_bus_message) signal = NULL;
+  int r = sd_bus_message_new_signal (bus->bus, &signal, path, "org.freedesktop.DBus.Properties",
+                                     "PropertiesChanged");
+  if (r >= 0)
+    r = sd_bus_message_set_destination (signal, destination);
+  if (r >= 0)
+    r = sd_bus_message_append (signal, "s", SESSION_INTERFACE);
+  if (r >= 0)
+    r = sd_bus_message_open_container (signal, 'a', "{sv}");
+  for (guint i = 0; r >= 0 && properties[i] != NULL; i++)
+    r = append_changed (signal, s, properties[i]);
+  if (r >= 0)
+    r = sd_bus_message_close_container (signal);
+  if (r >= 0)
+    r = sd_bus_message_append (signal, "as", 0);
+  if (r >= 0)
+    r = sd_bus_send (bus->bus, signal, NULL);
+  return r;
+}
+
+/* PropertiesChanged goes only to connections of the session's owner (and to @also, the
+ * connection that made the change): a broadcast would show titles to every user. */
+static void
+emit_changed (SrBus *bus, const SrSessionRecord *s, const char *also,
+              const char *const *properties)
+{
   GHashTableIter iter;
   const char *name;
   SrPeer *peer;
+
   g_hash_table_iter_init (&iter, bus->peers);
   while (g_hash_table_iter_next (&iter, (gpointer *) &name, (gpointer *) &peer)) {
-    if (peer->uid != owner_uid && g_strcmp0 (name, also) != 0)
+    if (peer->uid != s->owner_uid && g_strcmp0 (name, also) != 0)
       continue;
-
-    g_autoptr (sd_bus_message) signal = NULL;
-    int r = sd_bus_message_new_signal (bus->bus, &signal, path, "org.freedesktop.DBus.Properties",
-                                       "PropertiesChanged");
-    if (r >= 0)
-      r = sd_bus_message_set_destination (signal, name);
-    if (r >= 0)
-      r = sd_bus_message_append (signal, "s", SESSION_INTERFACE);
-    if (r >= 0)
-      r = sd_bus_message_open_container (signal, 'a', "{sv}");
-    for (guint i = 0; r >= 0 && properties[i] != NULL; i++) {
-      const char *p = properties[i];
-      if (g_str_equal (p, "Title"))
-        r = sd_bus_message_append (signal, "{sv}", p, "s", s->title);
-      else if (g_str_equal (p, "Context"))
-        r = sd_bus_message_append (signal, "{sv}", p, "s", s->context);
-      else if (g_str_equal (p, "LastActive"))
-        r = sd_bus_message_append (signal, "{sv}", p, "t", (guint64) s->last_active);
-    }
-    if (r >= 0)
-      r = sd_bus_message_close_container (signal);
-    if (r >= 0)
-      r = sd_bus_message_append (signal, "as", 0);
-    if (r >= 0)
-      r = sd_bus_send (bus->bus, signal, NULL);
+    int r = send_changed (bus, name, s, properties);
     if (r < 0)
-      g_warning ("Cannot send PropertiesChanged for session %s to %s: %s", session_id, name,
+      g_warning ("Cannot send PropertiesChanged for session %s to %s: %s", s->id, name,
                  g_strerror (-r));
   }
 }
@@ -193,28 +203,25 @@ property_set (sd_bus *sdbus, const char *path, const char *interface, const char
               sd_bus_message *value, void *userdata, sd_bus_error *error)
 {
   SrBus *bus = userdata;
-  sd_bus_message *m = sd_bus_get_current_message (sdbus);
   const char *id = sr_bus_session_id_from_path (path);
   g_autoptr (GError) local = NULL;
   SrCaller caller;
   const char *text;
-  guint32 owner;
   int r;
 
-  if ((r = sr_bus_caller (bus, m, &caller, error)) < 0
+  if ((r = sr_bus_caller (bus, sd_bus_get_current_message (sdbus), &caller, error)) < 0
       || (r = sd_bus_message_read (value, "s", &text)) < 0)
     return r;
 
-  gboolean ok = g_str_equal (property, "Title")
-                    ? sr_sessions_set_title (bus->service, &caller, id, text, &local)
-                    : sr_sessions_set_context (bus->service, &caller, id, text, &local);
-  if (!ok)
+  g_autoptr (SrSessionRecord) changed
+      = g_str_equal (property, "Title")
+            ? sr_sessions_set_title (bus->service, &caller, id, text, &local)
+            : sr_sessions_set_context (bus->service, &caller, id, text, &local);
+  if (changed == NULL)
     return sr_bus_set_error (error, local);
 
-  if (sr_sessions_exists (bus->service, id, &owner, NULL)) {
-    const char *changed[] = { property, "LastActive", NULL };
-    sr_bus_emit_session_changed (bus, id, owner, caller.peer, changed);
-  }
+  const char *const properties[] = { property, "LastActive", NULL };
+  emit_changed (bus, changed, caller.peer, properties);
   return 0;
 }
 
@@ -240,20 +247,25 @@ method_delete (sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
   SrBus *bus = userdata;
   const char *id = sr_bus_session_id_from_path (sd_bus_message_get_path (m));
+  g_autoptr (GError) local = NULL;
   SrCaller caller;
   guint32 owner = 0;
   int r;
 
   if ((r = sr_bus_caller (bus, m, &caller, error)) < 0)
     return r;
-  sr_sessions_exists (bus->service, id, &owner, NULL);
-  /* The owner needs no polkit answer to remove their own data. */
-  SrGrant grant = sr_caller_may_access (&caller, owner) ? SR_GRANT_USE : SR_GRANT_ADMIN;
-  if (grant == SR_GRANT_USE) {
+  if (!sr_sessions_exists (bus->service, id, &owner, &local)) {
+    if (local == NULL)
+      sr_sessions_unknown_error (id, &local);
+    return sr_bus_set_error (error, local);
+  }
+  /* The owner needs no polkit answer to remove their own data; anyone else must be an
+   * administrator, which polkit may have to be asked about. */
+  if (sr_caller_may_access (&caller, owner)) {
     delete_authorized (bus, m, &caller, NULL, NULL);
     return 1;
   }
-  return sr_bus_authorize (bus, m, grant, delete_authorized, NULL, NULL, error);
+  return sr_bus_authorize (bus, m, SR_GRANT_ADMIN, delete_authorized, NULL, NULL, error);
 }
 
 static const sd_bus_vtable session_vtable[] = {

@@ -234,11 +234,9 @@ as_unknown (const char *id, GError **error, GError *local)
   return FALSE;
 }
 
-SrSessionRecord *
-sr_sessions_get (SrService *service, const SrCaller *caller, const char *id, GError **error)
+static SrSessionRecord *
+reread (SrService *service, const char *id, GError **error)
 {
-  if (!check_access (service, caller, id, error))
-    return NULL;
   GError *local = NULL;
   SrSessionRecord *record = sr_store_session_get (sr_service_store (service), id, &local);
   if (record == NULL)
@@ -246,32 +244,44 @@ sr_sessions_get (SrService *service, const SrCaller *caller, const char *id, GEr
   return record;
 }
 
-gboolean
+SrSessionRecord *
+sr_sessions_get (SrService *service, const SrCaller *caller, const char *id, GError **error)
+{
+  if (!check_access (service, caller, id, error))
+    return NULL;
+  return reread (service, id, error);
+}
+
+SrSessionRecord *
 sr_sessions_set_title (SrService *service, const SrCaller *caller, const char *id,
                        const char *title, GError **error)
 {
   if (!check_access (service, caller, id, error) || !sr_sessions_check_title (service, title, error))
-    return FALSE;
+    return NULL;
   GError *local = NULL;
-  if (!sr_store_session_set_title (sr_service_store (service), id, title, sr_now_us (), &local))
-    return as_unknown (id, error, local);
-  return TRUE;
+  if (!sr_store_session_set_title (sr_service_store (service), id, title, sr_now_us (), &local)) {
+    as_unknown (id, error, local);
+    return NULL;
+  }
+  return reread (service, id, error);
 }
 
-gboolean
+SrSessionRecord *
 sr_sessions_set_context (SrService *service, const SrCaller *caller, const char *id,
                          const char *context, GError **error)
 {
   if (!check_access (service, caller, id, error))
-    return FALSE;
+    return NULL;
   g_autofree char *canonical = sr_sessions_check_context (service, context, error);
   if (canonical == NULL)
-    return FALSE;
+    return NULL;
   GError *local = NULL;
   if (!sr_store_session_set_context (sr_service_store (service), id, canonical, sr_now_us (),
-                                     &local))
-    return as_unknown (id, error, local);
-  return TRUE;
+                                     &local)) {
+    as_unknown (id, error, local);
+    return NULL;
+  }
+  return reread (service, id, error);
 }
 
 gboolean

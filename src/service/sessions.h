@@ -38,10 +38,11 @@ gboolean sr_sessions_exists (SrService *service, const char *id, guint32 *owner_
                              GError **error);
 gboolean sr_sessions_unknown_error (const char *id, GError **error);
 
-gboolean sr_sessions_set_title (SrService *service, const SrCaller *caller, const char *id,
-                                const char *title, GError **error);
-gboolean sr_sessions_set_context (SrService *service, const SrCaller *caller, const char *id,
-                                  const char *context, GError **error);
+/* Each returns the session as it is after the change, for change notifications. */
+SrSessionRecord *sr_sessions_set_title (SrService *service, const SrCaller *caller,
+                                        const char *id, const char *title, GError **error);
+SrSessionRecord *sr_sessions_set_context (SrService *service, const SrCaller *caller,
+                                          const char *id, const char *context, GError **error);
 gboolean sr_sessions_delete (SrService *service, const SrCaller *caller, const char *id,
                              GError **error);
 
