@@ -17,7 +17,7 @@ lookup_peer (SrBus *bus, sd_bus_message *m, sd_bus_error *error, int *r)
   const char *sender = sd_bus_message_get_sender (m);
   if (sender == NULL) {
     *r = sd_bus_error_set (error, SD_BUS_ERROR_ACCESS_DENIED,
-                           "Calls must come through the bus so the caller is known");
+                           _("Calls must come through the bus so the caller is known"));
     return NULL;
   }
 
@@ -34,7 +34,7 @@ lookup_peer (SrBus *bus, sd_bus_message *m, sd_bus_error *error, int *r)
   sd_bus_creds_unref (creds);
   if (*r < 0) {
     *r = sd_bus_error_setf (error, SD_BUS_ERROR_ACCESS_DENIED,
-                            "Cannot learn the uid of %s from the bus: %s", sender,
+                            _("Cannot learn the uid of %s from the bus: %s"), sender,
                             g_strerror (-*r));
     return NULL;
   }

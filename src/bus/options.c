@@ -2,6 +2,7 @@
 #include "bus/options.h"
 
 #include <glib/gi18n.h>
+#include <inttypes.h>
 
 #include "common/durations.h"
 
@@ -55,7 +56,7 @@ read_value (sd_bus_message *m, const SrOptionSpec *spec, const char *contents,
     if (r < 0)
       return r;
     if (value > G_MAXINT64)
-      return invalid (error, _("Invalid option '%s': %" G_GUINT64_FORMAT " seconds is too long"),
+      return invalid (error, _("Invalid option '%s': %" PRIu64 " seconds is too long"),
                       spec->name, (guint64) value);
     *(gint64 *) spec->out = (gint64) value;
     return 0;

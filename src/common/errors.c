@@ -1,7 +1,9 @@
 /* The one error domain of SmartRAG and its mapping to D-Bus names and HTTP statuses. */
 #include "common/errors.h"
 
-G_DEFINE_QUARK (smartrag - error - quark, smartrag_error)
+/* clang-format off */
+G_DEFINE_QUARK (smartrag-error-quark, smartrag_error)
+/* clang-format on */
 
 typedef struct {
   const char *dbus_name;

@@ -2,6 +2,7 @@
 #include "service/sessions.h"
 
 #include <glib/gi18n.h>
+#include <inttypes.h>
 #include <json-glib/json-glib.h>
 
 #include "common/durations.h"
@@ -33,7 +34,7 @@ sr_sessions_check_title (SrService *service, const char *title, GError **error)
   size_t len = strlen (title);
 
   if (len > max)
-    return invalid (error, _("Invalid title: longer than %" G_GUINT64_FORMAT " bytes (%zu)"), max,
+    return invalid (error, _("Invalid title: longer than %" PRIu64 " bytes (%zu)"), max,
                     len);
   if (!g_utf8_validate (title, -1, NULL))
     return invalid (error, _("Invalid title: not valid UTF-8"));
@@ -75,15 +76,15 @@ json_kind (JsonNode *node)
 {
   switch (json_node_get_node_type (node)) {
   case JSON_NODE_ARRAY:
-    return "an array";
+    return _("an array");
   case JSON_NODE_NULL:
-    return "null";
+    return _("null");
   case JSON_NODE_VALUE:
-    return json_node_get_value_type (node) == G_TYPE_STRING ? "a string" : "a number or boolean";
+    return json_node_get_value_type (node) == G_TYPE_STRING ? _("a string") : _("a number or boolean");
   case JSON_NODE_OBJECT:
     break;
   }
-  return "an object";
+  return _("an object");
 }
 
 char *
@@ -93,7 +94,7 @@ sr_sessions_check_context (SrService *service, const char *context, GError **err
   size_t len = strlen (context);
 
   if (len > max) {
-    invalid (error, _("Invalid context: longer than %" G_GUINT64_FORMAT " bytes (%zu)"), max, len);
+    invalid (error, _("Invalid context: longer than %" PRIu64 " bytes (%zu)"), max, len);
     return NULL;
   }
   if (!g_utf8_validate (context, -1, NULL)) {
@@ -139,7 +140,7 @@ check_quota (SrService *service, const SrCaller *caller, GError **error)
   if (count < max)
     return TRUE;
   g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_TOO_LARGE,
-               _("You already have %" G_GUINT64_FORMAT " sessions, the most allowed "
+               _("You already have %" PRIu64 " sessions, the most allowed "
                  "([limits] max_sessions_per_user); delete some first"),
                count);
   return FALSE;
