@@ -67,7 +67,7 @@ on_reply (sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
   return 0;
 }
 
-gboolean
+sd_bus_slot *
 sr_polkit_check_async (sd_bus *bus, const char *sender, const char *action,
                        gboolean interactive, SrPolkitCallback callback, gpointer user_data,
                        GError **error)
@@ -86,7 +86,7 @@ sr_polkit_check_async (sd_bus *bus, const char *sender, const char *action,
     sd_bus_message_unref (call);
     g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_FAILED,
                  _("Cannot build the polkit request: %s"), g_strerror (-r));
-    return FALSE;
+    return NULL;
   }
 
   Pending *pending = g_new0 (Pending, 1);
@@ -94,7 +94,6 @@ sr_polkit_check_async (sd_bus *bus, const char *sender, const char *action,
   pending->user_data = user_data;
   pending->action = g_strdup (action);
 
-  /* A floating slot: the bus owns it and frees @pending after the reply. */
   sd_bus_slot *slot = NULL;
   r = sd_bus_call_async (bus, &slot, call, on_reply, pending,
                          interactive ? INTERACTIVE_TIMEOUT_US : 0);
@@ -103,10 +102,9 @@ sr_polkit_check_async (sd_bus *bus, const char *sender, const char *action,
     pending_free (pending);
     g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_FAILED, _("Cannot ask polkit: %s"),
                  g_strerror (-r));
-    return FALSE;
+    return NULL;
   }
+  /* Runs when the slot is freed, whether answered or cancelled. */
   sd_bus_slot_set_destroy_callback (slot, pending_free);
-  sd_bus_slot_set_floating (slot, 1);
-  sd_bus_slot_unref (slot);
-  return TRUE;
+  return slot;
 }

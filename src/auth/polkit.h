@@ -19,9 +19,10 @@ typedef enum {
 /* @detail is a message for people when the answer is not ALLOWED. */
 typedef void (*SrPolkitCallback) (SrPolkitResult result, const char *detail, gpointer user_data);
 
-/* Asks CheckAuthorization for the subject system-bus-name @sender. On TRUE, @callback
- * runs exactly once from the main loop (unless the connection is closed first). */
-gboolean sr_polkit_check_async (sd_bus *bus, const char *sender, const char *action,
+/* Asks CheckAuthorization for the subject system-bus-name @sender and returns the slot
+ * of the pending call: @callback runs once from the main loop, unless the slot is
+ * released first, which cancels the question. */
+sd_bus_slot *sr_polkit_check_async (sd_bus *bus, const char *sender, const char *action,
                                     gboolean interactive, SrPolkitCallback callback,
                                     gpointer user_data, GError **error);
 

@@ -22,6 +22,7 @@ typedef enum {
 typedef struct {
   guint32 uid;
   gint64 granted_until[SR_N_GRANTS]; /* monotonic µs; polkit "yes" answers kept briefly */
+  guint authorizing;                 /* calls of this connection waiting for polkit */
 } SrPeer;
 
 struct SrBus {
@@ -32,6 +33,8 @@ struct SrBus {
   gint64 grant_ttl_us;
   GSource *source;
   GHashTable *peers; /* unique name → SrPeer */
+  GQueue waiting;     /* authorizations not yet sent to polkit, oldest first */
+  GQueue asking;      /* authorizations polkit has not answered yet */
   GPtrArray *slots;  /* sd_bus_slot*, released before the connection */
 };
 
@@ -49,6 +52,10 @@ typedef void (*SrBusContinuation) (SrBus *bus, sd_bus_message *m, const SrCaller
  * returns. */
 int sr_bus_authorize (SrBus *bus, sd_bus_message *m, SrGrant grant, SrBusContinuation cont,
                       gpointer data, GDestroyNotify destroy, sd_bus_error *error);
+
+/* Answers every authorization still waiting with ShuttingDown and cancels the questions
+ * to polkit; called before the connection closes. */
+void sr_bus_abandon_authorizations (SrBus *bus);
 
 /* GError → D-Bus error, through the one table in common/errors.c. */
 int sr_bus_set_error (sd_bus_error *ret, const GError *error);

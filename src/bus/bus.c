@@ -186,6 +186,7 @@ sr_bus_free (SrBus *bus)
     g_source_destroy (bus->source);
     g_source_unref (bus->source);
   }
+  sr_bus_abandon_authorizations (bus);
   g_ptr_array_unref (bus->slots);
   if (bus->bus != NULL)
     sd_bus_flush_close_unref (bus->bus);

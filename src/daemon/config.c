@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <glib/gi18n.h>
+#include <inttypes.h>
 
 #include "common/durations.h"
 #include "common/errors.h"
@@ -71,7 +72,7 @@ parse_value (const KeySpec *spec, const char *text, SrConfig *config, char **exp
                                      "or 0"),
                                    max);
     else
-      *expected = g_strdup_printf (_("a duration such as 30s, 15m, 24h or 7d, from %" G_GUINT64_FORMAT
+      *expected = g_strdup_printf (_("a duration such as 30s, 15m, 24h or 7d, from %" PRIu64
                                      "s to %s"),
                                    spec->min, max);
     return FALSE;
@@ -84,7 +85,7 @@ parse_value (const KeySpec *spec, const char *text, SrConfig *config, char **exp
       *(guint64 *) field = value;
       return TRUE;
     }
-    *expected = g_strdup_printf (_("a whole number from %" G_GUINT64_FORMAT " to %" G_GUINT64_FORMAT),
+    *expected = g_strdup_printf (_("a whole number from %" PRIu64 " to %" PRIu64),
                                  spec->min, spec->max);
     return FALSE;
   }
@@ -185,4 +186,13 @@ sr_config_load (const char *path, gboolean must_exist, GPtrArray *warnings, GErr
     return NULL;
   }
   return g_steal_pointer (&config);
+}
+
+GStrv
+sr_config_known_keys (void)
+{
+  GStrv names = g_new0 (char *, G_N_ELEMENTS (keys) + 1);
+  for (guint i = 0; i < G_N_ELEMENTS (keys); i++)
+    names[i] = g_strdup_printf ("%s.%s", keys[i].group, keys[i].key);
+  return names;
 }

@@ -40,4 +40,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (SrConfig, sr_config_free)
 SrConfig *sr_config_load (const char *path, gboolean must_exist, GPtrArray *warnings,
                           GError **error);
 
+/* Every key the daemon knows, as "group.key" in the order of the key table, so that
+ * tests can hold the documented configuration and the code to the same list. */
+GStrv sr_config_known_keys (void);
+
 G_END_DECLS

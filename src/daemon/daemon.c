@@ -93,8 +93,9 @@ on_stop_signal (gpointer user_data)
   g_info ("Stopping: finishing work in flight (at most %" G_GUINT64_FORMAT "s)",
           daemon->config->shutdown_timeout);
   sr_notify_stopping (_("Finishing work in flight"));
-  daemon->stop_timer = g_timeout_add_seconds ((guint) daemon->config->shutdown_timeout,
-                                              stop_timed_out, daemon);
+  /* Not g_timeout_add_seconds(): that one may fire up to a second early. */
+  daemon->stop_timer = g_timeout_add ((guint) daemon->config->shutdown_timeout * 1000,
+                                      stop_timed_out, daemon);
   sr_service_stop_accepting (daemon->service, quit_loop, daemon);
   return G_SOURCE_CONTINUE;
 }
@@ -167,11 +168,13 @@ stop (SrDaemon *daemon)
   clear_source (&daemon->expiry_timer);
   clear_source (&daemon->watchdog_timer);
   clear_source (&daemon->stop_timer);
-  for (guint i = 0; i < G_N_ELEMENTS (daemon->signal_sources); i++)
-    clear_source (&daemon->signal_sources[i]);
   /* The bus goes first so that nothing reaches the service while the database closes. */
   g_clear_pointer (&daemon->bus, sr_bus_free);
   g_clear_pointer (&daemon->service, sr_service_free);
+  /* Only now: removing them restores the default action, and a second SIGTERM must not
+   * kill the daemon while the database closes. */
+  for (guint i = 0; i < G_N_ELEMENTS (daemon->signal_sources); i++)
+    clear_source (&daemon->signal_sources[i]);
   g_clear_pointer (&daemon->loop, g_main_loop_unref);
   g_free (daemon->state_dir);
 }

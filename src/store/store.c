@@ -284,6 +284,27 @@ sr_store_rollback (SrStore *store)
 }
 
 gboolean
+sr_store_json_parse (SrStore *store, const char *text, char **type, char **minified,
+                     GError **error)
+{
+  g_autoptr (sqlite3_stmt) stmt = sr_store_statement (
+      store,
+      "SELECT CASE WHEN json_valid(?1) THEN json_type(?1) END,"
+      "       CASE WHEN json_valid(?1) THEN json(?1) END",
+      error);
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, text, -1, SQLITE_STATIC);
+  if (sqlite3_step (stmt) != SQLITE_ROW)
+    return sr_store_fail (store, error, _("parse JSON"));
+  if (sqlite3_column_type (stmt, 0) == SQLITE_NULL)
+    return FALSE;
+  *type = g_strdup ((const char *) sqlite3_column_text (stmt, 0));
+  *minified = g_strdup ((const char *) sqlite3_column_text (stmt, 1));
+  return TRUE;
+}
+
+gboolean
 sr_store_check_writable (SrStore *store, GError **error)
 {
   /* BEGIN IMMEDIATE takes the write lock, so a read-only or locked database shows here. */

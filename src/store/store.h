@@ -39,6 +39,14 @@ void sr_store_rollback (SrStore *store);
 /* Turns the last SQLite failure into a SMARTRAG_ERROR saying what was being done. */
 gboolean sr_store_fail (SrStore *store, GError **error, const char *doing);
 
+/* Parses @text with SQLite's strict (RFC 8259) JSON parser, the one the tables' CHECK
+ * constraints use. FALSE when it is not JSON; otherwise @type is SQLite's json_type of
+ * the top value ("object", "array", "text", "integer", "real", "true", "false", "null")
+ * and @minified the text without insignificant white space, numbers and escapes kept
+ * exactly as written. */
+gboolean sr_store_json_parse (SrStore *store, const char *text, char **type, char **minified,
+                              GError **error);
+
 /* Proves the database answers and can take a write lock, without writing. */
 gboolean sr_store_check_writable (SrStore *store, GError **error);
 

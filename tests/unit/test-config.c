@@ -1,0 +1,621 @@
+/* Unit tests for daemon/config: defaults, parsing, validation messages, warnings. */
+#include "daemon/config.h"
+
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/errors.h"
+#include "unit-helpers.h"
+
+#define DURATION_HINT "a duration such as 30s, 15m, 24h or 7d, "
+
+typedef struct {
+  char *dir;
+  char *path; /* smartrag.conf in dir, not yet written */
+} Fixture;
+
+static void
+fixture_set_up (Fixture *f, gconstpointer data)
+{
+  f->dir = sr_test_make_tmpdir ();
+  f->path = g_build_filename (f->dir, "smartrag.conf", NULL);
+}
+
+static void
+fixture_tear_down (Fixture *f, gconstpointer data)
+{
+  sr_test_remove_tree (f->dir);
+  g_free (f->dir);
+  g_free (f->path);
+}
+
+static SrConfig *
+load_text (Fixture *f, const char *text, GPtrArray *warnings, GError **error)
+{
+  sr_test_write_file (f->path, text, -1);
+  return sr_config_load (f->path, TRUE, warnings, error);
+}
+
+static SrConfig *
+load_ok (Fixture *f, const char *text)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) warnings = g_ptr_array_new_with_free_func (g_free);
+  SrConfig *config = load_text (f, text, warnings, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (config);
+  g_assert_cmpuint (warnings->len, ==, 0);
+  return config;
+}
+
+/* Loads a file that sets one key and checks the one-line error it must produce. */
+static void
+assert_rejected (Fixture *f, const char *group, const char *key, const char *value,
+                 const char *expected)
+{
+  g_autofree char *text = g_strdup_printf ("[%s]\n%s = %s\n", group, key, value);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SrConfig) config = load_text (f, text, NULL, &error);
+  g_autofree char *message = g_strdup_printf ("%s: [%s] %s = \"%s\": expected %s", f->path, group,
+                                              key, value, expected);
+
+  g_test_message ("[%s] %s = %s", group, key, value);
+  g_assert_null (config);
+  g_assert_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_INVALID_ARGS);
+  g_assert_cmpstr (error->message, ==, message);
+}
+
+static void
+assert_defaults (const SrConfig *config)
+{
+  g_assert_cmpint (config->log_level, ==, SR_LOG_INFO);
+  g_assert_cmpuint (config->session_expiry, ==, 24 * 3600);
+  g_assert_cmpuint (config->expiry_check_interval, ==, 10 * 60);
+  g_assert_cmpuint (config->shutdown_timeout, ==, 30);
+  g_assert_cmpuint (config->max_title_bytes, ==, 512);
+  g_assert_cmpuint (config->max_context_bytes, ==, 65536);
+  g_assert_cmpuint (config->max_sessions_per_user, ==, 10000);
+  g_assert_cmpuint (config->authorization_cache, ==, 10);
+}
+
+static void
+test_defaults (void)
+{
+  g_autoptr (SrConfig) config = sr_config_new ();
+  g_assert_null (config->path);
+  assert_defaults (config);
+}
+
+static void
+test_missing_file (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) warnings = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (SrConfig) config = sr_config_load (f->path, FALSE, warnings, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (config);
+  g_assert_null (config->path);
+  g_assert_cmpuint (warnings->len, ==, 0);
+  assert_defaults (config);
+}
+
+static void
+test_missing_file_must_exist (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SrConfig) config = sr_config_load (f->path, TRUE, NULL, &error);
+  g_autofree char *prefix = g_strdup_printf ("%s: cannot read: ", f->path);
+
+  g_assert_null (config);
+  g_assert_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_INVALID_ARGS);
+  g_assert_true (g_str_has_prefix (error->message, prefix));
+  g_assert_nonnull (strstr (error->message, g_strerror (ENOENT)));
+}
+
+static void
+test_empty_file (Fixture *f, gconstpointer data)
+{
+  g_autoptr (SrConfig) config = load_ok (f, "# nothing set\n\n");
+  g_assert_cmpstr (config->path, ==, f->path);
+  assert_defaults (config);
+}
+
+static void
+test_empty_groups (Fixture *f, gconstpointer data)
+{
+  g_autoptr (SrConfig) config = load_ok (f, "[daemon]\n[limits]\n[security]\n");
+  assert_defaults (config);
+}
+
+static void
+test_every_key (Fixture *f, gconstpointer data)
+{
+  g_autoptr (SrConfig) config = load_ok (f,
+                                         "[daemon]\n"
+                                         "log_level = debug\n"
+                                         "session_expiry = 2d\n"
+                                         "expiry_check_interval = 90\n"
+                                         "shutdown_timeout = 2m\n"
+                                         "[limits]\n"
+                                         "max_title_bytes = 100\n"
+                                         "max_context_bytes = 4096\n"
+                                         "max_sessions_per_user = 0\n"
+                                         "[security]\n"
+                                         "authorization_cache = 0\n");
+
+  g_assert_cmpstr (config->path, ==, f->path);
+  g_assert_cmpint (config->log_level, ==, SR_LOG_DEBUG);
+  g_assert_cmpuint (config->session_expiry, ==, 2 * 24 * 3600);
+  g_assert_cmpuint (config->expiry_check_interval, ==, 90);
+  g_assert_cmpuint (config->shutdown_timeout, ==, 120);
+  g_assert_cmpuint (config->max_title_bytes, ==, 100);
+  g_assert_cmpuint (config->max_context_bytes, ==, 4096);
+  g_assert_cmpuint (config->max_sessions_per_user, ==, 0);
+  g_assert_cmpuint (config->authorization_cache, ==, 0);
+}
+
+/* Setting one key leaves every other at its default. */
+static void
+test_partial (Fixture *f, gconstpointer data)
+{
+  g_autoptr (SrConfig) config = load_ok (f, "[limits]\nmax_title_bytes = 64\n");
+  g_autoptr (SrConfig) defaults = sr_config_new ();
+
+  g_assert_cmpuint (config->max_title_bytes, ==, 64);
+  config->max_title_bytes = defaults->max_title_bytes;
+  assert_defaults (config);
+}
+
+static void
+test_log_levels (Fixture *f, gconstpointer data)
+{
+  static const struct {
+    const char *name;
+    SrLogLevel level;
+  } levels[] = {
+    { "error", SR_LOG_ERROR },
+    { "warning", SR_LOG_WARNING },
+    { "info", SR_LOG_INFO },
+    { "debug", SR_LOG_DEBUG },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (levels); i++) {
+    g_autofree char *text = g_strdup_printf ("[daemon]\nlog_level=%s\n", levels[i].name);
+    g_autoptr (SrConfig) config = load_ok (f, text);
+    g_assert_cmpint (config->log_level, ==, levels[i].level);
+  }
+}
+
+static void
+test_whitespace (Fixture *f, gconstpointer data)
+{
+  g_autoptr (SrConfig) config = load_ok (f,
+                                         "[daemon]\n"
+                                         "  log_level   =   warning   \n"
+                                         "session_expiry=\t7d\t\n");
+  g_assert_cmpint (config->log_level, ==, SR_LOG_WARNING);
+  g_assert_cmpuint (config->session_expiry, ==, 7 * 24 * 3600);
+}
+
+/* What each key accepts at its edges and what it refuses just past them, with the
+ * hint it gives. Every key of the table must be here (checked below). */
+static const struct {
+  const char *group;
+  const char *key;
+  const char *good[6];
+  guint64 good_values[6];
+  const char *bad[12];
+  const char *expected;
+} key_cases[] = {
+  { "daemon", "log_level",
+    { "error", "debug" }, { SR_LOG_ERROR, SR_LOG_DEBUG },
+    { "loud", "INFO", "Debug", "", "3", "info debug", "warn" },
+    "one of error, warning, info, debug" },
+  { "daemon", "session_expiry",
+    { "0", "1", "24h", "3650d", "87600h" }, { 0, 1, 86400, 315360000, 315360000 },
+    { "-1", "-1h", "3651d", "1.5h", "forever", "24 h", "1y", "never", "" },
+    DURATION_HINT "at most 521w 3d, or 0" },
+  { "daemon", "expiry_check_interval",
+    { "1", "1s", "1d", "86400", "10m" }, { 1, 1, 86400, 86400, 600 },
+    { "0", "0s", "86401", "25h", "2d", "-5m", "ten", "10M" },
+    DURATION_HINT "from 1s to 1d" },
+  { "daemon", "shutdown_timeout",
+    { "0", "1h", "3600", "45s" }, { 0, 3600, 3600, 45 },
+    { "3601", "61m", "2h", "-30s", "30 s", "half" },
+    DURATION_HINT "at most 1h, or 0" },
+  { "limits", "max_title_bytes",
+    { "1", "65536", "512" }, { 1, 65536, 512 },
+    { "0", "65537", "-1", "-512", "12abc", "1.5", "0x10", "lots", "1e3", "" },
+    "a whole number from 1 to 65536" },
+  { "limits", "max_context_bytes",
+    { "2", "16777216", "4096" }, { 2, 16777216, 4096 },
+    { "1", "0", "16777217", "-65536", "64k", "16MiB", "+4096", "" },
+    "a whole number from 2 to 16777216" },
+  { "limits", "max_sessions_per_user",
+    { "0", "1", "4294967295" }, { 0, 1, 4294967295u },
+    { "4294967296", "-1", "many", "10 000", "18446744073709551616" },
+    "a whole number from 0 to 4294967295" },
+  { "security", "authorization_cache",
+    { "0", "3600", "1h", "10s" }, { 0, 3600, 3600, 10 },
+    { "3601", "2h", "-10s", "10x", "1.5m" },
+    DURATION_HINT "at most 1h, or 0" },
+};
+
+static guint64
+field_value (const SrConfig *config, const char *key)
+{
+  if (g_str_equal (key, "log_level"))
+    return config->log_level;
+  if (g_str_equal (key, "session_expiry"))
+    return config->session_expiry;
+  if (g_str_equal (key, "expiry_check_interval"))
+    return config->expiry_check_interval;
+  if (g_str_equal (key, "shutdown_timeout"))
+    return config->shutdown_timeout;
+  if (g_str_equal (key, "max_title_bytes"))
+    return config->max_title_bytes;
+  if (g_str_equal (key, "max_context_bytes"))
+    return config->max_context_bytes;
+  if (g_str_equal (key, "max_sessions_per_user"))
+    return config->max_sessions_per_user;
+  if (g_str_equal (key, "authorization_cache"))
+    return config->authorization_cache;
+  g_error ("test-config does not know the field of key %s", key);
+}
+
+static void
+test_key_table_covered (void)
+{
+  g_auto (GStrv) known = sr_config_known_keys ();
+
+  g_assert_cmpuint (g_strv_length (known), ==, G_N_ELEMENTS (key_cases));
+  for (guint i = 0; i < G_N_ELEMENTS (key_cases); i++) {
+    g_autofree char *name = g_strdup_printf ("%s.%s", key_cases[i].group, key_cases[i].key);
+    g_assert_true (g_strv_contains ((const char *const *) known, name));
+    for (guint j = 0; j < i; j++)
+      g_assert_cmpstr (known[i], !=, known[j]);
+  }
+}
+
+static void
+test_accepted_values (Fixture *f, gconstpointer data)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (key_cases); i++) {
+    for (guint j = 0; key_cases[i].good[j] != NULL; j++) {
+      g_autofree char *text = g_strdup_printf ("[%s]\n%s = %s\n", key_cases[i].group,
+                                               key_cases[i].key, key_cases[i].good[j]);
+      g_autoptr (SrConfig) config = load_ok (f, text);
+      g_test_message ("[%s] %s = %s", key_cases[i].group, key_cases[i].key, key_cases[i].good[j]);
+      g_assert_cmpuint (field_value (config, key_cases[i].key), ==, key_cases[i].good_values[j]);
+    }
+  }
+}
+
+static void
+test_rejected_values (Fixture *f, gconstpointer data)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (key_cases); i++)
+    for (guint j = 0; key_cases[i].bad[j] != NULL; j++)
+      assert_rejected (f, key_cases[i].group, key_cases[i].key, key_cases[i].bad[j],
+                       key_cases[i].expected);
+}
+
+static void
+test_bad_duration (Fixture *f, gconstpointer data)
+{
+  assert_rejected (f, "daemon", "session_expiry", "5x", DURATION_HINT "at most 521w 3d, or 0");
+}
+
+static void
+test_out_of_range (Fixture *f, gconstpointer data)
+{
+  assert_rejected (f, "limits", "max_title_bytes", "100000", "a whole number from 1 to 65536");
+  assert_rejected (f, "daemon", "expiry_check_interval", "2d", DURATION_HINT "from 1s to 1d");
+}
+
+static void
+test_negative (Fixture *f, gconstpointer data)
+{
+  assert_rejected (f, "limits", "max_sessions_per_user", "-1", "a whole number from 0 to 4294967295");
+  assert_rejected (f, "security", "authorization_cache", "-5s", DURATION_HINT "at most 1h, or 0");
+}
+
+static void
+test_bad_log_level (Fixture *f, gconstpointer data)
+{
+  assert_rejected (f, "daemon", "log_level", "verbose", "one of error, warning, info, debug");
+}
+
+static void
+test_not_a_number (Fixture *f, gconstpointer data)
+{
+  assert_rejected (f, "limits", "max_context_bytes", "big", "a whole number from 2 to 16777216");
+  assert_rejected (f, "daemon", "shutdown_timeout", "soon", DURATION_HINT "at most 1h, or 0");
+}
+
+/* Every problem is reported at once, one line each in key-table order, and a valid key
+ * in the same file does not hide them. */
+static void
+test_multiple_errors (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SrConfig) config = load_text (f,
+                                           "[security]\n"
+                                           "authorization_cache = 2h\n"
+                                           "[limits]\n"
+                                           "max_title_bytes = 0\n"
+                                           "max_context_bytes = 4096\n"
+                                           "[daemon]\n"
+                                           "log_level = chatty\n"
+                                           "session_expiry = 1 day\n",
+                                           NULL, &error);
+  g_autofree char *expected = g_strdup_printf (
+      "%1$s: [daemon] log_level = \"chatty\": expected one of error, warning, info, debug\n"
+      "%1$s: [daemon] session_expiry = \"1 day\": expected " DURATION_HINT "at most 521w 3d, or 0\n"
+      "%1$s: [limits] max_title_bytes = \"0\": expected a whole number from 1 to 65536\n"
+      "%1$s: [security] authorization_cache = \"2h\": expected " DURATION_HINT "at most 1h, or 0",
+      f->path);
+
+  g_assert_null (config);
+  g_assert_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_INVALID_ARGS);
+  g_assert_cmpstr (error->message, ==, expected);
+}
+
+static void
+test_unknown_group_and_key (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) warnings = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (SrConfig) config = load_text (f,
+                                           "[daemon]\n"
+                                           "log_level = error\n"
+                                           "log_levle = debug\n"
+                                           "[http]\n"
+                                           "port = 8765\n"
+                                           "[limits]\n"
+                                           "max_title_bytes = 20\n"
+                                           "max_upload_bytes = 7\n",
+                                           warnings, &error);
+  g_autofree char *w1 = g_strdup_printf ("%s: unknown key 'log_levle' in [daemon] is ignored",
+                                         f->path);
+  g_autofree char *w2 = g_strdup_printf ("%s: unknown group [http] is ignored", f->path);
+  g_autofree char *w3 = g_strdup_printf ("%s: unknown key 'max_upload_bytes' in [limits] is "
+                                         "ignored",
+                                         f->path);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (config);
+  g_assert_cmpint (config->log_level, ==, SR_LOG_ERROR);
+  g_assert_cmpuint (config->max_title_bytes, ==, 20);
+  g_assert_cmpuint (warnings->len, ==, 3);
+  g_assert_cmpstr (warnings->pdata[0], ==, w1);
+  g_assert_cmpstr (warnings->pdata[1], ==, w2);
+  g_assert_cmpstr (warnings->pdata[2], ==, w3);
+}
+
+/* Warnings are optional to collect; unknown names still are not errors. */
+static void
+test_unknown_without_warning_list (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SrConfig) config = load_text (f, "[nonsense]\na = b\n[daemon]\nb = c\n", NULL, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (config);
+  assert_defaults (config);
+}
+
+/* Bad values and unknown names together: the error is returned and the warnings still
+ * name what was ignored. */
+static void
+test_unknown_with_errors (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) warnings = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (SrConfig) config = load_text (f, "[daemon]\nlog_level = x\n[extra]\n", warnings,
+                                           &error);
+
+  g_assert_null (config);
+  g_assert_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_INVALID_ARGS);
+  g_assert_cmpuint (warnings->len, ==, 1);
+  g_assert_true (g_str_has_suffix (warnings->pdata[0], "unknown group [extra] is ignored"));
+}
+
+static void
+test_syntax_error (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SrConfig) config = load_text (f, "[daemon]\nthis line has no equals sign\n", NULL,
+                                           &error);
+  g_autofree char *prefix = g_strdup_printf ("%s: cannot read: ", f->path);
+
+  g_assert_null (config);
+  g_assert_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_INVALID_ARGS);
+  g_assert_true (g_str_has_prefix (error->message, prefix));
+}
+
+static void
+test_directory (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SrConfig) config = NULL;
+  g_autofree char *prefix = g_strdup_printf ("%s: cannot read: ", f->path);
+
+  g_assert_cmpint (g_mkdir (f->path, 0700), ==, 0);
+  /* Present but not a file: an error even when the file is optional. */
+  config = sr_config_load (f->path, FALSE, NULL, &error);
+  g_assert_null (config);
+  g_assert_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_INVALID_ARGS);
+  g_assert_true (g_str_has_prefix (error->message, prefix));
+}
+
+/* Runs as root too: the subprocess drops to an account the mode bits apply to. */
+static void
+test_unreadable (void)
+{
+  if (g_test_subprocess ()) {
+    const char *path = g_getenv ("SR_TEST_CONFIG_PATH");
+    g_autoptr (GError) error = NULL;
+    g_assert_nonnull (path);
+    sr_test_drop_root ();
+    /* Present but unreadable is an error even when the file is optional. */
+    g_autoptr (SrConfig) config = sr_config_load (path, FALSE, NULL, &error);
+    g_autofree char *prefix = g_strdup_printf ("%s: cannot read: ", path);
+    g_assert_null (config);
+    g_assert_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_INVALID_ARGS);
+    g_assert_true (g_str_has_prefix (error->message, prefix));
+    g_assert_nonnull (strstr (error->message, g_strerror (EACCES)));
+    return;
+  }
+  if (!sr_test_can_drop_root ()) {
+    g_test_skip ("running as root without a 'nobody' account to drop to");
+    return;
+  }
+
+  g_autofree char *dir = sr_test_make_tmpdir ();
+  g_autofree char *path = g_build_filename (dir, "smartrag.conf", NULL);
+  sr_test_write_file (path, "[daemon]\nlog_level = debug\n", -1);
+  g_assert_cmpint (g_chmod (path, 0), ==, 0);
+  g_assert_cmpint (g_chmod (dir, 0755), ==, 0);
+
+  g_setenv ("SR_TEST_CONFIG_PATH", path, TRUE);
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_unsetenv ("SR_TEST_CONFIG_PATH");
+  sr_test_remove_tree (dir);
+  g_test_trap_assert_passed ();
+}
+
+#define DOCUMENTED_CONFIG SR_SOURCE_ROOT "/data/smartrag.conf"
+
+/* The shipped file documents each key as a commented-out "#key=value" line (spaces
+ * allowed) under its group. Returns "group.key" → the documented value, and the same
+ * assignments uncommented as a loadable key file. */
+static GHashTable *
+read_documented (char **uncommented)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *text = NULL;
+  g_file_get_contents (DOCUMENTED_CONFIG, &text, NULL, &error);
+  g_assert_no_error (error);
+
+  g_autoptr (GRegex) group_re = g_regex_new ("^\\[([^]]+)\\]\\s*$", 0, 0, &error);
+  g_assert_no_error (error);
+  g_autoptr (GRegex) key_re = g_regex_new ("^#?\\s*([a-z][a-z0-9_]*)\\s*=\\s*(.*?)\\s*$", 0, 0,
+                                           &error);
+  g_assert_no_error (error);
+
+  GHashTable *documented = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_autoptr (GString) out = g_string_new (NULL);
+  g_autofree char *group = NULL;
+  g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
+
+  for (guint i = 0; lines[i] != NULL; i++) {
+    g_autoptr (GMatchInfo) match = NULL;
+    if (g_regex_match (group_re, lines[i], 0, &match)) {
+      g_free (group);
+      group = g_match_info_fetch (match, 1);
+      g_string_append_printf (out, "[%s]\n", group);
+      continue;
+    }
+    g_clear_pointer (&match, g_match_info_unref);
+    if (!g_regex_match (key_re, lines[i], 0, &match))
+      continue;
+    g_autofree char *key = g_match_info_fetch (match, 1);
+    g_autofree char *value = g_match_info_fetch (match, 2);
+    g_test_message ("documented: [%s] %s = %s", group, key, value);
+    g_assert_nonnull (group);
+    g_autofree char *name = g_strdup_printf ("%s.%s", group, key);
+    /* Documented once: a second line would leave readers guessing which one counts. */
+    g_assert_false (g_hash_table_contains (documented, name));
+    g_string_append_printf (out, "%s=%s\n", key, value);
+    g_hash_table_insert (documented, g_steal_pointer (&name), g_steal_pointer (&value));
+  }
+  *uncommented = g_string_free (g_steal_pointer (&out), FALSE);
+  return documented;
+}
+
+static void
+test_documented_every_key (void)
+{
+  g_autofree char *uncommented = NULL;
+  g_autoptr (GHashTable) documented = read_documented (&uncommented);
+  g_auto (GStrv) known = sr_config_known_keys ();
+
+  for (guint i = 0; known[i] != NULL; i++) {
+    g_test_message ("key %s", known[i]);
+    g_assert_true (g_hash_table_contains (documented, known[i]));
+  }
+  /* And nothing is documented that the daemon would warn about. */
+  GHashTableIter iter;
+  gpointer name;
+  g_hash_table_iter_init (&iter, documented);
+  while (g_hash_table_iter_next (&iter, &name, NULL)) {
+    g_test_message ("documented %s", (const char *) name);
+    g_assert_true (g_strv_contains ((const char *const *) known, name));
+  }
+}
+
+/* The file says the commented values are the defaults: uncommented, they must load
+ * cleanly and change nothing. */
+static void
+test_documented_values_are_defaults (Fixture *f, gconstpointer data)
+{
+  g_autofree char *uncommented = NULL;
+  g_autoptr (GHashTable) documented = read_documented (&uncommented);
+  g_autoptr (SrConfig) config = load_ok (f, uncommented);
+
+  g_test_message ("%s", uncommented);
+  assert_defaults (config);
+}
+
+static void
+test_documented_file_loads (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) warnings = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (SrConfig) config = sr_config_load (DOCUMENTED_CONFIG, TRUE, warnings, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (config);
+  g_assert_cmpuint (warnings->len, ==, 0);
+  assert_defaults (config);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+#define ADD(path, func) g_test_add (path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
+  g_test_add_func ("/config/defaults", test_defaults);
+  ADD ("/config/missing-file", test_missing_file);
+  ADD ("/config/missing-file/must-exist", test_missing_file_must_exist);
+  ADD ("/config/empty-file", test_empty_file);
+  ADD ("/config/empty-groups", test_empty_groups);
+  ADD ("/config/every-key", test_every_key);
+  ADD ("/config/partial", test_partial);
+  ADD ("/config/log-levels", test_log_levels);
+  ADD ("/config/whitespace", test_whitespace);
+  g_test_add_func ("/config/key-table-covered", test_key_table_covered);
+  ADD ("/config/accepted-values", test_accepted_values);
+  ADD ("/config/rejected-values", test_rejected_values);
+  ADD ("/config/error/bad-duration", test_bad_duration);
+  ADD ("/config/error/out-of-range", test_out_of_range);
+  ADD ("/config/error/negative", test_negative);
+  ADD ("/config/error/bad-log-level", test_bad_log_level);
+  ADD ("/config/error/not-a-number", test_not_a_number);
+  ADD ("/config/error/multiple", test_multiple_errors);
+  ADD ("/config/warning/unknown-group-and-key", test_unknown_group_and_key);
+  ADD ("/config/warning/without-list", test_unknown_without_warning_list);
+  ADD ("/config/warning/with-errors", test_unknown_with_errors);
+  ADD ("/config/error/syntax", test_syntax_error);
+  ADD ("/config/error/directory", test_directory);
+  g_test_add_func ("/config/error/unreadable", test_unreadable);
+  g_test_add_func ("/config/documented/every-key", test_documented_every_key);
+  ADD ("/config/documented/values-are-defaults", test_documented_values_are_defaults);
+  g_test_add_func ("/config/documented/file-loads", test_documented_file_loads);
+#undef ADD
+
+  return g_test_run ();
+}
