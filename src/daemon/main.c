@@ -61,6 +61,18 @@ parse_arguments (int *argc, char ***argv, Arguments *args, GError **error)
                  (*argv)[1]);
     return FALSE;
   }
+  const struct {
+    const char *flag;
+    const char *value;
+  } paths[] = { { "--address", args->address }, { "--state-dir", args->state_dir },
+                { "--config", args->config } };
+  for (guint i = 0; i < G_N_ELEMENTS (paths); i++) {
+    if (paths[i].value != NULL && *paths[i].value == '\0') {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, _("%s needs a value"),
+                   paths[i].flag);
+      return FALSE;
+    }
+  }
   if (args->system && args->user) {
     g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
                          _("--system and --user exclude each other"));

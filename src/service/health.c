@@ -5,6 +5,7 @@
 #include <glib/gi18n.h>
 #include <sys/statvfs.h>
 
+#include "common/errors.h"
 #include "store/store.h"
 
 const char *
@@ -39,9 +40,12 @@ check_db (SrService *service, GVariantDict *dict)
   g_variant_dict_insert (dict, "path", "s", sr_store_path (store));
   g_variant_dict_insert (dict, "schema_version", "u", (guint32) sr_store_schema_version (store));
   g_variant_dict_insert (dict, "latency_us", "t", (guint64) (g_get_monotonic_time () - start));
-  add_status (dict, ok ? SR_HEALTH_OK : SR_HEALTH_FAILING,
-              ok ? _("database is writable") : error->message);
-  return ok ? SR_HEALTH_OK : SR_HEALTH_FAILING;
+  /* A lock held by another writer is a moment's wait, not a broken database. */
+  SrHealthStatus status = ok                                                     ? SR_HEALTH_OK
+                          : g_error_matches (error, SMARTRAG_ERROR, SMARTRAG_ERROR_BUSY) ? SR_HEALTH_DEGRADED
+                                                                                  : SR_HEALTH_FAILING;
+  add_status (dict, status, ok ? _("database is writable") : error->message);
+  return status;
 }
 
 static SrHealthStatus

@@ -11,6 +11,9 @@
 #include "common/errors.h"
 #include "store/migrations.h"
 
+/* How long a statement waits for a lock another connection holds. */
+#define BUSY_TIMEOUT_MS 5000
+
 struct SrStore {
   char *path;
   sqlite3 *db;
@@ -158,11 +161,13 @@ configure (sqlite3 *db, const char *path, GError **error)
   /* Read first so a foreign or damaged file fails before anything is written to it. */
   if (!exec (db, "SELECT count(*) FROM sqlite_schema", path, _("read the database"), error))
     return FALSE;
-  sqlite3_busy_timeout (db, 5000);
+  sqlite3_busy_timeout (db, BUSY_TIMEOUT_MS);
   return exec (db,
                "PRAGMA journal_mode = WAL;"
-               /* FULL: a commit that returned survives power loss, not only a crash. */
-               "PRAGMA synchronous = FULL;"
+               /* In WAL mode NORMAL keeps every commit through a crash or kill -9 and never
+                * corrupts; only a power cut may roll back the last commits. Paying an fsync
+                * per commit (FULL) is kept for writes that promise more than that. */
+               "PRAGMA synchronous = NORMAL;"
                "PRAGMA foreign_keys = ON;",
                path, _("configure the database"), error);
 }
@@ -307,9 +312,19 @@ sr_store_json_parse (SrStore *store, const char *text, char **type, char **minif
 gboolean
 sr_store_check_writable (SrStore *store, GError **error)
 {
-  /* BEGIN IMMEDIATE takes the write lock, so a read-only or locked database shows here. */
-  if (!sr_store_begin (store, error))
+  /* BEGIN IMMEDIATE takes the write lock, so a read-only or locked database shows here.
+   * It must not wait for a lock held elsewhere: health is asked on the main loop. */
+  sqlite3_busy_timeout (store->db, 0);
+  int rc = sqlite3_exec (store->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+  sqlite3_busy_timeout (store->db, BUSY_TIMEOUT_MS);
+  if (rc == SQLITE_OK) {
+    sr_store_rollback (store);
+    return TRUE;
+  }
+  if ((rc & 0xff) == SQLITE_BUSY) {
+    g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_BUSY,
+                 _("%s is locked by another writer right now"), store->path);
     return FALSE;
-  sr_store_rollback (store);
-  return TRUE;
+  }
+  return sr_store_fail (store, error, _("start a transaction"));
 }

@@ -47,7 +47,8 @@ gboolean sr_store_fail (SrStore *store, GError **error, const char *doing);
 gboolean sr_store_json_parse (SrStore *store, const char *text, char **type, char **minified,
                               GError **error);
 
-/* Proves the database answers and can take a write lock, without writing. */
+/* Proves the database answers and can take a write lock, without writing or waiting:
+ * SMARTRAG_ERROR_BUSY when another connection holds the lock. */
 gboolean sr_store_check_writable (SrStore *store, GError **error);
 
 static inline void
