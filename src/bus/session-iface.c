@@ -54,16 +54,19 @@ session_find (sd_bus *sdbus, const char *path, const char *interface, void *user
                               _("Invalid session object path '%s': it must end in a 32-character "
                                 "lowercase hexadecimal id"),
                               path);
-  if (m == NULL || (r = sr_bus_caller (bus, m, &caller, error)) < 0)
-    return m == NULL ? 0 : r;
-
-  if (!sr_sessions_exists (bus->service, id, &owner, &local)) {
+  if (m == NULL)
+    return 0;
+  /* Methods decide for themselves, after polkit where needed, and treat an absent
+   * session exactly like a foreign one, so neither answer nor prompt tells them apart. */
+  if (may_defer_to_polkit (m)) {
+    *found = bus;
+    return 1;
+  }
+  if ((r = sr_bus_caller (bus, m, &caller, error)) < 0)
+    return r;
+  if (!sr_sessions_exists (bus->service, id, &owner, &local) || !sr_caller_may_access (&caller, owner)) {
     if (local == NULL)
       sr_sessions_unknown_error (id, &local);
-    return sr_bus_set_error (error, local);
-  }
-  if (!sr_caller_may_access (&caller, owner) && !may_defer_to_polkit (m)) {
-    sr_sessions_unknown_error (id, &local);
     return sr_bus_set_error (error, local);
   }
   *found = bus;
@@ -254,14 +257,13 @@ method_delete (sd_bus_message *m, void *userdata, sd_bus_error *error)
 
   if ((r = sr_bus_caller (bus, m, &caller, error)) < 0)
     return r;
-  if (!sr_sessions_exists (bus->service, id, &owner, &local)) {
-    if (local == NULL)
-      sr_sessions_unknown_error (id, &local);
+  gboolean exists = sr_sessions_exists (bus->service, id, &owner, &local);
+  if (local != NULL)
     return sr_bus_set_error (error, local);
-  }
   /* The owner needs no polkit answer to remove their own data; anyone else must be an
-   * administrator, which polkit may have to be asked about. */
-  if (sr_caller_may_access (&caller, owner)) {
+   * administrator, which polkit may have to be asked about, whether the session exists
+   * or not. */
+  if (caller.admin || (exists && caller.uid == owner)) {
     delete_authorized (bus, m, &caller, NULL, NULL);
     return 1;
   }

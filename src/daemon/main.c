@@ -102,8 +102,10 @@ load_config (const Arguments *args, SrBusMode mode, gboolean report, GError **er
     else
       g_warning ("%s", (const char *) warnings->pdata[i]);
   }
-  if (config != NULL && report)
-    g_print (_("%s: configuration is valid\n"), config->path ? config->path : path);
+  if (config != NULL && report && config->path == NULL)
+    g_print (_("%s: no such file; the built-in defaults apply and are valid\n"), path);
+  else if (config != NULL && report)
+    g_print (_("%s: configuration is valid\n"), config->path);
   return config;
 }
 

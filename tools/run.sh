@@ -1,0 +1,352 @@
+#!/bin/bash
+# The run command: installs what is missing, builds, starts smartragd in user mode and shows it working.
+#
+#   tools/run.sh                     demo, then keep SmartRAG running until Ctrl-C
+#   SMARTRAG_DEMO_EXIT=1 tools/run.sh
+#                                    demo, stop SmartRAG, exit 0 only if every step passed
+#
+# Where no session bus runs (a server, sudo, a container) it starts a private one with
+# dbus-run-session; the demo then prints how to reach that bus from another terminal.
+# BUILD_DIR (default: build) is the meson build directory, as for tools/test.sh.
+set -euo pipefail
+
+SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD_DIR=${BUILD_DIR:-build}
+[[ $BUILD_DIR == /* ]] || BUILD_DIR=$SRC/$BUILD_DIR
+DEMO_EXIT=0
+[[ ${SMARTRAG_DEMO_EXIT:-} == 1 ]] && DEMO_EXIT=1
+
+# Debian 12 packages to build and run it; the design's Dependencies section is the
+# reference. dbus-daemon brings dbus-run-session, systemd brings busctl.
+PACKAGES=(
+  meson ninja-build pkg-config gcc g++ gettext
+  libsystemd-dev libglib2.0-dev libsqlite3-dev libjson-glib-dev libsoup-3.0-dev
+  libhnswlib-dev libpolkit-gobject-1-dev libxml2-dev libpoppler-glib-dev libarchive-dev
+  libseccomp-dev
+  dbus-daemon systemd libglib2.0-bin
+)
+
+BUS_NAME=org.smartrag.Daemon
+DAEMON_PATH=/org/smartrag/Daemon
+DAEMON_IFACE=org.smartrag.Daemon
+SESSION_IFACE=org.smartrag.Daemon.Session
+DEMO_TITLE="My first session"
+DEMO_CONTEXT='{"topic": "getting started", "language": "en"}'
+RENAMED_TITLE="Getting started with SmartRAG"
+
+say() { printf 'run.sh: %s\n' "$*" >&2; }
+
+ensure_packages() {
+  if ! command -v dpkg-query > /dev/null || ! command -v apt-get > /dev/null; then
+    say "not a Debian system: make sure the equivalents of these are installed: $*"
+    return 0
+  fi
+  local missing=() package
+  for package in "$@"; do
+    [[ $(dpkg-query -W -f='${db:Status-Status}' "$package" 2> /dev/null) == installed ]] \
+      || missing+=("$package")
+  done
+  ((${#missing[@]} == 0)) && return 0
+
+  local sudo=()
+  if ((EUID != 0)); then
+    if ! command -v sudo > /dev/null; then
+      say "these packages are missing; install them as root, then run this again:"
+      say "  apt-get install ${missing[*]}"
+      return 1
+    fi
+    sudo=(sudo)
+  fi
+  say "installing ${missing[*]}"
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+# Quiet when all goes well; the whole output when something does not.
+quietly() {
+  local out
+  out=$("$@" 2>&1) && return 0
+  printf '%s\n' "$out" >&2
+  return 1
+}
+
+build() {
+  if [[ ! -f $BUILD_DIR/meson-private/coredata.dat ]]; then
+    quietly meson setup "$BUILD_DIR" "$SRC"
+  fi
+  quietly meson compile -C "$BUILD_DIR"
+  say "built $BUILD_DIR/src/smartragd"
+}
+
+have_session_bus() {
+  [[ -n ${DBUS_SESSION_BUS_ADDRESS:-} ]] \
+    || [[ -n ${XDG_RUNTIME_DIR:-} && -S ${XDG_RUNTIME_DIR}/bus ]]
+}
+
+# ---------------------------------------------------------------------------------------
+# Showing commands as a person would type them, and what they answered.
+
+quote() {
+  local arg out=()
+  for arg in "$@"; do
+    if [[ $arg =~ ^[A-Za-z0-9_./:=@,+-]+$ ]]; then
+      out+=("$arg")
+    else
+      out+=("'${arg//\'/\'\\\'\'}'")
+    fi
+  done
+  printf '%s' "${out[*]}"
+}
+
+# Runs a command, printing it and its output; the output is also left in OUT.
+OUT=
+show() {
+  local status=0
+  printf '  $ %s\n' "$(quote "$@")"
+  OUT=$("$@" 2>&1) || status=$?
+  [[ -n $OUT ]] && printf '%s\n' "$OUT" | sed 's/^/    /'
+  return "$status"
+}
+
+fail() {
+  printf '    ✗ %s\n' "$*"
+  return 1
+}
+
+# ---------------------------------------------------------------------------------------
+# The daemon.
+
+DAEMON_PID=
+DAEMON_LOG=
+
+start_daemon() {
+  if busctl --user status "$BUS_NAME" > /dev/null 2>&1; then
+    say "$BUS_NAME already runs on this session bus; stop it first (it is not this demo's)"
+    return 1
+  fi
+  DAEMON_LOG=$BUILD_DIR/smartragd-user.log
+  # A session of its own keeps Ctrl-C away from it: this script stops it with one
+  # SIGTERM, as systemd would. (A second signal while it closes the database would
+  # take GLib's default action.)
+  setsid "$BUILD_DIR/src/smartragd" --user > "$DAEMON_LOG" 2>&1 &
+  DAEMON_PID=$!
+
+  local i
+  for ((i = 0; i < 100; i++)); do
+    if ! kill -0 "$DAEMON_PID" 2> /dev/null; then
+      wait "$DAEMON_PID" || true
+      say "smartragd exited before taking its bus name; its log:"
+      sed 's/^/  /' "$DAEMON_LOG" >&2
+      DAEMON_PID=
+      return 1
+    fi
+    busctl --user status "$BUS_NAME" > /dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  say "smartragd did not take $BUS_NAME within 10 s; its log is $DAEMON_LOG"
+  return 1
+}
+
+daemon_alive() {
+  [[ -n $DAEMON_PID ]] && kill -0 "$DAEMON_PID" 2> /dev/null
+}
+
+# Stops smartragd the way systemd does (SIGTERM) and succeeds only on a clean exit.
+stop_daemon() {
+  [[ -n $DAEMON_PID ]] || return 0
+  local status=0
+  kill -TERM "$DAEMON_PID" 2> /dev/null || true
+  wait "$DAEMON_PID" || status=$?
+  DAEMON_PID=
+  if ((status != 0)); then
+    say "smartragd exited with status $status; its log is $DAEMON_LOG"
+    return 1
+  fi
+  say "smartragd stopped cleanly"
+}
+
+# ---------------------------------------------------------------------------------------
+# The demo: one function per step, run in the order of DEMO_STEPS. Later capabilities
+# (documents, questions) add their steps here.
+
+SESSION_PATH=
+
+step_health() {
+  echo "Is SmartRAG healthy? GetHealth returns an overall status and one entry per component."
+  show busctl --user call "$BUS_NAME" "$DAEMON_PATH" "$DAEMON_IFACE" GetHealth || return 1
+  [[ $OUT == 'sa{sv} "ok" '* || $OUT == 'sa{sv} "degraded" '* ]] \
+    || fail "expected the status ok or degraded"
+}
+
+step_create_session() {
+  echo "Create a session with a title and a JSON context; the answer is its object path."
+  show busctl --user call "$BUS_NAME" "$DAEMON_PATH" "$DAEMON_IFACE" CreateSession \
+    'a{sv}' 2 title s "$DEMO_TITLE" context s "$DEMO_CONTEXT" || return 1
+  [[ $OUT =~ ^o\ \"($DAEMON_PATH/session/[0-9a-f]{32})\"$ ]] \
+    || fail "expected an object path under $DAEMON_PATH/session/" || return 1
+  SESSION_PATH=${BASH_REMATCH[1]}
+}
+
+step_list_sessions() {
+  echo "List your sessions."
+  show busctl --user call "$BUS_NAME" "$DAEMON_PATH" "$DAEMON_IFACE" ListSessions || return 1
+  [[ $OUT == *"\"$SESSION_PATH\""* ]] || fail "the new session is not listed"
+}
+
+step_read_properties() {
+  echo "Read the session's properties (times are microseconds since the epoch)."
+  show busctl --user get-property "$BUS_NAME" "$SESSION_PATH" "$SESSION_IFACE" \
+    Id Title Owner CreatedAt LastActive Context MessageCount DocumentCount || return 1
+  local -a lines
+  mapfile -t lines <<< "$OUT"
+  [[ ${lines[1]} == "s \"$DEMO_TITLE\"" ]] || fail "Title is not \"$DEMO_TITLE\"" || return 1
+  [[ ${lines[2]} == "u $(id -u)" ]] || fail "Owner is not your uid $(id -u)" || return 1
+  # The context comes back as compact JSON.
+  [[ ${lines[5]} == 's "{\"topic\":\"getting started\",\"language\":\"en\"}"' ]] \
+    || fail "Context is not the compact form of $DEMO_CONTEXT"
+}
+
+step_rename() {
+  echo "Title and Context are writable; change the title and read it back."
+  show busctl --user set-property "$BUS_NAME" "$SESSION_PATH" "$SESSION_IFACE" \
+    Title s "$RENAMED_TITLE" || return 1
+  show busctl --user get-property "$BUS_NAME" "$SESSION_PATH" "$SESSION_IFACE" Title || return 1
+  [[ $OUT == "s \"$RENAMED_TITLE\"" ]] || fail "Title did not change"
+}
+
+step_gdbus() {
+  echo "The same with gdbus: all properties at once."
+  show gdbus call --session --dest "$BUS_NAME" --object-path "$SESSION_PATH" \
+    --method org.freedesktop.DBus.Properties.GetAll "$SESSION_IFACE" || return 1
+  [[ $OUT == *"'Title': <'$RENAMED_TITLE'>"* ]] || fail "gdbus does not show the new title"
+}
+
+# Only when the demo exits: leaves nothing behind, and proves Delete works.
+step_delete() {
+  echo "Delete the session; afterwards it is gone for everyone."
+  show busctl --user call "$BUS_NAME" "$SESSION_PATH" "$SESSION_IFACE" Delete || return 1
+  show busctl --user call "$BUS_NAME" "$DAEMON_PATH" "$DAEMON_IFACE" ListSessions || return 1
+  [[ $OUT != *"\"$SESSION_PATH\""* ]] || fail "the deleted session is still listed" || return 1
+  echo "  Reading it now fails: AccessDenied, as for any session you may not see."
+  if show busctl --user get-property "$BUS_NAME" "$SESSION_PATH" "$SESSION_IFACE" Title; then
+    fail "the deleted session can still be read"
+  fi
+}
+
+DEMO_STEPS=(step_health step_create_session step_list_sessions step_read_properties
+  step_rename step_gdbus)
+((DEMO_EXIT)) && DEMO_STEPS+=(step_delete)
+
+PASSED=0
+FAILED=()
+
+run_demo() {
+  local step n=0
+  for step in "${DEMO_STEPS[@]}"; do
+    n=$((n + 1))
+    printf '\n[%d/%d] ' "$n" "${#DEMO_STEPS[@]}"
+    if ! daemon_alive; then
+      echo "smartragd is no longer running; skipping the rest"
+      FAILED+=("$step")
+      continue
+    fi
+    if "$step"; then
+      PASSED=$((PASSED + 1))
+    else
+      FAILED+=("$step")
+      # Later steps build on the session; without one they cannot mean anything.
+      [[ -n $SESSION_PATH ]] || { echo "no session was created; stopping the demo"; break; }
+    fi
+  done
+  echo
+  if ((${#FAILED[@]} == 0)); then
+    say "demo: all ${#DEMO_STEPS[@]} steps passed"
+  else
+    say "demo: $PASSED of ${#DEMO_STEPS[@]} steps passed; failed: ${FAILED[*]}"
+  fi
+}
+
+# ---------------------------------------------------------------------------------------
+
+print_next_steps() {
+  local path=${SESSION_PATH:-$DAEMON_PATH/session/<id>}
+  cat << EOF
+
+SmartRAG is running in user mode (pid $DAEMON_PID; state in ${XDG_STATE_HOME:-$HOME/.local/state}/smartrag).
+EOF
+  if [[ -n ${SMARTRAG_PRIVATE_BUS:-} ]]; then
+    cat << EOF
+No session bus was running, so this demo started a private one. To use it from another
+terminal, as $(id -un), first run:
+
+  export DBUS_SESSION_BUS_ADDRESS='$DBUS_SESSION_BUS_ADDRESS'
+EOF
+  fi
+  cat << EOF
+
+Try next:
+
+  busctl --user call $BUS_NAME $DAEMON_PATH $DAEMON_IFACE CreateSession 'a{sv}' 1 title s Notes
+  busctl --user call $BUS_NAME $DAEMON_PATH $DAEMON_IFACE ListSessions
+  busctl --user introspect $BUS_NAME $path
+  busctl --user set-property $BUS_NAME $path $SESSION_IFACE Context s '{"project": "demo"}'
+  busctl --user call $BUS_NAME $path $SESSION_IFACE Delete
+  gdbus call --session --dest $BUS_NAME --object-path $DAEMON_PATH \\
+    --method $DAEMON_IFACE.CreateSession "{'title': <'Short-lived'>, 'expire_after': <'1h'>}"
+  gdbus introspect --session --dest $BUS_NAME --object-path $DAEMON_PATH --recurse
+
+The README and docs/dbus.md describe every method, property and error.
+Press Ctrl-C to stop SmartRAG. Its log follows.
+
+EOF
+}
+
+# Ctrl-C (or SIGTERM) in the foreground ends the run: a success when the demo passed
+# and the daemon stopped cleanly.
+on_stop_request() {
+  echo
+  stop_daemon && ((${#FAILED[@]} == 0)) && exit 0
+  exit 1
+}
+
+# Runs the demo on a session bus that exists.
+demo_main() {
+  trap on_stop_request INT TERM
+  start_daemon || exit 1
+  run_demo
+
+  if ((DEMO_EXIT)); then
+    local status=0
+    stop_daemon || status=1
+    ((${#FAILED[@]} == 0)) || status=1
+    exit "$status"
+  fi
+
+  print_next_steps
+  tail -n +1 -f --pid="$DAEMON_PID" "$DAEMON_LOG" &
+  # Returns early when Ctrl-C runs the trap; otherwise the daemon ended by itself.
+  local status=0
+  wait "$DAEMON_PID" || status=$?
+  DAEMON_PID=
+  say "smartragd exited by itself with status $status"
+  exit 1
+}
+
+main() {
+  if [[ -z ${SMARTRAG_RUN_BUILT:-} ]]; then
+    ensure_packages "${PACKAGES[@]}"
+    build
+  fi
+  if have_session_bus; then
+    demo_main
+  fi
+  say "no session bus runs here; starting a private one with dbus-run-session"
+  # Ctrl-C must not end the bus before smartragd has stopped: dbus-run-session and
+  # dbus-daemon inherit the ignored SIGINT, and the script itself gets it back.
+  trap '' INT
+  SMARTRAG_RUN_BUILT=1 SMARTRAG_PRIVATE_BUS=1 BUILD_DIR=$BUILD_DIR \
+    exec dbus-run-session -- env --default-signal=INT "$BASH" "${BASH_SOURCE[0]}" "$@"
+}
+
+main "$@"
