@@ -29,7 +29,7 @@ TEST_PACKAGES=(
   util-linux passwd        # setpriv/runuser and useradd: tests that act as another user
   polkitd                  # pkaction and the policy DTD
   python3-dbusmock python3-gi python3-websockets
-  curl gcovr libxml2-utils
+  curl gcovr libxml2-utils clang-format
 )
 
 say() { printf 'test.sh: %s\n' "$*" >&2; }

@@ -28,7 +28,7 @@ parse_reply (sd_bus_message *reply, const Pending *pending, char **detail)
 {
   const sd_bus_error *bus_error = sd_bus_message_get_error (reply);
   if (bus_error != NULL) {
-    *detail = g_strdup_printf (_("polkit could not be asked about %s (%s); is polkitd running?"),
+    *detail = g_strdup_printf (_ ("polkit could not be asked about %s (%s); is polkitd running?"),
                                pending->action, bus_error->message);
     return SR_POLKIT_UNAVAILABLE;
   }
@@ -38,21 +38,21 @@ parse_reply (sd_bus_message *reply, const Pending *pending, char **detail)
   if (r >= 0)
     r = sd_bus_message_read (reply, "bb", &authorized, &challenge);
   if (r < 0) {
-    *detail = g_strdup_printf (_("polkit sent an unreadable answer about %s: %s"),
-                               pending->action, g_strerror (-r));
+    *detail = g_strdup_printf (_ ("polkit sent an unreadable answer about %s: %s"), pending->action,
+                               g_strerror (-r));
     return SR_POLKIT_UNAVAILABLE;
   }
   if (authorized)
     return SR_POLKIT_ALLOWED;
   if (challenge) {
-    *detail = g_strdup_printf (_("%s needs authentication, and the call did not allow "
-                                 "interactive authorization; retry with it allowed "
-                                 "(e.g. busctl, or gdbus call --interactive)"),
+    *detail = g_strdup_printf (_ ("%s needs authentication, and the call did not allow "
+                                  "interactive authorization; retry with it allowed "
+                                  "(e.g. busctl, or gdbus call --interactive)"),
                                pending->action);
     return SR_POLKIT_CHALLENGE;
   }
-  *detail = g_strdup_printf (_("polkit does not allow %s for you; an administrator can grant "
-                               "it with a polkit rule"),
+  *detail = g_strdup_printf (_ ("polkit does not allow %s for you; an administrator can grant "
+                                "it with a polkit rule"),
                              pending->action);
   return SR_POLKIT_DENIED;
 }
@@ -68,24 +68,21 @@ on_reply (sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
 }
 
 sd_bus_slot *
-sr_polkit_check_async (sd_bus *bus, const char *sender, const char *action,
-                       gboolean interactive, SrPolkitCallback callback, gpointer user_data,
-                       GError **error)
+sr_polkit_check_async (sd_bus *bus, const char *sender, const char *action, gboolean interactive,
+                       SrPolkitCallback callback, gpointer user_data, GError **error)
 {
   sd_bus_message *call = NULL;
-  int r = sd_bus_message_new_method_call (bus, &call, "org.freedesktop.PolicyKit1",
-                                          "/org/freedesktop/PolicyKit1/Authority",
-                                          "org.freedesktop.PolicyKit1.Authority",
-                                          "CheckAuthorization");
+  int r = sd_bus_message_new_method_call (
+      bus, &call, "org.freedesktop.PolicyKit1", "/org/freedesktop/PolicyKit1/Authority",
+      "org.freedesktop.PolicyKit1.Authority", "CheckAuthorization");
   if (r >= 0)
-    r = sd_bus_message_append (call, "(sa{sv})sa{ss}us", "system-bus-name", 1, "name", "s",
-                               sender, action, 0, interactive ? POLKIT_FLAG_ALLOW_USER_INTERACTION
-                                                              : 0u,
+    r = sd_bus_message_append (call, "(sa{sv})sa{ss}us", "system-bus-name", 1, "name", "s", sender,
+                               action, 0, interactive ? POLKIT_FLAG_ALLOW_USER_INTERACTION : 0u,
                                "");
   if (r < 0) {
     sd_bus_message_unref (call);
     g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_FAILED,
-                 _("Cannot build the polkit request: %s"), g_strerror (-r));
+                 _ ("Cannot build the polkit request: %s"), g_strerror (-r));
     return NULL;
   }
 
@@ -100,7 +97,7 @@ sr_polkit_check_async (sd_bus *bus, const char *sender, const char *action,
   sd_bus_message_unref (call);
   if (r < 0) {
     pending_free (pending);
-    g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_FAILED, _("Cannot ask polkit: %s"),
+    g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_FAILED, _ ("Cannot ask polkit: %s"),
                  g_strerror (-r));
     return NULL;
   }

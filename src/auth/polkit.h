@@ -6,7 +6,7 @@
 
 G_BEGIN_DECLS
 
-#define SR_ACTION_USE "org.smartrag.use"
+#define SR_ACTION_USE   "org.smartrag.use"
 #define SR_ACTION_ADMIN "org.smartrag.admin"
 
 typedef enum {

@@ -17,7 +17,7 @@ lookup_peer (SrBus *bus, sd_bus_message *m, sd_bus_error *error, int *r)
   const char *sender = sd_bus_message_get_sender (m);
   if (sender == NULL) {
     *r = sd_bus_error_set (error, SD_BUS_ERROR_ACCESS_DENIED,
-                           _("Calls must come through the bus so the caller is known"));
+                           _ ("Calls must come through the bus so the caller is known"));
     return NULL;
   }
 
@@ -34,7 +34,7 @@ lookup_peer (SrBus *bus, sd_bus_message *m, sd_bus_error *error, int *r)
   sd_bus_creds_unref (creds);
   if (*r < 0) {
     *r = sd_bus_error_setf (error, SD_BUS_ERROR_ACCESS_DENIED,
-                            _("Cannot learn the uid of %s from the bus: %s"), sender,
+                            _ ("Cannot learn the uid of %s from the bus: %s"), sender,
                             g_strerror (-*r));
     return NULL;
   }
@@ -73,7 +73,7 @@ sr_bus_caller (SrBus *bus, sd_bus_message *m, SrCaller *caller, sd_bus_error *er
  * replies from one connection: ask a few questions at a time and queue the rest. A
  * system bus lets a client have 128 calls outstanding; beyond twice that, a connection
  * is told to slow down rather than grow the queue without bound. */
-#define MAX_ASKING 32
+#define MAX_ASKING           32
 #define MAX_WAITING_PER_PEER 256
 
 typedef struct {
@@ -157,8 +157,8 @@ start (SrBus *bus, Pending *pending)
       pending, &local);
   if (pending->question == NULL) {
     g_warning ("%s", local->message);
-    g_autoptr (GError) denied = g_error_new (SMARTRAG_ERROR, SMARTRAG_ERROR_ACCESS_DENIED,
-                                             "%s: %s", _("Authorization failed"), local->message);
+    g_autoptr (GError) denied = g_error_new (SMARTRAG_ERROR, SMARTRAG_ERROR_ACCESS_DENIED, "%s: %s",
+                                             _ ("Authorization failed"), local->message);
     finish (pending, denied);
     return FALSE;
   }
@@ -190,8 +190,8 @@ sr_bus_authorize (SrBus *bus, sd_bus_message *m, SrGrant grant, SrBusContinuatio
   if (peer != NULL && !granted (bus, peer, grant) && peer->authorizing >= MAX_WAITING_PER_PEER) {
     g_autoptr (GError) busy = g_error_new_literal (
         SMARTRAG_ERROR, SMARTRAG_ERROR_BUSY,
-        _("Too many of your calls are waiting for authorization; wait for their answers and "
-          "try again"));
+        _ ("Too many of your calls are waiting for authorization; wait for their answers and "
+           "try again"));
     r = sr_bus_set_error (error, busy);
   }
   if (r < 0) {
@@ -237,7 +237,7 @@ sr_bus_abandon_authorizations (SrBus *bus)
 {
   g_autoptr (GError) why = g_error_new_literal (
       SMARTRAG_ERROR, SMARTRAG_ERROR_SHUTTING_DOWN,
-      _("SmartRAG stopped before this call was authorized; try again once it has restarted"));
+      _ ("SmartRAG stopped before this call was authorized; try again once it has restarted"));
   abandon (bus, &bus->waiting, why);
   abandon (bus, &bus->asking, why);
 }

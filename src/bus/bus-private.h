@@ -33,8 +33,8 @@ struct SrBus {
   gint64 grant_ttl_us;
   GSource *source;
   GHashTable *peers; /* unique name → SrPeer */
-  GQueue waiting;     /* authorizations not yet sent to polkit, oldest first */
-  GQueue asking;      /* authorizations polkit has not answered yet */
+  GQueue waiting;    /* authorizations not yet sent to polkit, oldest first */
+  GQueue asking;     /* authorizations polkit has not answered yet */
   GPtrArray *slots;  /* sd_bus_slot*, released before the connection */
 };
 
@@ -60,7 +60,6 @@ void sr_bus_abandon_authorizations (SrBus *bus);
 /* GError → D-Bus error, through the one table in common/errors.c. */
 int sr_bus_set_error (sd_bus_error *ret, const GError *error);
 int sr_bus_reply_error (sd_bus_message *m, const GError *error);
-
 
 /* Appends a GVariant (service results use GLib's types) to an sd-bus message. */
 int sr_bus_append_variant (sd_bus_message *m, GVariant *value);

@@ -109,22 +109,22 @@ register_objects (SrBus *bus, GError **error)
                                      "/org/freedesktop/DBus", "org.freedesktop.DBus",
                                      "NameOwnerChanged", on_name_owner_changed, NULL, bus);
   if (r < 0)
-    return fail (error, _("Cannot watch bus peers"), r);
+    return fail (error, _ ("Cannot watch bus peers"), r);
   sr_bus_keep_slot (bus, slot);
 
   r = sd_bus_add_filter (bus->bus, &slot, on_incoming, bus);
   if (r < 0)
-    return fail (error, _("Cannot install the D-Bus call filter"), r);
+    return fail (error, _ ("Cannot install the D-Bus call filter"), r);
   sr_bus_keep_slot (bus, slot);
 
   if ((r = sr_bus_register_daemon (bus)) < 0 || (r = sr_bus_register_sessions (bus)) < 0)
-    return fail (error, _("Cannot register the D-Bus objects"), r);
+    return fail (error, _ ("Cannot register the D-Bus objects"), r);
   return TRUE;
 }
 
 SrBus *
-sr_bus_new (SrService *service, const SrBusOptions *options, GSourceFunc lost,
-            gpointer lost_data, GError **error)
+sr_bus_new (SrService *service, const SrBusOptions *options, GSourceFunc lost, gpointer lost_data,
+            GError **error)
 {
   g_autoptr (SrBus) bus = g_new0 (SrBus, 1);
   bus->service = service;
@@ -136,13 +136,13 @@ sr_bus_new (SrService *service, const SrBusOptions *options, GSourceFunc lost,
 
   int r = open_connection (options, &bus->bus);
   if (r < 0) {
-    const char *which = options->address ? options->address
-                        : options->mode == SR_BUS_USER ? _("the session bus")
-                                                       : _("the system bus");
-    g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_FAILED,
-                 _("Cannot connect to %s: %s%s"), which, g_strerror (-r),
+    const char *which = options->address               ? options->address
+                        : options->mode == SR_BUS_USER ? _ ("the session bus")
+                                                       : _ ("the system bus");
+    g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_FAILED, _ ("Cannot connect to %s: %s%s"),
+                 which, g_strerror (-r),
                  options->mode == SR_BUS_USER && options->address == NULL
-                     ? _(" (no session bus runs here: start one with dbus-run-session)")
+                     ? _ (" (no session bus runs here: start one with dbus-run-session)")
                      : "");
     return NULL;
   }
@@ -166,13 +166,13 @@ sr_bus_acquire_name (SrBus *bus, GError **error)
 
   const char *why;
   if (r == -EEXIST)
-    why = _("another smartragd already owns it on this bus");
+    why = _ ("another smartragd already owns it on this bus");
   else if (r == -EACCES || r == -EPERM)
-    why = _("the bus policy does not allow this user to own it (only the smartrag user may, "
-            "see org.smartrag.Daemon.conf)");
+    why = _ ("the bus policy does not allow this user to own it (only the smartrag user may, "
+             "see org.smartrag.Daemon.conf)");
   else
     why = g_strerror (-r);
-  g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_FAILED, _("Cannot take the name %s: %s"),
+  g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_FAILED, _ ("Cannot take the name %s: %s"),
                SR_BUS_NAME, why);
   return FALSE;
 }

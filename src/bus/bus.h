@@ -7,8 +7,8 @@
 
 G_BEGIN_DECLS
 
-#define SR_BUS_NAME "org.smartrag.Daemon"
-#define SR_BUS_PATH "/org/smartrag/Daemon"
+#define SR_BUS_NAME           "org.smartrag.Daemon"
+#define SR_BUS_PATH           "/org/smartrag/Daemon"
 #define SR_BUS_SESSION_PREFIX "/org/smartrag/Daemon/session"
 
 typedef enum {
@@ -18,8 +18,8 @@ typedef enum {
 
 typedef struct {
   SrBusMode mode;
-  const char *address;          /* NULL connects to the mode's own bus */
-  guint64 authorization_cache;  /* seconds a polkit "yes" is kept per connection */
+  const char *address;         /* NULL connects to the mode's own bus */
+  guint64 authorization_cache; /* seconds a polkit "yes" is kept per connection */
 } SrBusOptions;
 
 typedef struct SrBus SrBus;

@@ -62,8 +62,8 @@ method_create_session (sd_bus_message *m, void *userdata, sd_bus_error *error)
     create_args_free (args);
     return r;
   }
-  return sr_bus_authorize (bus, m, SR_GRANT_USE, create_session_authorized, args,
-                           create_args_free, error);
+  return sr_bus_authorize (bus, m, SR_GRANT_USE, create_session_authorized, args, create_args_free,
+                           error);
 }
 
 static int

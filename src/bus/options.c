@@ -6,8 +6,7 @@
 
 #include "common/durations.h"
 
-static int
-invalid (sd_bus_error *error, const char *format, ...) G_GNUC_PRINTF (2, 3);
+static int invalid (sd_bus_error *error, const char *format, ...) G_GNUC_PRINTF (2, 3);
 
 static int
 invalid (sd_bus_error *error, const char *format, ...)
@@ -29,8 +28,7 @@ known_names (const SrOptionSpec *specs, guint n_specs)
 }
 
 static int
-read_value (sd_bus_message *m, const SrOptionSpec *spec, const char *contents,
-            sd_bus_error *error)
+read_value (sd_bus_message *m, const SrOptionSpec *spec, const char *contents, sd_bus_error *error)
 {
   int r;
 
@@ -56,8 +54,8 @@ read_value (sd_bus_message *m, const SrOptionSpec *spec, const char *contents,
     if (r < 0)
       return r;
     if (value > G_MAXINT64)
-      return invalid (error, _("Invalid option '%s': %" PRIu64 " seconds is too long"),
-                      spec->name, (guint64) value);
+      return invalid (error, _ ("Invalid option '%s': %" PRIu64 " seconds is too long"), spec->name,
+                      (guint64) value);
     *(gint64 *) spec->out = (gint64) value;
     return 0;
   }
@@ -68,18 +66,20 @@ read_value (sd_bus_message *m, const SrOptionSpec *spec, const char *contents,
     if ((r = sd_bus_message_read (m, "v", "s", &text)) < 0)
       return r;
     if (!sr_duration_parse (text, &seconds))
-      return invalid (error, _("Invalid option '%s': \"%s\" is not a duration such as 30m, 24h "
-                               "or 7d (0 for never)"),
+      return invalid (error,
+                      _ ("Invalid option '%s': \"%s\" is not a duration such as 30m, 24h "
+                         "or 7d (0 for never)"),
                       spec->name, text);
     *(gint64 *) spec->out = (gint64) seconds;
     return 0;
   }
 
   if (spec->kind == SR_OPTION_STRING)
-    return invalid (error, _("Invalid option '%s': expected a string (s), got '%s'"), spec->name,
+    return invalid (error, _ ("Invalid option '%s': expected a string (s), got '%s'"), spec->name,
                     contents);
-  return invalid (error, _("Invalid option '%s': expected seconds (u or t) or a duration "
-                           "string (s), got '%s'"),
+  return invalid (error,
+                  _ ("Invalid option '%s': expected seconds (u or t) or a duration "
+                     "string (s), got '%s'"),
                   spec->name, contents);
 }
 
@@ -105,11 +105,11 @@ sr_bus_read_options (sd_bus_message *m, const char *method, const SrOptionSpec *
       ;
     if (i == n_specs) {
       g_autofree char *names = known_names (specs, n_specs);
-      return invalid (error, _("Unknown option '%s'; %s takes %s"), name, method,
-                      n_specs ? names : _("no options"));
+      return invalid (error, _ ("Unknown option '%s'; %s takes %s"), name, method,
+                      n_specs ? names : _ ("no options"));
     }
     if (seen & (G_GUINT64_CONSTANT (1) << i))
-      return invalid (error, _("Option '%s' is given twice"), name);
+      return invalid (error, _ ("Option '%s' is given twice"), name);
     seen |= G_GUINT64_CONSTANT (1) << i;
 
     if ((r = read_value (m, &specs[i], contents, error)) < 0)

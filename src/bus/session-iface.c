@@ -36,8 +36,8 @@ may_defer_to_polkit (sd_bus_message *m)
 }
 
 static int
-session_find (sd_bus *sdbus, const char *path, const char *interface, void *userdata,
-              void **found, sd_bus_error *error)
+session_find (sd_bus *sdbus, const char *path, const char *interface, void *userdata, void **found,
+              sd_bus_error *error)
 {
   SrBus *bus = userdata;
   sd_bus_message *m = sd_bus_get_current_message (sdbus);
@@ -51,8 +51,8 @@ session_find (sd_bus *sdbus, const char *path, const char *interface, void *user
     return 0;
   if (!sr_id_is_valid (id))
     return sd_bus_error_setf (error, SD_BUS_ERROR_INVALID_ARGS,
-                              _("Invalid session object path '%s': it must end in a 32-character "
-                                "lowercase hexadecimal id"),
+                              _ ("Invalid session object path '%s': it must end in a 32-character "
+                                 "lowercase hexadecimal id"),
                               path);
   if (m == NULL)
     return 0;
@@ -64,7 +64,8 @@ session_find (sd_bus *sdbus, const char *path, const char *interface, void *user
   }
   if ((r = sr_bus_caller (bus, m, &caller, error)) < 0)
     return r;
-  if (!sr_sessions_exists (bus->service, id, &owner, &local) || !sr_caller_may_access (&caller, owner)) {
+  if (!sr_sessions_exists (bus->service, id, &owner, &local)
+      || !sr_caller_may_access (&caller, owner)) {
     if (local == NULL)
       sr_sessions_unknown_error (id, &local);
     return sr_bus_set_error (error, local);
@@ -183,8 +184,7 @@ send_changed (SrBus *bus, const char *destination, const SrSessionRecord *s,
 /* PropertiesChanged goes only to connections of the session's owner (and to @also, the
  * connection that made the change): a broadcast would show titles to every user. */
 static void
-emit_changed (SrBus *bus, const SrSessionRecord *s, const char *also,
-              const char *const *properties)
+emit_changed (SrBus *bus, const SrSessionRecord *s, const char *also, const char *const *properties)
 {
   GHashTableIter iter;
   const char *name;

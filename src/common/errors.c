@@ -14,22 +14,23 @@ typedef struct {
 /* One table so that D-Bus and HTTP can never disagree on what an error means. */
 static const ErrorMapping mappings[SMARTRAG_ERROR_N_CODES] = {
   [SMARTRAG_ERROR_FAILED] = { "org.freedesktop.DBus.Error.Failed", 500, "internal" },
-  [SMARTRAG_ERROR_INVALID_ARGS] = { "org.freedesktop.DBus.Error.InvalidArgs", 400, "invalid_argument" },
+  [SMARTRAG_ERROR_INVALID_ARGS]
+  = { "org.freedesktop.DBus.Error.InvalidArgs", 400, "invalid_argument" },
   [SMARTRAG_ERROR_ACCESS_DENIED] = { "org.freedesktop.DBus.Error.AccessDenied", 403, "forbidden" },
   /* Over D-Bus an invisible object is AccessDenied, over HTTP 404: neither tells
    * whether it exists. */
   [SMARTRAG_ERROR_UNKNOWN_OBJECT] = { "org.freedesktop.DBus.Error.AccessDenied", 404, "not_found" },
   [SMARTRAG_ERROR_NOT_FOUND] = { "org.smartrag.Error.NotFound", 404, "not_found" },
   [SMARTRAG_ERROR_TOO_LARGE] = { "org.smartrag.Error.TooLarge", 413, "too_large" },
-  [SMARTRAG_ERROR_UNSUPPORTED_FORMAT] = { "org.smartrag.Error.UnsupportedFormat", 415,
-                                          "unsupported_format" },
+  [SMARTRAG_ERROR_UNSUPPORTED_FORMAT]
+  = { "org.smartrag.Error.UnsupportedFormat", 415, "unsupported_format" },
   [SMARTRAG_ERROR_BUSY] = { "org.smartrag.Error.Busy", 429, "busy" },
-  [SMARTRAG_ERROR_BACKEND_UNAVAILABLE] = { "org.smartrag.Error.BackendUnavailable", 503,
-                                           "backend_unavailable" },
+  [SMARTRAG_ERROR_BACKEND_UNAVAILABLE]
+  = { "org.smartrag.Error.BackendUnavailable", 503, "backend_unavailable" },
   [SMARTRAG_ERROR_CANCELLED] = { "org.smartrag.Error.Cancelled", 409, "cancelled" },
   [SMARTRAG_ERROR_SHUTTING_DOWN] = { "org.smartrag.Error.ShuttingDown", 503, "shutting_down" },
-  [SMARTRAG_ERROR_UNAUTHENTICATED] = { "org.freedesktop.DBus.Error.AccessDenied", 401,
-                                       "unauthorized" },
+  [SMARTRAG_ERROR_UNAUTHENTICATED]
+  = { "org.freedesktop.DBus.Error.AccessDenied", 401, "unauthorized" },
 };
 
 static const ErrorMapping *

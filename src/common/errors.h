@@ -8,18 +8,18 @@ G_BEGIN_DECLS
 #define SMARTRAG_ERROR (smartrag_error_quark ())
 
 typedef enum {
-  SMARTRAG_ERROR_FAILED,             /* an internal failure; the message says what broke */
-  SMARTRAG_ERROR_INVALID_ARGS,       /* the caller sent something malformed */
-  SMARTRAG_ERROR_ACCESS_DENIED,      /* polkit (or policy) said no */
-  SMARTRAG_ERROR_UNKNOWN_OBJECT,     /* absent, or someone else's: the two look the same */
-  SMARTRAG_ERROR_NOT_FOUND,          /* absent inside something the caller owns */
+  SMARTRAG_ERROR_FAILED,         /* an internal failure; the message says what broke */
+  SMARTRAG_ERROR_INVALID_ARGS,   /* the caller sent something malformed */
+  SMARTRAG_ERROR_ACCESS_DENIED,  /* polkit (or policy) said no */
+  SMARTRAG_ERROR_UNKNOWN_OBJECT, /* absent, or someone else's: the two look the same */
+  SMARTRAG_ERROR_NOT_FOUND,      /* absent inside something the caller owns */
   SMARTRAG_ERROR_TOO_LARGE,
   SMARTRAG_ERROR_UNSUPPORTED_FORMAT,
   SMARTRAG_ERROR_BUSY,
   SMARTRAG_ERROR_BACKEND_UNAVAILABLE,
   SMARTRAG_ERROR_CANCELLED,
   SMARTRAG_ERROR_SHUTTING_DOWN,
-  SMARTRAG_ERROR_UNAUTHENTICATED,    /* HTTP without a valid token */
+  SMARTRAG_ERROR_UNAUTHENTICATED, /* HTTP without a valid token */
   SMARTRAG_ERROR_N_CODES,
 } SmartragError;
 

@@ -57,7 +57,7 @@ parse_value (const KeySpec *spec, const char *text, SrConfig *config, char **exp
         return TRUE;
       }
     }
-    *expected = g_strdup (_("one of error, warning, info, debug"));
+    *expected = g_strdup (_ ("one of error, warning, info, debug"));
     return FALSE;
 
   case KEY_DURATION: {
@@ -68,13 +68,12 @@ parse_value (const KeySpec *spec, const char *text, SrConfig *config, char **exp
     }
     g_autofree char *max = sr_duration_format (spec->max);
     if (spec->min == 0)
-      *expected = g_strdup_printf (_("a duration such as 30s, 15m, 24h or 7d, at most %s, "
-                                     "or 0"),
+      *expected = g_strdup_printf (_ ("a duration such as 30s, 15m, 24h or 7d, at most %s, "
+                                      "or 0"),
                                    max);
     else
-      *expected = g_strdup_printf (_("a duration such as 30s, 15m, 24h or 7d, from %" PRIu64
-                                     "s to %s"),
-                                   spec->min, max);
+      *expected = g_strdup_printf (
+          _ ("a duration such as 30s, 15m, 24h or 7d, from %" PRIu64 "s to %s"), spec->min, max);
     return FALSE;
   }
 
@@ -85,8 +84,8 @@ parse_value (const KeySpec *spec, const char *text, SrConfig *config, char **exp
       *(guint64 *) field = value;
       return TRUE;
     }
-    *expected = g_strdup_printf (_("a whole number from %" PRIu64 " to %" PRIu64),
-                                 spec->min, spec->max);
+    *expected
+        = g_strdup_printf (_ ("a whole number from %" PRIu64 " to %" PRIu64), spec->min, spec->max);
     return FALSE;
   }
   }
@@ -138,14 +137,14 @@ warn_unknown (GKeyFile *file, const char *path, GPtrArray *warnings)
   g_auto (GStrv) groups = g_key_file_get_groups (file, NULL);
   for (guint g = 0; groups[g] != NULL; g++) {
     if (!group_is_known (groups[g])) {
-      g_ptr_array_add (warnings, g_strdup_printf (_("%s: unknown group [%s] is ignored"), path,
-                                                  groups[g]));
+      g_ptr_array_add (warnings,
+                       g_strdup_printf (_ ("%s: unknown group [%s] is ignored"), path, groups[g]));
       continue;
     }
     g_auto (GStrv) names = g_key_file_get_keys (file, groups[g], NULL, NULL);
     for (guint k = 0; names != NULL && names[k] != NULL; k++)
       if (find_key (groups[g], names[k]) == NULL)
-        g_ptr_array_add (warnings, g_strdup_printf (_("%s: unknown key '%s' in [%s] is ignored"),
+        g_ptr_array_add (warnings, g_strdup_printf (_ ("%s: unknown key '%s' in [%s] is ignored"),
                                                     path, names[k], groups[g]));
   }
 }
@@ -161,7 +160,7 @@ sr_config_load (const char *path, gboolean must_exist, GPtrArray *warnings, GErr
   if (!g_key_file_load_from_file (file, path, G_KEY_FILE_NONE, &local)) {
     if (!must_exist && g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
       return g_steal_pointer (&config);
-    g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_INVALID_ARGS, _("%s: cannot read: %s"),
+    g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_INVALID_ARGS, _ ("%s: cannot read: %s"),
                  path, local->message);
     return NULL;
   }
@@ -179,7 +178,7 @@ sr_config_load (const char *path, gboolean must_exist, GPtrArray *warnings, GErr
     g_autofree char *expected = NULL;
     if (!parse_value (&keys[i], text, config, &expected))
       g_string_append_printf (problems, "%s%s: [%s] %s = \"%s\": %s %s", problems->len ? "\n" : "",
-                              path, keys[i].group, keys[i].key, text, _("expected"), expected);
+                              path, keys[i].group, keys[i].key, text, _ ("expected"), expected);
   }
   if (problems->len > 0) {
     g_set_error_literal (error, SMARTRAG_ERROR, SMARTRAG_ERROR_INVALID_ARGS, problems->str);

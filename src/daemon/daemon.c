@@ -92,10 +92,10 @@ on_stop_signal (gpointer user_data)
     return G_SOURCE_CONTINUE;
   g_info ("Stopping: finishing work in flight (at most %" G_GUINT64_FORMAT "s)",
           daemon->config->shutdown_timeout);
-  sr_notify_stopping (_("Finishing work in flight"));
+  sr_notify_stopping (_ ("Finishing work in flight"));
   /* Not g_timeout_add_seconds(): that one may fire up to a second early. */
-  daemon->stop_timer = g_timeout_add ((guint) daemon->config->shutdown_timeout * 1000,
-                                      stop_timed_out, daemon);
+  daemon->stop_timer
+      = g_timeout_add ((guint) daemon->config->shutdown_timeout * 1000, stop_timed_out, daemon);
   sr_service_stop_accepting (daemon->service, quit_loop, daemon);
   return G_SOURCE_CONTINUE;
 }
@@ -117,7 +117,7 @@ prepare_state_dir (const char *dir, GError **error)
     return TRUE;
   int saved = errno;
   g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved),
-               _("Cannot create the state directory %s: %s"), dir, g_strerror (saved));
+               _ ("Cannot create the state directory %s: %s"), dir, g_strerror (saved));
   return FALSE;
 }
 
@@ -204,11 +204,11 @@ sr_daemon_run (const SrDaemonOptions *options)
   g_info ("smartragd %s ready on the %s bus; state in %s; sessions expire after %s idle",
           PACKAGE_VERSION, options->mode == SR_BUS_USER ? "session" : "system", daemon.state_dir,
           expiry);
-  sr_notify_ready (_("Serving org.smartrag.Daemon"));
+  sr_notify_ready (_ ("Serving org.smartrag.Daemon"));
 
   g_main_loop_run (daemon.loop);
 
-  sr_notify_stopping (_("Closing the database"));
+  sr_notify_stopping (_ ("Closing the database"));
   stop (&daemon);
   g_info ("smartragd stopped");
   return daemon.exit_code;

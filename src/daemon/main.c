@@ -34,48 +34,48 @@ parse_arguments (int *argc, char ***argv, Arguments *args, GError **error)
 {
   const GOptionEntry entries[] = {
     { "system", 0, 0, G_OPTION_ARG_NONE, &args->system,
-      N_("Serve on the system bus with polkit and per-user sessions (the default)"), NULL },
+      N_ ("Serve on the system bus with polkit and per-user sessions (the default)"), NULL },
     { "user", 0, 0, G_OPTION_ARG_NONE, &args->user,
-      N_("Serve on the session bus for one user, state under $XDG_STATE_HOME/smartrag"), NULL },
+      N_ ("Serve on the session bus for one user, state under $XDG_STATE_HOME/smartrag"), NULL },
     { "address", 0, 0, G_OPTION_ARG_STRING, &args->address,
-      N_("Connect to the bus at ADDRESS instead; the mode's rules stay"), N_("ADDRESS") },
+      N_ ("Connect to the bus at ADDRESS instead; the mode's rules stay"), N_ ("ADDRESS") },
     { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &args->state_dir,
-      N_("Keep the database and indexes in DIR"), N_("DIR") },
-    { "config", 0, 0, G_OPTION_ARG_FILENAME, &args->config,
-      N_("Read the configuration from FILE"), N_("FILE") },
+      N_ ("Keep the database and indexes in DIR"), N_ ("DIR") },
+    { "config", 0, 0, G_OPTION_ARG_FILENAME, &args->config, N_ ("Read the configuration from FILE"),
+      N_ ("FILE") },
     { "check-config", 0, 0, G_OPTION_ARG_NONE, &args->check_config,
-      N_("Check the configuration, report every problem, and exit"), NULL },
-    { "version", 0, 0, G_OPTION_ARG_NONE, &args->version, N_("Print the version and exit"),
-      NULL },
+      N_ ("Check the configuration, report every problem, and exit"), NULL },
+    { "version", 0, 0, G_OPTION_ARG_NONE, &args->version, N_ ("Print the version and exit"), NULL },
     G_OPTION_ENTRY_NULL,
   };
   g_autoptr (GOptionContext) context = g_option_context_new (NULL);
   g_option_context_set_translation_domain (context, GETTEXT_PACKAGE);
-  g_option_context_set_summary (context, _("SmartRAG daemon: a local knowledge base on D-Bus."));
+  g_option_context_set_summary (context, _ ("SmartRAG daemon: a local knowledge base on D-Bus."));
   g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
 
   if (!g_option_context_parse (context, argc, argv, error))
     return FALSE;
   if (*argc > 1) {
-    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED, _("Unexpected argument '%s'"),
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED, _ ("Unexpected argument '%s'"),
                  (*argv)[1]);
     return FALSE;
   }
   const struct {
     const char *flag;
     const char *value;
-  } paths[] = { { "--address", args->address }, { "--state-dir", args->state_dir },
+  } paths[] = { { "--address", args->address },
+                { "--state-dir", args->state_dir },
                 { "--config", args->config } };
   for (guint i = 0; i < G_N_ELEMENTS (paths); i++) {
     if (paths[i].value != NULL && *paths[i].value == '\0') {
-      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, _("%s needs a value"),
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, _ ("%s needs a value"),
                    paths[i].flag);
       return FALSE;
     }
   }
   if (args->system && args->user) {
     g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
-                         _("--system and --user exclude each other"));
+                         _ ("--system and --user exclude each other"));
     return FALSE;
   }
   return TRUE;
@@ -98,14 +98,14 @@ load_config (const Arguments *args, SrBusMode mode, gboolean report, GError **er
 
   for (guint i = 0; i < warnings->len; i++) {
     if (report)
-      g_printerr ("%s: %s\n", _("warning"), (const char *) warnings->pdata[i]);
+      g_printerr ("%s: %s\n", _ ("warning"), (const char *) warnings->pdata[i]);
     else
       g_warning ("%s", (const char *) warnings->pdata[i]);
   }
   if (config != NULL && report && config->path == NULL)
-    g_print (_("%s: no such file; the built-in defaults apply and are valid\n"), path);
+    g_print (_ ("%s: no such file; the built-in defaults apply and are valid\n"), path);
   else if (config != NULL && report)
-    g_print (_("%s: configuration is valid\n"), config->path);
+    g_print (_ ("%s: configuration is valid\n"), config->path);
   return config;
 }
 
@@ -121,7 +121,7 @@ main (int argc, char **argv)
   textdomain (GETTEXT_PACKAGE);
 
   if (!parse_arguments (&argc, &argv, &args, &error)) {
-    g_printerr ("smartragd: %s\n%s\n", error->message, _("Try 'smartragd --help'."));
+    g_printerr ("smartragd: %s\n%s\n", error->message, _ ("Try 'smartragd --help'."));
     return 2;
   }
   if (args.version) {

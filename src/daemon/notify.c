@@ -6,9 +6,9 @@
 static void
 send_state (const char *state, const char *status)
 {
-  g_autofree char *text = status ? g_strdup_printf ("%s%sSTATUS=%s", state ? state : "",
-                                                    state ? "\n" : "", status)
-                                 : g_strdup (state);
+  g_autofree char *text
+      = status ? g_strdup_printf ("%s%sSTATUS=%s", state ? state : "", state ? "\n" : "", status)
+               : g_strdup (state);
   int r = sd_notify (0, text);
   if (r < 0)
     g_debug ("sd_notify(%s) failed: %s", text, g_strerror (-r));

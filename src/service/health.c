@@ -41,10 +41,11 @@ check_db (SrService *service, GVariantDict *dict)
   g_variant_dict_insert (dict, "schema_version", "u", (guint32) sr_store_schema_version (store));
   g_variant_dict_insert (dict, "latency_us", "t", (guint64) (g_get_monotonic_time () - start));
   /* A lock held by another writer is a moment's wait, not a broken database. */
-  SrHealthStatus status = ok                                                     ? SR_HEALTH_OK
-                          : g_error_matches (error, SMARTRAG_ERROR, SMARTRAG_ERROR_BUSY) ? SR_HEALTH_DEGRADED
-                                                                                  : SR_HEALTH_FAILING;
-  add_status (dict, status, ok ? _("database is writable") : error->message);
+  SrHealthStatus status = SR_HEALTH_OK;
+  if (!ok)
+    status = g_error_matches (error, SMARTRAG_ERROR, SMARTRAG_ERROR_BUSY) ? SR_HEALTH_DEGRADED
+                                                                          : SR_HEALTH_FAILING;
+  add_status (dict, status, ok ? _ ("database is writable") : error->message);
   return status;
 }
 
@@ -56,8 +57,8 @@ check_disk (SrService *service, GVariantDict *dict)
 
   g_variant_dict_insert (dict, "path", "s", dir);
   if (statvfs (dir, &st) != 0) {
-    g_autofree char *message = g_strdup_printf (_("cannot inspect %s: %s"), dir,
-                                                g_strerror (errno));
+    g_autofree char *message
+        = g_strdup_printf (_ ("cannot inspect %s: %s"), dir, g_strerror (errno));
     add_status (dict, SR_HEALTH_FAILING, message);
     return SR_HEALTH_FAILING;
   }
@@ -72,13 +73,13 @@ check_disk (SrService *service, GVariantDict *dict)
   SrHealthStatus status = SR_HEALTH_OK;
   if (free_bytes < SR_HEALTH_DISK_FAILING_BYTES) {
     status = SR_HEALTH_FAILING;
-    message = g_strdup_printf (_("only %s free: writes will soon fail; free some space"),
-                               free_text);
+    message
+        = g_strdup_printf (_ ("only %s free: writes will soon fail; free some space"), free_text);
   } else if (free_bytes < SR_HEALTH_DISK_DEGRADED_BYTES) {
     status = SR_HEALTH_DEGRADED;
-    message = g_strdup_printf (_("only %s free"), free_text);
+    message = g_strdup_printf (_ ("only %s free"), free_text);
   } else {
-    message = g_strdup_printf (_("%s free"), free_text);
+    message = g_strdup_printf (_ ("%s free"), free_text);
   }
   add_status (dict, status, message);
   return status;

@@ -15,7 +15,7 @@ typedef enum {
 
 /* Below these, the disk holding the state directory is degraded, then failing. */
 #define SR_HEALTH_DISK_DEGRADED_BYTES (512 * 1024 * 1024ULL)
-#define SR_HEALTH_DISK_FAILING_BYTES (64 * 1024 * 1024ULL)
+#define SR_HEALTH_DISK_FAILING_BYTES  (64 * 1024 * 1024ULL)
 
 const char *sr_health_status_name (SrHealthStatus status);
 

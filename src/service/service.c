@@ -78,8 +78,8 @@ sr_service_accepting (SrService *service, GError **error)
   if (!service->stopping)
     return TRUE;
   g_set_error_literal (error, SMARTRAG_ERROR, SMARTRAG_ERROR_SHUTTING_DOWN,
-                       _("SmartRAG is shutting down and takes no new requests; try again once "
-                         "it has restarted"));
+                       _ ("SmartRAG is shutting down and takes no new requests; try again once "
+                          "it has restarted"));
   return FALSE;
 }
 

@@ -12,8 +12,7 @@
  * that an absurd document gets a clear message. */
 #define MAX_CONTEXT_DEPTH 64
 
-static gboolean
-invalid (GError **error, const char *format, ...) G_GNUC_PRINTF (2, 3);
+static gboolean invalid (GError **error, const char *format, ...) G_GNUC_PRINTF (2, 3);
 
 static gboolean
 invalid (GError **error, const char *format, ...)
@@ -41,14 +40,14 @@ sr_sessions_check_title (SrService *service, const char *title, GError **error)
   size_t len = strlen (title);
 
   if (len > max)
-    return invalid (error, _("Invalid title: longer than %" PRIu64 " bytes (%zu)"), max,
-                    len);
+    return invalid (error, _ ("Invalid title: longer than %" PRIu64 " bytes (%zu)"), max, len);
   if (!g_utf8_validate (title, -1, NULL))
-    return invalid (error, _("Invalid title: not valid UTF-8"));
+    return invalid (error, _ ("Invalid title: not valid UTF-8"));
   for (const char *p = title; *p != '\0'; p = g_utf8_next_char (p))
     if (is_line_break_or_control (g_utf8_get_char (p)))
-      return invalid (error, _("Invalid title: control character at byte %td; a title is one "
-                               "line of text"),
+      return invalid (error,
+                      _ ("Invalid title: control character at byte %td; a title is one "
+                         "line of text"),
                       p - title);
   return TRUE;
 }
@@ -69,7 +68,7 @@ check_depth (const char *text, GError **error)
       in_string = TRUE;
     } else if (*p == '{' || *p == '[') {
       if (++depth > MAX_CONTEXT_DEPTH)
-        return invalid (error, _("Invalid context: nested deeper than %d levels"),
+        return invalid (error, _ ("Invalid context: nested deeper than %d levels"),
                         MAX_CONTEXT_DEPTH);
     } else if (*p == '}' || *p == ']') {
       depth--;
@@ -83,14 +82,14 @@ static const char *
 json_kind (const char *type)
 {
   if (g_str_equal (type, "array"))
-    return _("an array");
+    return _ ("an array");
   if (g_str_equal (type, "text"))
-    return _("a string");
+    return _ ("a string");
   if (g_str_equal (type, "null"))
-    return _("null");
+    return _ ("null");
   if (g_str_equal (type, "true") || g_str_equal (type, "false"))
-    return _("a boolean");
-  return _("a number");
+    return _ ("a boolean");
+  return _ ("a number");
 }
 
 char *
@@ -100,11 +99,11 @@ sr_sessions_check_context (SrService *service, const char *context, GError **err
   size_t len = strlen (context);
 
   if (len > max) {
-    invalid (error, _("Invalid context: longer than %" PRIu64 " bytes (%zu)"), max, len);
+    invalid (error, _ ("Invalid context: longer than %" PRIu64 " bytes (%zu)"), max, len);
     return NULL;
   }
   if (!g_utf8_validate (context, -1, NULL)) {
-    invalid (error, _("Invalid context: not valid UTF-8"));
+    invalid (error, _ ("Invalid context: not valid UTF-8"));
     return NULL;
   }
   if (!check_depth (context, error))
@@ -119,12 +118,12 @@ sr_sessions_check_context (SrService *service, const char *context, GError **err
     if (local != NULL)
       g_propagate_error (error, g_steal_pointer (&local));
     else
-      invalid (error, _("Invalid context: not valid JSON: it must follow RFC 8259 (double-quoted "
-                        "strings, no comments, no trailing commas, one value)"));
+      invalid (error, _ ("Invalid context: not valid JSON: it must follow RFC 8259 (double-quoted "
+                         "strings, no comments, no trailing commas, one value)"));
     return NULL;
   }
   if (!g_str_equal (type, "object")) {
-    invalid (error, _("Invalid context: expected a JSON object, got %s"), json_kind (type));
+    invalid (error, _ ("Invalid context: expected a JSON object, got %s"), json_kind (type));
     return NULL;
   }
   return g_steal_pointer (&minified);
@@ -134,7 +133,7 @@ gboolean
 sr_sessions_unknown_error (const char *id, GError **error)
 {
   g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_UNKNOWN_OBJECT,
-               _("Session '%s' does not exist or you may not access it"), id);
+               _ ("Session '%s' does not exist or you may not access it"), id);
   return FALSE;
 }
 
@@ -151,8 +150,8 @@ check_quota (SrService *service, const SrCaller *caller, GError **error)
   if (count < max)
     return TRUE;
   g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_TOO_LARGE,
-               _("You already have %" PRIu64 " sessions, the most allowed "
-                 "([limits] max_sessions_per_user); delete some first"),
+               _ ("You already have %" PRIu64 " sessions, the most allowed "
+                  "([limits] max_sessions_per_user); delete some first"),
                count);
   return FALSE;
 }
@@ -164,13 +163,12 @@ sr_sessions_create (SrService *service, const SrCaller *caller, const SrSessionS
   const char *title = spec->title ? spec->title : "";
   if (!sr_sessions_check_title (service, title, error))
     return NULL;
-  g_autofree char *context = sr_sessions_check_context (service, spec->context ? spec->context
-                                                                               : "{}",
-                                                        error);
+  g_autofree char *context
+      = sr_sessions_check_context (service, spec->context ? spec->context : "{}", error);
   if (context == NULL)
     return NULL;
   if (spec->expire_after < -1 || spec->expire_after > (gint64) 3650 * 24 * 3600) {
-    invalid (error, _("Invalid expire_after: expected seconds from 0 (never) to ten years"));
+    invalid (error, _ ("Invalid expire_after: expected seconds from 0 (never) to ten years"));
     return NULL;
   }
   if (!check_quota (service, caller, error))
@@ -199,8 +197,8 @@ sr_sessions_list (SrService *service, const SrCaller *caller, GError **error)
 GPtrArray *
 sr_sessions_list_visible (SrService *service, const SrCaller *caller, GError **error)
 {
-  return sr_store_session_list_ids (sr_service_store (service), caller->admin ? -1 : (gint64) caller->uid,
-                                    error);
+  return sr_store_session_list_ids (sr_service_store (service),
+                                    caller->admin ? -1 : (gint64) caller->uid, error);
 }
 
 gboolean
@@ -220,10 +218,11 @@ invalid_id (const char *id, GError **error)
   for (const char *p = id; quotable && *p != '\0'; p = g_utf8_next_char (p))
     quotable = !is_line_break_or_control (g_utf8_get_char (p));
   if (quotable)
-    return invalid (error, _("Invalid session id '%s': expected 32 lowercase hexadecimal "
-                             "characters"),
+    return invalid (error,
+                    _ ("Invalid session id '%s': expected 32 lowercase hexadecimal "
+                       "characters"),
                     id);
-  return invalid (error, _("Invalid session id: expected 32 lowercase hexadecimal characters"));
+  return invalid (error, _ ("Invalid session id: expected 32 lowercase hexadecimal characters"));
 }
 
 /* The one ownership check behind every per-session operation. */
@@ -281,7 +280,8 @@ SrSessionRecord *
 sr_sessions_set_title (SrService *service, const SrCaller *caller, const char *id,
                        const char *title, GError **error)
 {
-  if (!check_access (service, caller, id, error) || !sr_sessions_check_title (service, title, error))
+  if (!check_access (service, caller, id, error)
+      || !sr_sessions_check_title (service, title, error))
     return NULL;
   GError *local = NULL;
   if (!sr_store_session_set_title (sr_service_store (service), id, title, sr_now_us (), &local)) {

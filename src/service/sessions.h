@@ -15,7 +15,10 @@ typedef struct {
   gint64 expire_after; /* seconds of inactivity; -1 follows the daemon default, 0 never */
 } SrSessionSpec;
 
-#define SR_SESSION_SPEC_INIT { NULL, NULL, -1 }
+#define SR_SESSION_SPEC_INIT                                                                       \
+  {                                                                                                \
+    NULL, NULL, -1                                                                                 \
+  }
 
 /* Validation shared by creation and the writable properties. */
 gboolean sr_sessions_check_title (SrService *service, const char *title, GError **error);
@@ -39,8 +42,8 @@ gboolean sr_sessions_exists (SrService *service, const char *id, guint32 *owner_
 gboolean sr_sessions_unknown_error (const char *id, GError **error);
 
 /* Each returns the session as it is after the change, for change notifications. */
-SrSessionRecord *sr_sessions_set_title (SrService *service, const SrCaller *caller,
-                                        const char *id, const char *title, GError **error);
+SrSessionRecord *sr_sessions_set_title (SrService *service, const SrCaller *caller, const char *id,
+                                        const char *title, GError **error);
 SrSessionRecord *sr_sessions_set_context (SrService *service, const SrCaller *caller,
                                           const char *id, const char *context, GError **error);
 gboolean sr_sessions_delete (SrService *service, const SrCaller *caller, const char *id,

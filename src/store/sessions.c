@@ -27,20 +27,20 @@ step_done (SrStore *store, sqlite3_stmt *stmt, const char *doing, GError **error
 static gboolean
 not_found (const char *id, GError **error)
 {
-  g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_NOT_FOUND, _("No session '%s'"), id);
+  g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_NOT_FOUND, _ ("No session '%s'"), id);
   return FALSE;
 }
 
 static gboolean
 insert_rows (SrStore *store, const SrSessionRecord *record, GError **error)
 {
-  const char *doing = _("store the new session");
+  const char *doing = _ ("store the new session");
 
-  g_autoptr (sqlite3_stmt) user = sr_store_statement (
-      store,
-      "INSERT INTO users (uid, created_at, last_seen) VALUES (?1, ?2, ?2) "
-      "ON CONFLICT (uid) DO UPDATE SET last_seen = excluded.last_seen",
-      error);
+  g_autoptr (sqlite3_stmt) user
+      = sr_store_statement (store,
+                            "INSERT INTO users (uid, created_at, last_seen) VALUES (?1, ?2, ?2) "
+                            "ON CONFLICT (uid) DO UPDATE SET last_seen = excluded.last_seen",
+                            error);
   if (user == NULL)
     return FALSE;
   sqlite3_bind_int64 (user, 1, record->owner_uid);
@@ -98,7 +98,7 @@ sr_store_session_get (SrStore *store, const char *id, GError **error)
     return NULL;
   }
   if (rc != SQLITE_ROW) {
-    sr_store_fail (store, error, _("read a session"));
+    sr_store_fail (store, error, _ ("read a session"));
     return NULL;
   }
 
@@ -130,7 +130,7 @@ sr_store_session_owner (SrStore *store, const char *id, guint32 *owner_uid, GErr
     return TRUE;
   }
   if (rc != SQLITE_DONE)
-    sr_store_fail (store, error, _("read a session"));
+    sr_store_fail (store, error, _ ("read a session"));
   return FALSE;
 }
 
@@ -138,8 +138,8 @@ GPtrArray *
 sr_store_session_list_ids (SrStore *store, gint64 owner_uid, GError **error)
 {
   g_autoptr (sqlite3_stmt) stmt = sr_store_statement (
-      store,
-      "SELECT id FROM sessions WHERE ?1 < 0 OR owner_uid = ?1 ORDER BY created_at, id", error);
+      store, "SELECT id FROM sessions WHERE ?1 < 0 OR owner_uid = ?1 ORDER BY created_at, id",
+      error);
   if (stmt == NULL)
     return NULL;
   sqlite3_bind_int64 (stmt, 1, owner_uid);
@@ -149,7 +149,7 @@ sr_store_session_list_ids (SrStore *store, gint64 owner_uid, GError **error)
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
     g_ptr_array_add (ids, g_strdup ((const char *) sqlite3_column_text (stmt, 0)));
   if (rc != SQLITE_DONE) {
-    sr_store_fail (store, error, _("list sessions"));
+    sr_store_fail (store, error, _ ("list sessions"));
     return NULL;
   }
   return g_steal_pointer (&ids);
@@ -158,13 +158,13 @@ sr_store_session_list_ids (SrStore *store, gint64 owner_uid, GError **error)
 gboolean
 sr_store_session_count_owned (SrStore *store, guint32 owner_uid, guint64 *count, GError **error)
 {
-  g_autoptr (sqlite3_stmt) stmt = sr_store_statement (
-      store, "SELECT count(*) FROM sessions WHERE owner_uid = ?1", error);
+  g_autoptr (sqlite3_stmt) stmt
+      = sr_store_statement (store, "SELECT count(*) FROM sessions WHERE owner_uid = ?1", error);
   if (stmt == NULL)
     return FALSE;
   sqlite3_bind_int64 (stmt, 1, owner_uid);
   if (sqlite3_step (stmt) != SQLITE_ROW)
-    return sr_store_fail (store, error, _("count sessions"));
+    return sr_store_fail (store, error, _ ("count sessions"));
   *count = (guint64) sqlite3_column_int64 (stmt, 0);
   return TRUE;
 }
@@ -191,7 +191,7 @@ set_text_column (SrStore *store, const char *sql, const char *id, const char *va
   sqlite3_bind_text (stmt, 1, id, -1, SQLITE_STATIC);
   sqlite3_bind_text (stmt, 2, value, -1, SQLITE_STATIC);
   sqlite3_bind_int64 (stmt, 3, now);
-  return change_one (store, stmt, id, _("update a session"), error);
+  return change_one (store, stmt, id, _ ("update a session"), error);
 }
 
 gboolean
@@ -199,8 +199,8 @@ sr_store_session_set_title (SrStore *store, const char *id, const char *title, g
                             GError **error)
 {
   return set_text_column (
-      store, "UPDATE sessions SET title = ?2, last_active = max(last_active, ?3) WHERE id = ?1",
-      id, title, now, error);
+      store, "UPDATE sessions SET title = ?2, last_active = max(last_active, ?3) WHERE id = ?1", id,
+      title, now, error);
 }
 
 gboolean
@@ -221,7 +221,7 @@ sr_store_session_touch (SrStore *store, const char *id, gint64 now, GError **err
     return FALSE;
   sqlite3_bind_text (stmt, 1, id, -1, SQLITE_STATIC);
   sqlite3_bind_int64 (stmt, 2, now);
-  return change_one (store, stmt, id, _("update a session"), error);
+  return change_one (store, stmt, id, _ ("update a session"), error);
 }
 
 gboolean
@@ -232,22 +232,21 @@ sr_store_session_delete (SrStore *store, const char *id, GError **error)
   if (stmt == NULL)
     return FALSE;
   sqlite3_bind_text (stmt, 1, id, -1, SQLITE_STATIC);
-  return change_one (store, stmt, id, _("delete a session"), error);
+  return change_one (store, stmt, id, _ ("delete a session"), error);
 }
 
 GPtrArray *
-sr_store_session_delete_expired (SrStore *store, gint64 now, guint64 default_expiry,
-                                 GError **error)
+sr_store_session_delete_expired (SrStore *store, gint64 now, guint64 default_expiry, GError **error)
 {
   /* Everything the session owns goes with it through ON DELETE CASCADE. */
-  g_autoptr (sqlite3_stmt) stmt = sr_store_statement (
-      store,
-      "DELETE FROM sessions WHERE id IN ("
-      "  SELECT id FROM sessions"
-      "  WHERE coalesce(expire_after, ?2) > 0"
-      "    AND last_active + coalesce(expire_after, ?2) * 1000000 <= ?1) "
-      "RETURNING id",
-      error);
+  g_autoptr (sqlite3_stmt) stmt
+      = sr_store_statement (store,
+                            "DELETE FROM sessions WHERE id IN ("
+                            "  SELECT id FROM sessions"
+                            "  WHERE coalesce(expire_after, ?2) > 0"
+                            "    AND last_active + coalesce(expire_after, ?2) * 1000000 <= ?1) "
+                            "RETURNING id",
+                            error);
   if (stmt == NULL)
     return NULL;
   sqlite3_bind_int64 (stmt, 1, now);
@@ -258,7 +257,7 @@ sr_store_session_delete_expired (SrStore *store, gint64 now, guint64 default_exp
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
     g_ptr_array_add (ids, g_strdup ((const char *) sqlite3_column_text (stmt, 0)));
   if (rc != SQLITE_DONE) {
-    sr_store_fail (store, error, _("remove expired sessions"));
+    sr_store_fail (store, error, _ ("remove expired sessions"));
     return NULL;
   }
   return g_steal_pointer (&ids);

@@ -11,9 +11,9 @@ typedef struct {
   char *id;
   guint32 owner_uid;
   char *title;
-  char *context;      /* a JSON object, as text */
-  gint64 created_at;  /* µs since the epoch */
-  gint64 last_active; /* µs since the epoch */
+  char *context;       /* a JSON object, as text */
+  gint64 created_at;   /* µs since the epoch */
+  gint64 last_active;  /* µs since the epoch */
   gint64 expire_after; /* seconds; -1 follows the daemon default, 0 keeps forever */
   guint32 message_count;
   guint32 document_count;
@@ -38,8 +38,8 @@ gboolean sr_store_session_count_owned (SrStore *store, guint32 owner_uid, guint6
                                        GError **error);
 
 /* Each sets last_active to @now too; NOT_FOUND when the session is gone. */
-gboolean sr_store_session_set_title (SrStore *store, const char *id, const char *title,
-                                     gint64 now, GError **error);
+gboolean sr_store_session_set_title (SrStore *store, const char *id, const char *title, gint64 now,
+                                     GError **error);
 gboolean sr_store_session_set_context (SrStore *store, const char *id, const char *context,
                                        gint64 now, GError **error);
 gboolean sr_store_session_touch (SrStore *store, const char *id, gint64 now, GError **error);

@@ -49,26 +49,26 @@ set_sqlite_error (sqlite3 *db, GError **error, const char *path, const char *doi
   switch (code & 0xff) {
   case SQLITE_FULL:
     g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_FAILED,
-                 _("Cannot %s: the disk holding %s is full; free some space and try again"),
-                 doing, path);
+                 _ ("Cannot %s: the disk holding %s is full; free some space and try again"), doing,
+                 path);
     return;
   case SQLITE_NOTADB:
   case SQLITE_CORRUPT:
     g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_FAILED,
-                 _("Cannot %s: %s is not a SmartRAG database or is damaged (%s). It was left "
-                   "untouched: move it aside to start empty, or restore a backup"),
+                 _ ("Cannot %s: %s is not a SmartRAG database or is damaged (%s). It was left "
+                    "untouched: move it aside to start empty, or restore a backup"),
                  doing, path, detail);
     return;
   case SQLITE_READONLY:
   case SQLITE_CANTOPEN:
   case SQLITE_PERM:
     g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_FAILED,
-                 _("Cannot %s: %s cannot be opened for writing (%s); check that the state "
-                   "directory and the file belong to the user smartragd runs as"),
+                 _ ("Cannot %s: %s cannot be opened for writing (%s); check that the state "
+                    "directory and the file belong to the user smartragd runs as"),
                  doing, path, detail);
     return;
   default:
-    g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_FAILED, _("Cannot %s in %s: %s"), doing,
+    g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_FAILED, _ ("Cannot %s in %s: %s"), doing,
                  path, detail);
   }
 }
@@ -95,7 +95,7 @@ read_version (sqlite3 *db, const char *path, int *version, GError **error)
   sqlite3_stmt *stmt = NULL;
   if (sqlite3_prepare_v2 (db, "PRAGMA user_version", -1, &stmt, NULL) != SQLITE_OK
       || sqlite3_step (stmt) != SQLITE_ROW) {
-    set_sqlite_error (db, error, path, _("read the schema version"));
+    set_sqlite_error (db, error, path, _ ("read the schema version"));
     sqlite3_finalize (stmt);
     return FALSE;
   }
@@ -119,8 +119,8 @@ sr_store_migrate_to (sqlite3 *db, int target, const char *path, GError **error)
     if (m->version <= current || m->version > target)
       continue;
 
-    g_autofree char *doing = g_strdup_printf (_("migrate the schema to version %d (%s)"),
-                                              m->version, m->summary);
+    g_autofree char *doing
+        = g_strdup_printf (_ ("migrate the schema to version %d (%s)"), m->version, m->summary);
     g_autofree char *bump = g_strdup_printf ("PRAGMA user_version = %d", m->version);
     if (!exec (db, "BEGIN IMMEDIATE", path, doing, error))
       return FALSE;
@@ -142,13 +142,13 @@ check_access (const char *state_dir, const char *path, GError **error)
   if (access (state_dir, W_OK | X_OK) != 0) {
     int saved = errno;
     g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_FAILED,
-                 _("Cannot use the state directory %s: %s"), state_dir, g_strerror (saved));
+                 _ ("Cannot use the state directory %s: %s"), state_dir, g_strerror (saved));
     return FALSE;
   }
   if (access (path, F_OK) == 0 && access (path, R_OK | W_OK) != 0) {
     int saved = errno;
     g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_FAILED,
-                 _("Cannot open %s for reading and writing: %s; check its owner and mode"), path,
+                 _ ("Cannot open %s for reading and writing: %s; check its owner and mode"), path,
                  g_strerror (saved));
     return FALSE;
   }
@@ -159,7 +159,7 @@ static gboolean
 configure (sqlite3 *db, const char *path, GError **error)
 {
   /* Read first so a foreign or damaged file fails before anything is written to it. */
-  if (!exec (db, "SELECT count(*) FROM sqlite_schema", path, _("read the database"), error))
+  if (!exec (db, "SELECT count(*) FROM sqlite_schema", path, _ ("read the database"), error))
     return FALSE;
   sqlite3_busy_timeout (db, BUSY_TIMEOUT_MS);
   return exec (db,
@@ -169,7 +169,7 @@ configure (sqlite3 *db, const char *path, GError **error)
                 * per commit (FULL) is kept for writes that promise more than that. */
                "PRAGMA synchronous = NORMAL;"
                "PRAGMA foreign_keys = ON;",
-               path, _("configure the database"), error);
+               path, _ ("configure the database"), error);
 }
 
 static gboolean
@@ -181,9 +181,9 @@ check_version (sqlite3 *db, const char *path, GError **error)
   if (version <= sr_store_latest_version ())
     return TRUE;
   g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_FAILED,
-               _("%s has schema version %d, but this smartragd (%s) knows versions up to %d: it "
-                 "was written by a newer SmartRAG. Run that version again, or restore a backup "
-                 "made with this one. The file was left untouched"),
+               _ ("%s has schema version %d, but this smartragd (%s) knows versions up to %d: it "
+                  "was written by a newer SmartRAG. Run that version again, or restore a backup "
+                  "made with this one. The file was left untouched"),
                path, version, PACKAGE_VERSION, sr_store_latest_version ());
   return FALSE;
 }
@@ -208,7 +208,7 @@ sr_store_open (const char *state_dir, GError **error)
                                 | SQLITE_OPEN_EXRESCODE,
                             NULL);
   if (rc != SQLITE_OK) {
-    set_sqlite_error (db, error, path, _("open the database"));
+    set_sqlite_error (db, error, path, _ ("open the database"));
     sqlite3_close (db);
     return NULL;
   }
@@ -222,7 +222,8 @@ sr_store_open (const char *state_dir, GError **error)
   SrStore *store = g_new0 (SrStore, 1);
   store->path = g_steal_pointer (&path);
   store->db = db;
-  store->statements = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, finalize_statement);
+  store->statements
+      = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, finalize_statement);
   return store;
 }
 
@@ -258,7 +259,7 @@ sr_store_statement (SrStore *store, const char *sql, GError **error)
     return stmt;
   if (sqlite3_prepare_v3 (store->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL)
       != SQLITE_OK) {
-    sr_store_fail (store, error, _("prepare a query"));
+    sr_store_fail (store, error, _ ("prepare a query"));
     return NULL;
   }
   g_hash_table_insert (store->statements, (gpointer) sql, stmt);
@@ -268,13 +269,13 @@ sr_store_statement (SrStore *store, const char *sql, GError **error)
 gboolean
 sr_store_begin (SrStore *store, GError **error)
 {
-  return exec (store->db, "BEGIN IMMEDIATE", store->path, _("start a transaction"), error);
+  return exec (store->db, "BEGIN IMMEDIATE", store->path, _ ("start a transaction"), error);
 }
 
 gboolean
 sr_store_commit (SrStore *store, GError **error)
 {
-  if (exec (store->db, "COMMIT", store->path, _("commit a transaction"), error))
+  if (exec (store->db, "COMMIT", store->path, _ ("commit a transaction"), error))
     return TRUE;
   sr_store_rollback (store);
   return FALSE;
@@ -289,19 +290,18 @@ sr_store_rollback (SrStore *store)
 }
 
 gboolean
-sr_store_json_parse (SrStore *store, const char *text, char **type, char **minified,
-                     GError **error)
+sr_store_json_parse (SrStore *store, const char *text, char **type, char **minified, GError **error)
 {
-  g_autoptr (sqlite3_stmt) stmt = sr_store_statement (
-      store,
-      "SELECT CASE WHEN json_valid(?1) THEN json_type(?1) END,"
-      "       CASE WHEN json_valid(?1) THEN json(?1) END",
-      error);
+  g_autoptr (sqlite3_stmt) stmt
+      = sr_store_statement (store,
+                            "SELECT CASE WHEN json_valid(?1) THEN json_type(?1) END,"
+                            "       CASE WHEN json_valid(?1) THEN json(?1) END",
+                            error);
   if (stmt == NULL)
     return FALSE;
   sqlite3_bind_text (stmt, 1, text, -1, SQLITE_STATIC);
   if (sqlite3_step (stmt) != SQLITE_ROW)
-    return sr_store_fail (store, error, _("parse JSON"));
+    return sr_store_fail (store, error, _ ("parse JSON"));
   if (sqlite3_column_type (stmt, 0) == SQLITE_NULL)
     return FALSE;
   *type = g_strdup ((const char *) sqlite3_column_text (stmt, 0));
@@ -323,8 +323,8 @@ sr_store_check_writable (SrStore *store, GError **error)
   }
   if ((rc & 0xff) == SQLITE_BUSY) {
     g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_BUSY,
-                 _("%s is locked by another writer right now"), store->path);
+                 _ ("%s is locked by another writer right now"), store->path);
     return FALSE;
   }
-  return sr_store_fail (store, error, _("start a transaction"));
+  return sr_store_fail (store, error, _ ("start a transaction"));
 }

@@ -56,8 +56,8 @@ assert_rejected (Fixture *f, const char *group, const char *key, const char *val
   g_autofree char *text = g_strdup_printf ("[%s]\n%s = %s\n", group, key, value);
   g_autoptr (GError) error = NULL;
   g_autoptr (SrConfig) config = load_text (f, text, NULL, &error);
-  g_autofree char *message = g_strdup_printf ("%s: [%s] %s = \"%s\": expected %s", f->path, group,
-                                              key, value, expected);
+  g_autofree char *message
+      = g_strdup_printf ("%s: [%s] %s = \"%s\": expected %s", f->path, group, key, value, expected);
 
   g_test_message ("[%s] %s = %s", group, key, value);
   g_assert_null (config);
@@ -131,18 +131,17 @@ test_empty_groups (Fixture *f, gconstpointer data)
 static void
 test_every_key (Fixture *f, gconstpointer data)
 {
-  g_autoptr (SrConfig) config = load_ok (f,
-                                         "[daemon]\n"
-                                         "log_level = debug\n"
-                                         "session_expiry = 2d\n"
-                                         "expiry_check_interval = 90\n"
-                                         "shutdown_timeout = 2m\n"
-                                         "[limits]\n"
-                                         "max_title_bytes = 100\n"
-                                         "max_context_bytes = 4096\n"
-                                         "max_sessions_per_user = 0\n"
-                                         "[security]\n"
-                                         "authorization_cache = 0\n");
+  g_autoptr (SrConfig) config = load_ok (f, "[daemon]\n"
+                                            "log_level = debug\n"
+                                            "session_expiry = 2d\n"
+                                            "expiry_check_interval = 90\n"
+                                            "shutdown_timeout = 2m\n"
+                                            "[limits]\n"
+                                            "max_title_bytes = 100\n"
+                                            "max_context_bytes = 4096\n"
+                                            "max_sessions_per_user = 0\n"
+                                            "[security]\n"
+                                            "authorization_cache = 0\n");
 
   g_assert_cmpstr (config->path, ==, f->path);
   g_assert_cmpint (config->log_level, ==, SR_LOG_DEBUG);
@@ -190,10 +189,9 @@ test_log_levels (Fixture *f, gconstpointer data)
 static void
 test_whitespace (Fixture *f, gconstpointer data)
 {
-  g_autoptr (SrConfig) config = load_ok (f,
-                                         "[daemon]\n"
-                                         "  log_level   =   warning   \n"
-                                         "session_expiry=\t7d\t\n");
+  g_autoptr (SrConfig) config = load_ok (f, "[daemon]\n"
+                                            "  log_level   =   warning   \n"
+                                            "session_expiry=\t7d\t\n");
   g_assert_cmpint (config->log_level, ==, SR_LOG_WARNING);
   g_assert_cmpuint (config->session_expiry, ==, 7 * 24 * 3600);
 }
@@ -208,36 +206,52 @@ static const struct {
   const char *bad[12];
   const char *expected;
 } key_cases[] = {
-  { "daemon", "log_level",
-    { "error", "debug" }, { SR_LOG_ERROR, SR_LOG_DEBUG },
+  { "daemon",
+    "log_level",
+    { "error", "debug" },
+    { SR_LOG_ERROR, SR_LOG_DEBUG },
     { "loud", "INFO", "Debug", "", "3", "info debug", "warn" },
     "one of error, warning, info, debug" },
-  { "daemon", "session_expiry",
-    { "0", "1", "24h", "3650d", "87600h" }, { 0, 1, 86400, 315360000, 315360000 },
+  { "daemon",
+    "session_expiry",
+    { "0", "1", "24h", "3650d", "87600h" },
+    { 0, 1, 86400, 315360000, 315360000 },
     { "-1", "-1h", "3651d", "1.5h", "forever", "24 h", "1y", "never", "" },
     DURATION_HINT "at most 521w 3d, or 0" },
-  { "daemon", "expiry_check_interval",
-    { "1", "1s", "1d", "86400", "10m" }, { 1, 1, 86400, 86400, 600 },
+  { "daemon",
+    "expiry_check_interval",
+    { "1", "1s", "1d", "86400", "10m" },
+    { 1, 1, 86400, 86400, 600 },
     { "0", "0s", "86401", "25h", "2d", "-5m", "ten", "10M" },
     DURATION_HINT "from 1s to 1d" },
-  { "daemon", "shutdown_timeout",
-    { "0", "1h", "3600", "45s" }, { 0, 3600, 3600, 45 },
+  { "daemon",
+    "shutdown_timeout",
+    { "0", "1h", "3600", "45s" },
+    { 0, 3600, 3600, 45 },
     { "3601", "61m", "2h", "-30s", "30 s", "half" },
     DURATION_HINT "at most 1h, or 0" },
-  { "limits", "max_title_bytes",
-    { "1", "65536", "512" }, { 1, 65536, 512 },
+  { "limits",
+    "max_title_bytes",
+    { "1", "65536", "512" },
+    { 1, 65536, 512 },
     { "0", "65537", "-1", "-512", "12abc", "1.5", "0x10", "lots", "1e3", "" },
     "a whole number from 1 to 65536" },
-  { "limits", "max_context_bytes",
-    { "2", "16777216", "4096" }, { 2, 16777216, 4096 },
+  { "limits",
+    "max_context_bytes",
+    { "2", "16777216", "4096" },
+    { 2, 16777216, 4096 },
     { "1", "0", "16777217", "-65536", "64k", "16MiB", "+4096", "" },
     "a whole number from 2 to 16777216" },
-  { "limits", "max_sessions_per_user",
-    { "0", "1", "4294967295" }, { 0, 1, 4294967295u },
+  { "limits",
+    "max_sessions_per_user",
+    { "0", "1", "4294967295" },
+    { 0, 1, 4294967295u },
     { "4294967296", "-1", "many", "10 000", "18446744073709551616" },
     "a whole number from 0 to 4294967295" },
-  { "security", "authorization_cache",
-    { "0", "3600", "1h", "10s" }, { 0, 3600, 3600, 10 },
+  { "security",
+    "authorization_cache",
+    { "0", "3600", "1h", "10s" },
+    { 0, 3600, 3600, 10 },
     { "3601", "2h", "-10s", "10x", "1.5m" },
     DURATION_HINT "at most 1h, or 0" },
 };
@@ -317,7 +331,8 @@ test_out_of_range (Fixture *f, gconstpointer data)
 static void
 test_negative (Fixture *f, gconstpointer data)
 {
-  assert_rejected (f, "limits", "max_sessions_per_user", "-1", "a whole number from 0 to 4294967295");
+  assert_rejected (f, "limits", "max_sessions_per_user", "-1",
+                   "a whole number from 0 to 4294967295");
   assert_rejected (f, "security", "authorization_cache", "-5s", DURATION_HINT "at most 1h, or 0");
 }
 
@@ -377,8 +392,8 @@ test_unknown_group_and_key (Fixture *f, gconstpointer data)
                                            "max_title_bytes = 20\n"
                                            "max_upload_bytes = 7\n",
                                            warnings, &error);
-  g_autofree char *w1 = g_strdup_printf ("%s: unknown key 'log_levle' in [daemon] is ignored",
-                                         f->path);
+  g_autofree char *w1
+      = g_strdup_printf ("%s: unknown key 'log_levle' in [daemon] is ignored", f->path);
   g_autofree char *w2 = g_strdup_printf ("%s: unknown group [http] is ignored", f->path);
   g_autofree char *w3 = g_strdup_printf ("%s: unknown key 'max_upload_bytes' in [limits] is "
                                          "ignored",
@@ -413,8 +428,8 @@ test_unknown_with_errors (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (GPtrArray) warnings = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr (SrConfig) config = load_text (f, "[daemon]\nlog_level = x\n[extra]\n", warnings,
-                                           &error);
+  g_autoptr (SrConfig) config
+      = load_text (f, "[daemon]\nlog_level = x\n[extra]\n", warnings, &error);
 
   g_assert_null (config);
   g_assert_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_INVALID_ARGS);
@@ -426,8 +441,8 @@ static void
 test_syntax_error (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (SrConfig) config = load_text (f, "[daemon]\nthis line has no equals sign\n", NULL,
-                                           &error);
+  g_autoptr (SrConfig) config
+      = load_text (f, "[daemon]\nthis line has no equals sign\n", NULL, &error);
   g_autofree char *prefix = g_strdup_printf ("%s: cannot read: ", f->path);
 
   g_assert_null (config);
@@ -501,8 +516,8 @@ read_documented (char **uncommented)
 
   g_autoptr (GRegex) group_re = g_regex_new ("^\\[([^]]+)\\]\\s*$", 0, 0, &error);
   g_assert_no_error (error);
-  g_autoptr (GRegex) key_re = g_regex_new ("^#?\\s*([a-z][a-z0-9_]*)\\s*=\\s*(.*?)\\s*$", 0, 0,
-                                           &error);
+  g_autoptr (GRegex) key_re
+      = g_regex_new ("^#?\\s*([a-z][a-z0-9_]*)\\s*=\\s*(.*?)\\s*$", 0, 0, &error);
   g_assert_no_error (error);
 
   GHashTable *documented = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);

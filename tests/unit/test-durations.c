@@ -126,8 +126,8 @@ test_format (void)
 static void
 test_format_round_trip (void)
 {
-  static const guint64 values[] = { 1, 45, 60, 600, 3600, 7200, 86400, 3 * 86400, 604800,
-                                    4 * 604800 };
+  static const guint64 values[]
+      = { 1, 45, 60, 600, 3600, 7200, 86400, 3 * 86400, 604800, 4 * 604800 };
 
   for (guint i = 0; i < G_N_ELEMENTS (values); i++) {
     g_autofree char *text = sr_duration_format (values[i]);

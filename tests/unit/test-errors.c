@@ -117,8 +117,8 @@ test_out_of_range (void)
   g_assert_cmpint (smartrag_error_code (negative), ==, SMARTRAG_ERROR_FAILED);
 
   /* The table lookups fall back to FAILED instead of reading past the table. */
-  SmartragError bogus[] = { SMARTRAG_ERROR_N_CODES, SMARTRAG_ERROR_N_CODES + 100,
-                            (SmartragError) -1 };
+  SmartragError bogus[]
+      = { SMARTRAG_ERROR_N_CODES, SMARTRAG_ERROR_N_CODES + 100, (SmartragError) -1 };
   for (guint i = 0; i < G_N_ELEMENTS (bogus); i++) {
     g_assert_cmpstr (smartrag_error_dbus_name (bogus[i]), ==, "org.freedesktop.DBus.Error.Failed");
     g_assert_cmpuint (smartrag_error_http_status (bogus[i]), ==, 500);

@@ -125,7 +125,8 @@ test_title_accepts (Fixture *f, gconstpointer data)
 
   assert_title_ok (f, "");
   assert_title_ok (f, "Quarterly report, draft 2 (v1.0) & notes: 100%");
-  assert_title_ok (f, "Caf\xc3\xa9 \xe2\x9c\x93 \xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e \xf0\x9f\x93\x9a");
+  assert_title_ok (
+      f, "Caf\xc3\xa9 \xe2\x9c\x93 \xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e \xf0\x9f\x93\x9a");
   assert_title_ok (f, longest);
   assert_title_ok (f, wide->str);
 }
@@ -164,11 +165,11 @@ test_title_utf8 (Fixture *f, gconstpointer data)
 {
   static const char *const bad[] = {
     "\xff",
-    "abc\xc3",         /* cut in the middle of a character */
-    "\xc0\xaf",        /* overlong "/" */
-    "\xed\xa0\x80",    /* a UTF-16 surrogate */
+    "abc\xc3",             /* cut in the middle of a character */
+    "\xc0\xaf",            /* overlong "/" */
+    "\xed\xa0\x80",        /* a UTF-16 surrogate */
     "ok \xf4\x90\x80\x80", /* past U+10FFFF */
-    "caf\xe9",         /* Latin-1 */
+    "caf\xe9",             /* Latin-1 */
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
@@ -264,19 +265,15 @@ test_context_non_object (Fixture *f, gconstpointer data)
     const char *context;
     const char *kind;
   } cases[] = {
-    { "[]", "an array" },
-    { "[{\"a\":1}]", "an array" },
-    { "\"text\"", "a string" },
-    { "42", "a number" },
-    { "-1.5", "a number" },
-    { "true", "a boolean" },
-    { "false", "a boolean" },
-    { "null", "null" },
+    { "[]", "an array" },       { "[{\"a\":1}]", "an array" },
+    { "\"text\"", "a string" }, { "42", "a number" },
+    { "-1.5", "a number" },     { "true", "a boolean" },
+    { "false", "a boolean" },   { "null", "null" },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
-    g_autofree char *message = g_strdup_printf ("Invalid context: expected a JSON object, got %s",
-                                                cases[i].kind);
+    g_autofree char *message
+        = g_strdup_printf ("Invalid context: expected a JSON object, got %s", cases[i].kind);
     g_test_message ("context %s", cases[i].context);
     assert_context_refused (f, cases[i].context, message);
   }
@@ -291,8 +288,7 @@ test_context_empty (Fixture *f, gconstpointer data)
 
 /* Table-driven tests below report every failing case, not only the first, so one run
  * shows the whole extent of a problem. Inputs are escaped to keep the log one line each. */
-static guint
-case_failed (const char *input, const char *format, ...) G_GNUC_PRINTF (2, 3);
+static guint case_failed (const char *input, const char *format, ...) G_GNUC_PRINTF (2, 3);
 
 static guint
 case_failed (const char *input, const char *format, ...)
@@ -317,8 +313,18 @@ static void
 test_context_invalid_json (Fixture *f, gconstpointer data)
 {
   static const char *const bad[] = {
-    "{", "}", "{\"a\":}", "{a:1}", "not json", "{\"a\":1} trailing", "{\"a\" 1}",
-    "{\"a\":\"unterminated}", "{\"a\":1,}", "{\"a\":[1,]}", "{\"a\":NaN}", "{\"a\":+1}",
+    "{",
+    "}",
+    "{\"a\":}",
+    "{a:1}",
+    "not json",
+    "{\"a\":1} trailing",
+    "{\"a\" 1}",
+    "{\"a\":\"unterminated}",
+    "{\"a\":1,}",
+    "{\"a\":[1,]}",
+    "{\"a\":NaN}",
+    "{\"a\":+1}",
     "{\"a\":TRUE}",
   };
 
@@ -333,14 +339,14 @@ static void
 test_context_strict_json (Fixture *f, gconstpointer data)
 {
   static const char *const bad[] = {
-    "{'a':1}",               /* single quotes */
+    "{'a':1}", /* single quotes */
     "{\"a\":'x'}",
-    "{\"a\":01}",            /* leading zero */
+    "{\"a\":01}", /* leading zero */
     "{\"a\":.5}",
-    "{\"a\":0x10}",          /* hexadecimal */
-    "{/*note*/\"a\":1}",     /* comment */
-    "{\"a\":1}\n{\"b\":2}",   /* two documents */
-    "{\"a\":\"x\ny\"}",        /* raw control character in a string */
+    "{\"a\":0x10}",         /* hexadecimal */
+    "{/*note*/\"a\":1}",    /* comment */
+    "{\"a\":1}\n{\"b\":2}", /* two documents */
+    "{\"a\":\"x\ny\"}",     /* raw control character in a string */
   };
 
   guint failed = 0;
@@ -362,11 +368,8 @@ static void
 test_context_lossless (Fixture *f, gconstpointer data)
 {
   static const char *const texts[] = {
-    "{\"a\":9223372036854775807}",
-    "{\"a\":9223372036854775808}",
-    "{\"a\":-9223372036854775809}",
-    "{\"id\":12345678901234567890}",
-    "{\"a\":\"\\u0000x\"}",
+    "{\"a\":9223372036854775807}",   "{\"a\":9223372036854775808}", "{\"a\":-9223372036854775809}",
+    "{\"id\":12345678901234567890}", "{\"a\":\"\\u0000x\"}",
   };
 
   guint failed = 0;
@@ -731,15 +734,15 @@ assert_invisible (Fixture *f, const SrCaller *caller, const char *id)
   assert_unknown (error, id);
   g_clear_error (&error);
 
-  g_autoptr (SrSessionRecord) titled = sr_sessions_set_title (f->service, caller, id, "mine",
-                                                              &error);
+  g_autoptr (SrSessionRecord) titled
+      = sr_sessions_set_title (f->service, caller, id, "mine", &error);
   g_assert_null (titled);
   assert_unknown (error, id);
   g_clear_error (&error);
 
   /* Even invalid values give the same answer, so validation cannot be used to probe. */
-  g_autoptr (SrSessionRecord) bad_title = sr_sessions_set_title (f->service, caller, id, "a\nb",
-                                                                 &error);
+  g_autoptr (SrSessionRecord) bad_title
+      = sr_sessions_set_title (f->service, caller, id, "a\nb", &error);
   g_assert_null (bad_title);
   assert_unknown (error, id);
   g_clear_error (&error);
@@ -749,8 +752,8 @@ assert_invisible (Fixture *f, const SrCaller *caller, const char *id)
   assert_unknown (error, id);
   g_clear_error (&error);
 
-  g_autoptr (SrSessionRecord) bad_ctx = sr_sessions_set_context (f->service, caller, id, "[",
-                                                                 &error);
+  g_autoptr (SrSessionRecord) bad_ctx
+      = sr_sessions_set_context (f->service, caller, id, "[", &error);
   g_assert_null (bad_ctx);
   assert_unknown (error, id);
   g_clear_error (&error);
@@ -802,8 +805,8 @@ test_admin_reaches_all (Fixture *f, gconstpointer data)
     g_assert_no_error (error);
     g_assert_cmpuint (got->owner_uid, ==, bob.uid);
 
-    g_autoptr (SrSessionRecord) titled = sr_sessions_set_title (f->service, admins[i], id,
-                                                                "moderated", &error);
+    g_autoptr (SrSessionRecord) titled
+        = sr_sessions_set_title (f->service, admins[i], id, "moderated", &error);
     g_assert_no_error (error);
     g_assert_cmpstr (titled->title, ==, "moderated");
     /* The owner stays the owner. */
@@ -865,8 +868,7 @@ test_malformed_id_message (Fixture *f, gconstpointer data)
     if (!g_utf8_validate (error->message, -1, NULL))
       failed += case_failed (shown, "the error message is not valid UTF-8");
     else if (strlen (error->message) > 1024)
-      failed += case_failed (shown, "the error message is %zu bytes long",
-                             strlen (error->message));
+      failed += case_failed (shown, "the error message is %zu bytes long", strlen (error->message));
   }
   cases_done (failed, G_N_ELEMENTS (ids));
 }
@@ -876,16 +878,16 @@ test_set_title (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (SrSessionRecord) made = create (f, &alice, "old", NULL, -1);
-  g_autoptr (SrSessionRecord) changed = sr_sessions_set_title (f->service, &alice, made->id,
-                                                               "new \xe2\x9c\x93", &error);
+  g_autoptr (SrSessionRecord) changed
+      = sr_sessions_set_title (f->service, &alice, made->id, "new \xe2\x9c\x93", &error);
 
   g_assert_no_error (error);
   g_assert_cmpstr (changed->title, ==, "new \xe2\x9c\x93");
   g_assert_cmpint (changed->last_active, >=, made->last_active);
   g_assert_cmpint (changed->created_at, ==, made->created_at);
 
-  g_autoptr (SrSessionRecord) refused = sr_sessions_set_title (f->service, &alice, made->id,
-                                                               "two\nlines", &error);
+  g_autoptr (SrSessionRecord) refused
+      = sr_sessions_set_title (f->service, &alice, made->id, "two\nlines", &error);
   g_assert_null (refused);
   assert_invalid (error, "Invalid title: control character at byte 3; a title is one line of "
                          "text");
@@ -900,8 +902,8 @@ test_set_context (Fixture *f, gconstpointer data)
   g_autoptr (GError) error = NULL;
   g_autoptr (SrSessionRecord) made = create (f, &alice, "", "{\"v\":1}", -1);
 
-  g_autoptr (SrSessionRecord) refused = sr_sessions_set_context (f->service, &alice, made->id,
-                                                                 "\"just text\"", &error);
+  g_autoptr (SrSessionRecord) refused
+      = sr_sessions_set_context (f->service, &alice, made->id, "\"just text\"", &error);
   g_assert_null (refused);
   assert_invalid (error, "Invalid context: expected a JSON object, got a string");
   g_clear_error (&error);
@@ -910,8 +912,8 @@ test_set_context (Fixture *f, gconstpointer data)
   g_assert_no_error (error);
   g_assert_cmpstr (kept->context, ==, "{\"v\":1}");
 
-  g_autoptr (SrSessionRecord) changed = sr_sessions_set_context (f->service, &alice, made->id,
-                                                                 "{\"v\":2}", &error);
+  g_autoptr (SrSessionRecord) changed
+      = sr_sessions_set_context (f->service, &alice, made->id, "{\"v\":2}", &error);
   g_assert_no_error (error);
   g_assert_cmpstr (changed->context, ==, "{\"v\":2}");
 }
@@ -956,8 +958,9 @@ test_quota (Fixture *f, gconstpointer data)
   g_autoptr (SrSessionRecord) third = sr_sessions_create (f->service, &alice, &spec, &error);
   g_assert_null (third);
   g_assert_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_TOO_LARGE);
-  g_assert_cmpstr (error->message, ==, "You already have 2 sessions, the most allowed ([limits] "
-                                       "max_sessions_per_user); delete some first");
+  g_assert_cmpstr (error->message, ==,
+                   "You already have 2 sessions, the most allowed ([limits] "
+                   "max_sessions_per_user); delete some first");
   g_clear_error (&error);
 
   /* Per user: bob is not affected by alice's count. */
@@ -985,9 +988,9 @@ static void
 age (Fixture *f, const char *id, gint64 idle_us)
 {
   sqlite3 *db = sr_store_db (sr_service_store (f->service));
-  g_autofree char *sql = g_strdup_printf ("UPDATE sessions SET last_active = %" G_GINT64_FORMAT
-                                          " WHERE id = '%s'",
-                                          g_get_real_time () - idle_us, id);
+  g_autofree char *sql
+      = g_strdup_printf ("UPDATE sessions SET last_active = %" G_GINT64_FORMAT " WHERE id = '%s'",
+                         g_get_real_time () - idle_us, id);
   g_assert_cmpint (sqlite3_exec (db, sql, NULL, NULL, NULL), ==, SQLITE_OK);
   g_assert_cmpint (sqlite3_changes (db), ==, 1);
 }
@@ -1060,8 +1063,8 @@ test_expire_activity (Fixture *f, gconstpointer data)
   guint removed = 99;
 
   age (f, s->id, 2 * HOUR_US);
-  g_autoptr (SrSessionRecord) touched = sr_sessions_set_title (f->service, &alice, s->id, "u",
-                                                               &error);
+  g_autoptr (SrSessionRecord) touched
+      = sr_sessions_set_title (f->service, &alice, s->id, "u", &error);
   g_assert_no_error (error);
   g_assert_true (sr_sessions_expire (f->service, &removed, &error));
   g_assert_cmpuint (removed, ==, 0);
@@ -1128,7 +1131,7 @@ test_health (Fixture *f, gconstpointer data)
   /* The disk's verdict follows its own figure, and the whole is the worst part. */
   SrHealthStatus expected_disk = free_bytes < SR_HEALTH_DISK_FAILING_BYTES    ? SR_HEALTH_FAILING
                                  : free_bytes < SR_HEALTH_DISK_DEGRADED_BYTES ? SR_HEALTH_DEGRADED
-                                                                               : SR_HEALTH_OK;
+                                                                              : SR_HEALTH_OK;
   g_assert_cmpint (status_of (disk), ==, expected_disk);
   g_assert_cmpint (overall, ==, expected_disk);
   if (expected_disk == SR_HEALTH_OK)
@@ -1221,8 +1224,9 @@ test_stop_waits_for_work (Fixture *f, gconstpointer data)
 
   g_assert_false (sr_service_accepting (f->service, &error));
   g_assert_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_SHUTTING_DOWN);
-  g_assert_cmpstr (error->message, ==, "SmartRAG is shutting down and takes no new requests; try "
-                                       "again once it has restarted");
+  g_assert_cmpstr (error->message, ==,
+                   "SmartRAG is shutting down and takes no new requests; try "
+                   "again once it has restarted");
 
   iterate_main_context ();
   g_assert_cmpuint (drained, ==, 0);
@@ -1258,7 +1262,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
 
-#define ADD(path, limits, func)                                                                  \
+#define ADD(path, limits, func)                                                                    \
   g_test_add (path, Fixture, limits, fixture_set_up, func, fixture_tear_down)
   ADD ("/sessions/title/accepts", NULL, test_title_accepts);
   ADD ("/sessions/title/too-long", NULL, test_title_too_long);

@@ -15,9 +15,9 @@
 #define ID_E "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"
 #define ID_F "ffffffffffffffffffffffffffffffff"
 
-#define T0 G_GINT64_CONSTANT (1700000000000000) /* µs since the epoch */
+#define T0     G_GINT64_CONSTANT (1700000000000000) /* µs since the epoch */
 #define SECOND G_GINT64_CONSTANT (1000000)
-#define HOUR (3600 * SECOND)
+#define HOUR   (3600 * SECOND)
 
 typedef struct {
   char *dir;
@@ -162,8 +162,7 @@ assert_only_database (const char *dir)
 }
 
 static SrSessionRecord *
-record_new (const char *id, guint32 owner, gint64 created, gint64 last_active,
-            gint64 expire_after)
+record_new (const char *id, guint32 owner, gint64 created, gint64 last_active, gint64 expire_after)
 {
   SrSessionRecord *r = g_new0 (SrSessionRecord, 1);
   r->id = g_strdup (id);
@@ -185,8 +184,8 @@ insert_record (SrStore *store, const SrSessionRecord *record)
 }
 
 static void
-insert_session (SrStore *store, const char *id, guint32 owner, gint64 created,
-                gint64 last_active, gint64 expire_after)
+insert_session (SrStore *store, const char *id, guint32 owner, gint64 created, gint64 last_active,
+                gint64 expire_after)
 {
   g_autoptr (SrSessionRecord) r = record_new (id, owner, created, last_active, expire_after);
   insert_record (store, r);
@@ -278,8 +277,8 @@ test_open_missing_dir (Fixture *f, gconstpointer data)
   g_autofree char *missing = g_build_filename (f->dir, "absent", NULL);
   g_autoptr (GError) error = NULL;
   g_autoptr (SrStore) store = sr_store_open (missing, &error);
-  g_autofree char *expected = g_strdup_printf ("Cannot use the state directory %s: %s", missing,
-                                               g_strerror (ENOENT));
+  g_autofree char *expected
+      = g_strdup_printf ("Cannot use the state directory %s: %s", missing, g_strerror (ENOENT));
 
   g_assert_null (store);
   g_assert_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_FAILED);
@@ -331,8 +330,8 @@ make_newer (Fixture *f, gboolean wal)
   g_assert_no_error (error);
   if (wal)
     run_ok (db, "PRAGMA journal_mode = WAL");
-  g_autofree char *bump = g_strdup_printf ("PRAGMA user_version = %d",
-                                           sr_store_latest_version () + 1);
+  g_autofree char *bump
+      = g_strdup_printf ("PRAGMA user_version = %d", sr_store_latest_version () + 1);
   run_ok (db, bump);
   run_ok (db, "INSERT INTO users VALUES (7, 1, 1)");
   raw_close (db);
@@ -422,7 +421,8 @@ test_refuse_damaged_pages (Fixture *f, gconstpointer data)
 
 /* Root passes every mode check, so the subprocesses below run as "nobody" then. */
 static void
-permission_test (const char *name, void (*child) (const char *dir), void (*prepare) (const char *dir))
+permission_test (const char *name, void (*child) (const char *dir),
+                 void (*prepare) (const char *dir))
 {
   if (g_test_subprocess ()) {
     const char *dir = g_getenv ("SR_TEST_STATE_DIR");
@@ -459,8 +459,8 @@ child_readonly_dir (const char *dir)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (SrStore) store = sr_store_open (dir, &error);
-  g_autofree char *expected = g_strdup_printf ("Cannot use the state directory %s: %s", dir,
-                                               g_strerror (EACCES));
+  g_autofree char *expected
+      = g_strdup_printf ("Cannot use the state directory %s: %s", dir, g_strerror (EACCES));
   g_autofree char *path = g_build_filename (dir, SR_STORE_FILENAME, NULL);
 
   g_assert_null (store);
@@ -762,8 +762,7 @@ test_unique_keys (Fixture *f, gconstpointer data)
   sqlite3 *db = open_with_user (f);
 
   assert_insert (db, "'" ID_A "'", "1000", "'{}'", "0, 0", SQLITE_OK);
-  assert_insert (db, "'" ID_A "'", "1000", "'{\"other\":1}'", "0, 0",
-                 SQLITE_CONSTRAINT_PRIMARYKEY);
+  assert_insert (db, "'" ID_A "'", "1000", "'{\"other\":1}'", "0, 0", SQLITE_CONSTRAINT_PRIMARYKEY);
   g_assert_cmpint (run (db, "INSERT INTO users VALUES (1000, 2, 2)"), ==,
                    SQLITE_CONSTRAINT_PRIMARYKEY);
   g_assert_cmpint (query_int (db, "SELECT count(*) FROM sessions"), ==, 1);
@@ -787,8 +786,8 @@ test_check_id (Fixture *f, gconstpointer data)
     assert_insert (db, bad[i], "1000", "'{}'", "0, 0", SQLITE_CONSTRAINT_CHECK);
   assert_insert (db, "NULL", "1000", "'{}'", "0, 0", SQLITE_CONSTRAINT_NOTNULL);
   /* STRICT: a blob is not taken for text. */
-  assert_insert (db, "x'30313233343536373839616263646566303132333435363738396162636465'",
-                 "1000", "'{}'", "0, 0", SQLITE_CONSTRAINT_DATATYPE);
+  assert_insert (db, "x'30313233343536373839616263646566303132333435363738396162636465'", "1000",
+                 "'{}'", "0, 0", SQLITE_CONSTRAINT_DATATYPE);
   assert_insert (db, "'" ID_A "'", "1000", "'{}'", "0, 0", SQLITE_OK);
 }
 
@@ -797,8 +796,8 @@ test_check_context (Fixture *f, gconstpointer data)
 {
   sqlite3 *db = open_with_user (f);
   static const char *const bad[] = {
-    "'[]'", "'[1,2]'", "'\"text\"'", "'1'", "'true'", "'null'", "'not json'", "''", "'{'",
-    "'{\"a\":}'",
+    "'[]'",   "'[1,2]'",    "'\"text\"'", "'1'", "'true'",
+    "'null'", "'not json'", "''",         "'{'", "'{\"a\":}'",
   };
   static const char *const good[] = { "'{}'", "'{\"a\":[1,{\"b\":null}]}'", "' { } '" };
 
@@ -930,9 +929,8 @@ test_session_default_expiry (Fixture *f, gconstpointer data)
 
   insert_session (f->store, ID_A, 1000, T0, T0, -1);
   insert_session (f->store, ID_B, 1000, T0, T0, 0);
-  g_assert_cmpint (query_int (db, "SELECT expire_after IS NULL FROM sessions WHERE id = '" ID_A
-                                  "'"),
-                   ==, 1);
+  g_assert_cmpint (
+      query_int (db, "SELECT expire_after IS NULL FROM sessions WHERE id = '" ID_A "'"), ==, 1);
   g_assert_cmpint (query_int (db, "SELECT expire_after FROM sessions WHERE id = '" ID_B "'"), ==,
                    0);
 
@@ -1013,13 +1011,13 @@ test_session_not_found (Fixture *f, gconstpointer data)
   g_assert_no_error (error);
   g_assert_cmpuint (owner, ==, 77);
 
-#define ASSERT_NOT_FOUND(call)                                                                   \
-  G_STMT_START                                                                                   \
-  {                                                                                              \
-    g_assert_false (call);                                                                       \
-    g_assert_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_NOT_FOUND);                            \
-    g_clear_error (&error);                                                                      \
-  }                                                                                              \
+#define ASSERT_NOT_FOUND(call)                                                                     \
+  G_STMT_START                                                                                     \
+  {                                                                                                \
+    g_assert_false (call);                                                                         \
+    g_assert_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_NOT_FOUND);                              \
+    g_clear_error (&error);                                                                        \
+  }                                                                                                \
   G_STMT_END
   ASSERT_NOT_FOUND (sr_store_session_set_title (f->store, ID_A, "t", T0, &error));
   ASSERT_NOT_FOUND (sr_store_session_set_context (f->store, ID_A, "{}", T0, &error));
@@ -1090,8 +1088,7 @@ test_session_updates (Fixture *f, gconstpointer data)
   g_assert_cmpstr (r1->title, ==, "new title");
   g_assert_cmpint (r1->last_active, ==, T0 + 2 * HOUR);
 
-  g_assert_true (sr_store_session_set_context (f->store, ID_A, "{\"x\":1}", T0 + 3 * HOUR,
-                                               &error));
+  g_assert_true (sr_store_session_set_context (f->store, ID_A, "{\"x\":1}", T0 + 3 * HOUR, &error));
   g_autoptr (SrSessionRecord) r2 = sr_store_session_get (f->store, ID_A, &error);
   g_assert_cmpstr (r2->context, ==, "{\"x\":1}");
   g_assert_cmpint (r2->last_active, ==, T0 + 3 * HOUR);
@@ -1159,12 +1156,12 @@ test_session_delete (Fixture *f, gconstpointer data)
 static void
 insert_expiry_cases (SrStore *store)
 {
-  insert_session (store, ID_A, 1000, T0, NOW - 2 * HOUR, -1);         /* follows the default */
-  insert_session (store, ID_B, 1000, T0, 0, 0);                        /* never, though ancient */
-  insert_session (store, ID_C, 1000, T0, NOW - 2 * HOUR, 3 * 3600);    /* own expiry not reached */
-  insert_session (store, ID_D, 2000, T0, NOW - 2 * HOUR, 60);          /* own expiry long past */
-  insert_session (store, ID_E, 2000, T0, NOW - HOUR, -1);              /* default, exactly due */
-  insert_session (store, ID_F, 2000, T0, NOW - HOUR + 1, 3600);        /* own, one µs short */
+  insert_session (store, ID_A, 1000, T0, NOW - 2 * HOUR, -1);       /* follows the default */
+  insert_session (store, ID_B, 1000, T0, 0, 0);                     /* never, though ancient */
+  insert_session (store, ID_C, 1000, T0, NOW - 2 * HOUR, 3 * 3600); /* own expiry not reached */
+  insert_session (store, ID_D, 2000, T0, NOW - 2 * HOUR, 60);       /* own expiry long past */
+  insert_session (store, ID_E, 2000, T0, NOW - HOUR, -1);           /* default, exactly due */
+  insert_session (store, ID_F, 2000, T0, NOW - HOUR + 1, 3600);     /* own, one µs short */
 }
 
 static void
@@ -1193,7 +1190,8 @@ assert_expired (guint64 default_expiry, const char *const *expected)
   g_assert_cmpuint (left->len + g_strv_length ((GStrv) expected), ==, 6);
 
   /* A second pass at the same instant finds nothing more. */
-  g_autoptr (GPtrArray) again = sr_store_session_delete_expired (store, NOW, default_expiry, &error);
+  g_autoptr (GPtrArray) again
+      = sr_store_session_delete_expired (store, NOW, default_expiry, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (again->len, ==, 0);
 
@@ -1225,7 +1223,6 @@ test_expire_default_never (void)
 {
   assert_expired (0, (const char *const[]){ ID_D, NULL });
 }
-
 
 int
 main (int argc, char **argv)

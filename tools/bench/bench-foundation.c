@@ -21,40 +21,40 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BUS_NAME "org.smartrag.Daemon"
-#define BUS_PATH "/org/smartrag/Daemon"
+#define BUS_NAME            "org.smartrag.Daemon"
+#define BUS_PATH            "/org/smartrag/Daemon"
 #define SESSION_PATH_PREFIX BUS_PATH "/session/"
 
 /* Every wait is bounded, so a hung daemon or bus ends the run with an error, not a hang. */
-#define CALL_TIMEOUT_US (5 * G_USEC_PER_SEC)
-#define BUS_START_TIMEOUT_US (5 * G_USEC_PER_SEC)
-#define READY_TIMEOUT_US (10 * G_USEC_PER_SEC)
-#define STOP_TIMEOUT_US (15 * G_USEC_PER_SEC)
+#define CALL_TIMEOUT_US         (5 * G_USEC_PER_SEC)
+#define BUS_START_TIMEOUT_US    (5 * G_USEC_PER_SEC)
+#define READY_TIMEOUT_US        (10 * G_USEC_PER_SEC)
+#define STOP_TIMEOUT_US         (15 * G_USEC_PER_SEC)
 #define NAME_RELEASE_TIMEOUT_US (5 * G_USEC_PER_SEC)
 /* How long a freshly started daemon is left alone before its RSS counts as idle. */
-#define SETTLE_US (300 * 1000)
+#define SETTLE_US    (300 * 1000)
 #define WARMUP_CALLS 100
 
 /* The targets. */
 #define TARGET_READY_EMPTY_MS 150.0
-#define TARGET_READY_FULL_MS 400.0
-#define TARGET_CREATE_P99_MS 2.0
-#define TARGET_HEALTH_P99_MS 1.0
-#define TARGET_IDLE_RSS_MB 25.0
+#define TARGET_READY_FULL_MS  400.0
+#define TARGET_CREATE_P99_MS  2.0
+#define TARGET_HEALTH_P99_MS  1.0
+#define TARGET_IDLE_RSS_MB    25.0
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (sd_bus_message, sd_bus_message_unref)
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (sd_bus_error, sd_bus_error_free)
 
 static volatile sig_atomic_t interrupted;
 
-static G_DEFINE_QUARK (bench-foundation-error-quark, bench_error)
+static G_DEFINE_QUARK (bench - foundation - error - quark, bench_error)
 
-typedef enum {
-  CALL_PING,
-  CALL_CREATE,
-  CALL_HEALTH,
-  N_CALLS,
-} CallKind;
+    typedef enum {
+      CALL_PING,
+      CALL_CREATE,
+      CALL_HEALTH,
+      N_CALLS,
+    } CallKind;
 
 static const char *const call_names[N_CALLS] = {
   [CALL_PING] = "ping_baseline",
@@ -99,8 +99,7 @@ now_ns (void)
   return (gint64) ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static gboolean
-fail (GError **error, const char *format, ...) G_GNUC_PRINTF (2, 3);
+static gboolean fail (GError **error, const char *format, ...) G_GNUC_PRINTF (2, 3);
 
 static gboolean
 fail (GError **error, const char *format, ...)
@@ -127,8 +126,7 @@ on_signal (int sig)
   interrupted = 1;
 }
 
-static void
-progress (const char *format, ...) G_GNUC_PRINTF (1, 2);
+static void progress (const char *format, ...) G_GNUC_PRINTF (1, 2);
 
 static void
 progress (const char *format, ...)
@@ -255,20 +253,20 @@ read_rss_kb (GPid pid, guint64 *kb, GError **error)
 
 /* ---- the private bus ---- */
 
-static const char bus_config_template[] =
-    "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n"
-    " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
-    "<busconfig>\n"
-    "  <type>session</type>\n"
-    "  <listen>unix:path=%s</listen>\n"
-    "  <auth>EXTERNAL</auth>\n"
-    "  <policy context=\"default\">\n"
-    "    <allow user=\"*\"/>\n"
-    "    <allow own=\"*\"/>\n"
-    "    <allow send_destination=\"*\"/>\n"
-    "    <allow receive_sender=\"*\"/>\n"
-    "  </policy>\n"
-    "</busconfig>\n";
+static const char bus_config_template[]
+    = "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n"
+      " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
+      "<busconfig>\n"
+      "  <type>session</type>\n"
+      "  <listen>unix:path=%s</listen>\n"
+      "  <auth>EXTERNAL</auth>\n"
+      "  <policy context=\"default\">\n"
+      "    <allow user=\"*\"/>\n"
+      "    <allow own=\"*\"/>\n"
+      "    <allow send_destination=\"*\"/>\n"
+      "    <allow receive_sender=\"*\"/>\n"
+      "  </policy>\n"
+      "</busconfig>\n";
 
 static gboolean
 read_address (int fd, gint64 deadline, GString *address, GError **error)
@@ -308,8 +306,8 @@ start_bus (Bench *b, GError **error)
   g_autofree char *config = g_strdup_printf (bus_config_template, socket_path);
   g_autofree char *config_arg = g_strdup_printf ("--config-file=%s", config_path);
   g_autofree char *bus_log = g_build_filename (b->dir, "dbus-daemon.log", NULL);
-  char *argv[] = { b->dbus_daemon, "--nofork", "--nopidfile", config_arg, "--print-address=3",
-                   NULL };
+  char *argv[]
+      = { b->dbus_daemon, "--nofork", "--nopidfile", config_arg, "--print-address=3", NULL };
   int pipe_fds[2];
 
   if (!write_file (config_path, config, error))
@@ -329,8 +327,7 @@ start_bus (Bench *b, GError **error)
 
   g_autoptr (GString) address = g_string_new (NULL);
   if (ok)
-    ok = read_address (pipe_fds[0], g_get_monotonic_time () + BUS_START_TIMEOUT_US, address,
-                       error);
+    ok = read_address (pipe_fds[0], g_get_monotonic_time () + BUS_START_TIMEOUT_US, address, error);
   close (pipe_fds[0]);
   if (!ok) {
     g_autofree char *tail = log_tail (bus_log, 10);
@@ -394,8 +391,8 @@ build_create (Bench *b, sd_bus_message **m, GError **error)
   if (!new_call (b, BUS_NAME, BUS_PATH, BUS_NAME, "CreateSession", m, error))
     return FALSE;
   g_autofree char *title = g_strdup_printf ("Benchmark session %u", b->sessions_created + 1);
-  g_autofree char *context = g_strdup_printf ("{\"benchmark\":\"foundation\",\"n\":%u}",
-                                              b->sessions_created + 1);
+  g_autofree char *context
+      = g_strdup_printf ("{\"benchmark\":\"foundation\",\"n\":%u}", b->sessions_created + 1);
   int r = sd_bus_message_append (*m, "a{sv}", 2, "title", "s", title, "context", "s", context);
   if (r < 0)
     return fail (error, "cannot build CreateSession: %s", g_strerror (-r));
@@ -507,7 +504,8 @@ name_has_owner (Bench *b, gboolean *owned, GError **error)
   if (r >= 0)
     r = sd_bus_message_read (reply, "b", &value);
   if (r < 0)
-    return fail (error, "NameHasOwner: %s", bus_error.message ? bus_error.message : g_strerror (-r));
+    return fail (error, "NameHasOwner: %s",
+                 bus_error.message ? bus_error.message : g_strerror (-r));
   *owned = value != 0;
   return TRUE;
 }
@@ -541,8 +539,10 @@ open_notify_socket (Bench *b, GError **error)
   int one = 1;
 
   if (strlen (path) >= sizeof sa.sun_path)
-    return fail (error, "the notify socket path %s is too long; set TMPDIR to a shorter "
-                 "directory", path);
+    return fail (error,
+                 "the notify socket path %s is too long; set TMPDIR to a shorter "
+                 "directory",
+                 path);
   strcpy (sa.sun_path, path);
   b->notify_fd = socket (AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (b->notify_fd < 0)
@@ -644,8 +644,8 @@ daemon_environment (Bench *b)
 {
   char **env = g_get_environ ();
   /* Our own service manager's settings must not leak into the daemon under test. */
-  static const char *const drop[] = { "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS",
-                                      "LISTEN_PIDS", "LISTEN_FDNAMES", "INVOCATION_ID" };
+  static const char *const drop[] = { "WATCHDOG_USEC", "WATCHDOG_PID",   "LISTEN_FDS",
+                                      "LISTEN_PIDS",   "LISTEN_FDNAMES", "INVOCATION_ID" };
   for (guint i = 0; i < G_N_ELEMENTS (drop); i++)
     env = g_environ_unsetenv (env, drop[i]);
   g_autofree char *notify = g_build_filename (b->dir, "notify", NULL);
@@ -659,8 +659,9 @@ start_daemon (Bench *b, const char *state_dir, double *ready_ms, GError **error)
   g_autofree char *address_arg = g_strdup_printf ("--address=%s", b->bus_address);
   g_autofree char *state_arg = g_strdup_printf ("--state-dir=%s", state_dir);
   g_autofree char *config_arg = g_strdup_printf ("--config=%s", b->config_path);
-  char *argv[] = { b->daemon_path, address_arg, state_arg, config_arg,
-                   b->system_mode ? NULL : "--user", NULL };
+  char *argv[] = {
+    b->daemon_path, address_arg, state_arg, config_arg, b->system_mode ? NULL : "--user", NULL
+  };
   g_auto (GStrv) env = daemon_environment (b);
 
   int log_fd = open (b->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
@@ -1043,10 +1044,10 @@ add_latency_phase (Json *json, const char *name, const char *state, Latencies *l
   json_begin_object (json, "over_baseline_ms");
   for (int k = CALL_CREATE; k < N_CALLS; k++) {
     json_begin_object (json, call_names[k]);
-    add_number (json, "p50", sorted_stat (l->samples[k], 0.5)
-                                 - sorted_stat (l->samples[CALL_PING], 0.5));
-    add_number (json, "p99", sorted_stat (l->samples[k], 0.99)
-                                 - sorted_stat (l->samples[CALL_PING], 0.99));
+    add_number (json, "p50",
+                sorted_stat (l->samples[k], 0.5) - sorted_stat (l->samples[CALL_PING], 0.5));
+    add_number (json, "p99",
+                sorted_stat (l->samples[k], 0.99) - sorted_stat (l->samples[CALL_PING], 0.99));
     json_end_object (json);
   }
   json_end_object (json);
@@ -1054,8 +1055,8 @@ add_latency_phase (Json *json, const char *name, const char *state, Latencies *l
 }
 
 static gboolean
-add_target (Json *json, const char *name, const char *measured_as, double value,
-            double limit, const char *unit)
+add_target (Json *json, const char *name, const char *measured_as, double value, double limit,
+            const char *unit)
 {
   gboolean pass = value < limit;
   json_begin_object (json, name);
@@ -1107,17 +1108,17 @@ add_targets (Json *json, Results *r)
                            sorted_stat (r->at_full.samples[CALL_CREATE], 0.99));
   double health_p99 = MAX (sorted_stat (r->at_empty.samples[CALL_HEALTH], 0.99),
                            sorted_stat (r->at_full.samples[CALL_HEALTH], 0.99));
-  double rss_max_kb = MAX (MAX (sorted_stat (r->empty_starts.rss_kb, 1.0),
-                                sorted_stat (r->full_starts.rss_kb, 1.0)),
-                           (double) r->rss_after_fill_kb);
+  double rss_max_kb = MAX (
+      MAX (sorted_stat (r->empty_starts.rss_kb, 1.0), sorted_stat (r->full_starts.rss_kb, 1.0)),
+      (double) r->rss_after_fill_kb);
 
   json_begin_object (json, "targets");
   all &= add_target (json, "start_to_ready_empty", "median of the empty-state starts",
                      sorted_stat (r->empty_starts.ready_ms, 0.5), TARGET_READY_EMPTY_MS, "ms");
   all &= add_target (json, "start_to_ready_sessions", "median of the starts with the sessions",
                      sorted_stat (r->full_starts.ready_ms, 0.5), TARGET_READY_FULL_MS, "ms");
-  all &= add_target (json, "create_session_p99", "worst p99 of the two latency phases",
-                     create_p99, TARGET_CREATE_P99_MS, "ms");
+  all &= add_target (json, "create_session_p99", "worst p99 of the two latency phases", create_p99,
+                     TARGET_CREATE_P99_MS, "ms");
   all &= add_target (json, "get_health_p99", "worst p99 of the two latency phases", health_p99,
                      TARGET_HEALTH_P99_MS, "ms");
   all &= add_target (json, "idle_rss", "largest idle VmRSS seen", rss_max_kb / 1024.0,
@@ -1157,8 +1158,8 @@ filesystem_name (const char *dir)
     long magic;
     const char *name;
   } known[] = {
-    { 0xEF53, "ext4" },         { 0x01021994, "tmpfs" },  { 0x9123683E, "btrfs" },
-    { 0x58465342, "xfs" },      { 0x794c7630, "overlay" }, { 0x2fc12fc1, "zfs" },
+    { 0xEF53, "ext4" },     { 0x01021994, "tmpfs" },   { 0x9123683E, "btrfs" },
+    { 0x58465342, "xfs" },  { 0x794c7630, "overlay" }, { 0x2fc12fc1, "zfs" },
     { 0xF2F52010, "f2fs" },
   };
   struct statfs st;
@@ -1194,8 +1195,8 @@ add_daemon (Json *json, Bench *b)
   add_string (json, "path", b->daemon_path);
   add_string (json, "version", b->daemon_version ? b->daemon_version : "unknown");
   add_string (json, "build_type", b->build_type);
-  add_string (json, "mode", b->system_mode ? "system (caller is root, no polkit)"
-                                           : "user (--user, no polkit)");
+  add_string (json, "mode",
+              b->system_mode ? "system (caller is root, no polkit)" : "user (--user, no polkit)");
   add_string (json, "config", "[limits] max_sessions_per_user=0, other keys default");
   add_int (json, "unclean_exits", b->unclean_exits);
   add_int (json, "health_not_ok", b->health_not_ok);
@@ -1229,8 +1230,7 @@ report (Bench *b, Results *r)
 
   json_begin_object (json, "latency_ms");
   add_latency_phase (json, "empty_state", "sessions created from an empty database", &r->at_empty);
-  g_autofree char *state = g_strdup_printf ("after a restart with %d stored sessions",
-                                            b->sessions);
+  g_autofree char *state = g_strdup_printf ("after a restart with %d stored sessions", b->sessions);
   add_latency_phase (json, full, state, &r->at_full);
   json_end_object (json);
 
