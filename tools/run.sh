@@ -16,15 +16,6 @@ BUILD_DIR=${BUILD_DIR:-build}
 DEMO_EXIT=0
 [[ ${SMARTRAG_DEMO_EXIT:-} == 1 ]] && DEMO_EXIT=1
 
-# Debian 12 packages to build and run it; the design's Dependencies section is the
-# reference. dbus-daemon brings dbus-run-session, systemd brings busctl.
-PACKAGES=(
-  meson ninja-build pkg-config gcc g++ gettext
-  libsystemd-dev libglib2.0-dev libsqlite3-dev libjson-glib-dev libsoup-3.0-dev
-  libhnswlib-dev libpolkit-gobject-1-dev libxml2-dev libpoppler-glib-dev libarchive-dev
-  libseccomp-dev
-  dbus-daemon systemd libglib2.0-bin
-)
 
 BUS_NAME=org.smartrag.Daemon
 DAEMON_PATH=/org/smartrag/Daemon
@@ -35,33 +26,10 @@ DEMO_CONTEXT='{"topic": "getting started", "language": "en"}'
 RENAMED_TITLE="Getting started with SmartRAG"
 
 say() { printf 'run.sh: %s\n' "$*" >&2; }
-
-ensure_packages() {
-  if ! command -v dpkg-query > /dev/null || ! command -v apt-get > /dev/null; then
-    say "not a Debian system: make sure the equivalents of these are installed: $*"
-    return 0
-  fi
-  local missing=() package
-  for package in "$@"; do
-    [[ $(dpkg-query -W -f='${db:Status-Status}' "$package" 2> /dev/null) == installed ]] \
-      || missing+=("$package")
-  done
-  ((${#missing[@]} == 0)) && return 0
-
-  local sudo=()
-  if ((EUID != 0)); then
-    if ! command -v sudo > /dev/null; then
-      say "these packages are missing; install them as root, then run this again:"
-      say "  apt-get install ${missing[*]}"
-      return 1
-    fi
-    sudo=(sudo)
-  fi
-  say "installing ${missing[*]}"
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
-    apt-get install -y -q --no-install-recommends "${missing[@]}"
-}
+# shellcheck source=tools/lib/packages.sh
+source "$SRC/tools/lib/packages.sh"
+# To run it: dbus-daemon brings dbus-run-session, systemd busctl, libglib2.0-bin gdbus.
+PACKAGES=("${BUILD_PACKAGES[@]}" dbus-daemon systemd libglib2.0-bin)
 
 # Quiet when all goes well; the whole output when something does not.
 quietly() {
