@@ -134,6 +134,21 @@ sr_store_session_owner (SrStore *store, const char *id, guint32 *owner_uid, GErr
   return FALSE;
 }
 
+/* Steps @stmt to the end, gathering the ids in its first column. */
+static GPtrArray *
+collect_ids (SrStore *store, sqlite3_stmt *stmt, const char *doing, GError **error)
+{
+  g_autoptr (GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
+  int rc;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    g_ptr_array_add (ids, g_strdup ((const char *) sqlite3_column_text (stmt, 0)));
+  if (rc != SQLITE_DONE) {
+    sr_store_fail (store, error, doing);
+    return NULL;
+  }
+  return g_steal_pointer (&ids);
+}
+
 GPtrArray *
 sr_store_session_list_ids (SrStore *store, gint64 owner_uid, GError **error)
 {
@@ -144,15 +159,7 @@ sr_store_session_list_ids (SrStore *store, gint64 owner_uid, GError **error)
     return NULL;
   sqlite3_bind_int64 (stmt, 1, owner_uid);
 
-  g_autoptr (GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
-  int rc;
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
-    g_ptr_array_add (ids, g_strdup ((const char *) sqlite3_column_text (stmt, 0)));
-  if (rc != SQLITE_DONE) {
-    sr_store_fail (store, error, _ ("list sessions"));
-    return NULL;
-  }
-  return g_steal_pointer (&ids);
+  return collect_ids (store, stmt, _ ("list sessions"), error);
 }
 
 gboolean
@@ -252,13 +259,5 @@ sr_store_session_delete_expired (SrStore *store, gint64 now, guint64 default_exp
   sqlite3_bind_int64 (stmt, 1, now);
   sqlite3_bind_int64 (stmt, 2, (gint64) default_expiry);
 
-  g_autoptr (GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
-  int rc;
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
-    g_ptr_array_add (ids, g_strdup ((const char *) sqlite3_column_text (stmt, 0)));
-  if (rc != SQLITE_DONE) {
-    sr_store_fail (store, error, _ ("remove expired sessions"));
-    return NULL;
-  }
-  return g_steal_pointer (&ids);
+  return collect_ids (store, stmt, _ ("remove expired sessions"), error);
 }
