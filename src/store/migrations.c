@@ -29,6 +29,76 @@ static const SrMigration migrations[] = {
       "CREATE INDEX sessions_by_owner ON sessions (owner_uid, created_at);"
       "CREATE INDEX sessions_by_activity ON sessions (last_active);",
   },
+  {
+      2,
+      "documents, their files and chunks, with full-text search",
+      /* Uploaded bytes, content-addressed: several documents may share one file. */
+      "CREATE TABLE files ("
+      "  sha256 TEXT PRIMARY KEY NOT NULL"
+      "     CHECK (length(sha256) = 64 AND sha256 NOT GLOB '*[^0-9a-f]*'),"
+      "  size INTEGER NOT NULL CHECK (size >= 0),"
+      "  created_at INTEGER NOT NULL"
+      ") STRICT;"
+      "CREATE TABLE documents ("
+      "  id TEXT PRIMARY KEY NOT NULL"
+      "     CHECK (length(id) = 32 AND id NOT GLOB '*[^0-9a-f]*'),"
+      "  session_id TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,"
+      "  file_sha256 TEXT NOT NULL REFERENCES files (sha256) ON DELETE RESTRICT,"
+      "  filename TEXT NOT NULL,"
+      "  title TEXT NOT NULL DEFAULT '',"
+      "  format TEXT NOT NULL DEFAULT '',"
+      "  state TEXT NOT NULL DEFAULT 'stored'"
+      "     CHECK (state IN ('stored', 'parsing', 'indexing', 'ready', 'failed')),"
+      "  progress REAL NOT NULL DEFAULT 0 CHECK (progress BETWEEN 0 AND 1),"
+      "  message TEXT NOT NULL DEFAULT '',"
+      "  chunk_count INTEGER NOT NULL DEFAULT 0 CHECK (chunk_count >= 0),"
+      "  created_at INTEGER NOT NULL,"
+      "  updated_at INTEGER NOT NULL"
+      ") STRICT;"
+      "CREATE INDEX documents_by_session ON documents (session_id, created_at);"
+      "CREATE INDEX documents_by_file ON documents (file_sha256);"
+      /* What a restart must pick up again. */
+      "CREATE INDEX documents_unfinished ON documents (state)"
+      "  WHERE state IN ('stored', 'parsing', 'indexing');"
+      /* The rowid is the chunk's label in the session's vector index. */
+      "CREATE TABLE chunks ("
+      "  id INTEGER PRIMARY KEY,"
+      "  document_id TEXT NOT NULL REFERENCES documents (id) ON DELETE CASCADE,"
+      "  session_id TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,"
+      "  ordinal INTEGER NOT NULL CHECK (ordinal >= 0),"
+      "  page INTEGER CHECK (page IS NULL OR page > 0),"
+      "  heading TEXT NOT NULL DEFAULT '',"
+      "  text TEXT NOT NULL,"
+      /* float32 values in host order, and what made them; NULL until embedded */
+      "  embedding BLOB,"
+      "  embedding_model TEXT,"
+      "  UNIQUE (document_id, ordinal)"
+      ") STRICT;"
+      "CREATE INDEX chunks_by_session ON chunks (session_id);"
+      "CREATE VIRTUAL TABLE chunks_fts USING fts5 ("
+      "  text, heading, content = 'chunks', content_rowid = 'id',"
+      "  tokenize = 'unicode61 remove_diacritics 2');"
+      "CREATE TRIGGER chunks_fts_insert AFTER INSERT ON chunks BEGIN"
+      "  INSERT INTO chunks_fts (rowid, text, heading) VALUES (new.id, new.text, new.heading);"
+      "END;"
+      "CREATE TRIGGER chunks_fts_delete AFTER DELETE ON chunks BEGIN"
+      "  INSERT INTO chunks_fts (chunks_fts, rowid, text, heading)"
+      "  VALUES ('delete', old.id, old.text, old.heading);"
+      "END;"
+      "CREATE TRIGGER chunks_fts_update AFTER UPDATE OF text, heading ON chunks BEGIN"
+      "  INSERT INTO chunks_fts (chunks_fts, rowid, text, heading)"
+      "  VALUES ('delete', old.id, old.text, old.heading);"
+      "  INSERT INTO chunks_fts (rowid, text, heading) VALUES (new.id, new.text, new.heading);"
+      "END;"
+      /* DocumentCount stays a column read, whoever adds or removes documents. */
+      "CREATE TRIGGER documents_count_insert AFTER INSERT ON documents BEGIN"
+      "  UPDATE sessions SET document_count = document_count + 1 WHERE id = new.session_id;"
+      "END;"
+      "CREATE TRIGGER documents_count_delete AFTER DELETE ON documents BEGIN"
+      "  UPDATE sessions SET document_count = max(document_count - 1, 0)"
+      "  WHERE id = old.session_id;"
+      "END;",
+  },
 };
 
 const SrMigration *

@@ -581,6 +581,30 @@ check_v1 (SrStore *store)
   g_assert_cmpint (query_int (db, "SELECT count(*) FROM users WHERE uid = 4294967295"), ==, 1);
 }
 
+#define SHA_1 "1111111111111111111111111111111111111111111111111111111111111111"
+
+static void
+check_v2 (SrStore *store)
+{
+  sqlite3 *db = sr_store_db (store);
+
+  /* The counter follows the rows, whoever writes them. */
+  g_assert_cmpint (query_int (db, "SELECT document_count FROM sessions WHERE id = '" ID_D "'"), ==,
+                   2);
+  g_assert_cmpint (query_int (db, "SELECT count(*) FROM documents WHERE file_sha256 = '" SHA_1 "'"),
+                   ==, 2);
+  g_assert_cmpint (
+      query_int (db, "SELECT page FROM chunks WHERE document_id = '" ID_E "' AND ordinal = 1"), ==,
+      3);
+  /* Full-text search folds diacritics and covers headings. */
+  g_assert_cmpint (
+      query_int (db, "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH 'cafe'"), ==,
+      query_int (db, "SELECT id FROM chunks WHERE document_id = '" ID_E "' AND ordinal = 0"));
+  g_assert_cmpint (query_int (db, "SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH "
+                                  "'heading:opening'"),
+                   ==, 2);
+}
+
 static const VersionRows version_rows[] = {
   { 1,
     "INSERT INTO users (uid, created_at, last_seen) VALUES"
@@ -592,6 +616,19 @@ static const VersionRows version_rows[] = {
     "  ('" ID_B "', 0, '', '{}', 1, 2, 0, 0, 0),"
     "  ('" ID_C "', 1000, 'x', '{}', 5, 6, 3600, 0, 0);",
     check_v1 },
+  { 2,
+    "INSERT INTO users (uid, created_at, last_seen) VALUES (2000, 10, 10);"
+    "INSERT INTO sessions (id, owner_uid, created_at, last_active) VALUES"
+    "  ('" ID_D "', 2000, 10, 10);"
+    "INSERT INTO files (sha256, size, created_at) VALUES ('" SHA_1 "', 42, 10);"
+    "INSERT INTO documents (id, session_id, file_sha256, filename, format, state, progress,"
+    "  chunk_count, created_at, updated_at) VALUES"
+    "  ('" ID_E "', '" ID_D "', '" SHA_1 "', 'menu.pdf', 'pdf', 'ready', 1, 2, 10, 11),"
+    "  ('" ID_F "', '" ID_D "', '" SHA_1 "', 'copy.pdf', 'pdf', 'stored', 0, 0, 12, 12);"
+    "INSERT INTO chunks (document_id, session_id, ordinal, page, heading, text) VALUES"
+    "  ('" ID_E "', '" ID_D "', 0, 2, 'Opening hours', 'Caf\xc3\xa9 du Nord opens at eight.'),"
+    "  ('" ID_E "', '" ID_D "', 1, 3, 'Opening hours', 'Closed on Mondays.');",
+    check_v2 },
 };
 
 static const VersionRows *
@@ -1224,6 +1261,55 @@ test_expire_default_never (void)
   assert_expired (0, (const char *const[]){ ID_D, NULL });
 }
 
+/* Removing a document takes its chunks and their search entries along; removing a
+ * session takes its documents; a file stays while a document uses it. */
+static void
+test_documents_cascade (Fixture *f, gconstpointer data)
+{
+  sqlite3 *db = fixture_open (f);
+  run_ok (db, version_rows[1].insert);
+
+  run_ok (db, "DELETE FROM documents WHERE id = '" ID_E "'");
+  g_assert_cmpint (query_int (db, "SELECT count(*) FROM chunks"), ==, 0);
+  g_assert_cmpint (query_int (db, "SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH 'cafe'"),
+                   ==, 0);
+  g_assert_cmpint (query_int (db, "SELECT document_count FROM sessions WHERE id = '" ID_D "'"), ==,
+                   1);
+
+  /* ON DELETE RESTRICT fails at once, reported by SQLite as a trigger constraint. */
+  g_assert_cmpint (run (db, "DELETE FROM files WHERE sha256 = '" SHA_1 "'") & 0xff, ==,
+                   SQLITE_CONSTRAINT);
+  run_ok (db, "DELETE FROM sessions WHERE id = '" ID_D "'");
+  g_assert_cmpint (query_int (db, "SELECT count(*) FROM documents"), ==, 0);
+  run_ok (db, "DELETE FROM files WHERE sha256 = '" SHA_1 "'");
+
+  g_assert_cmpint (run (db, "INSERT INTO documents (id, session_id, file_sha256, filename,"
+                            " state, created_at, updated_at) VALUES ('" ID_E "', '" ID_D
+                            "', '" SHA_1 "', 'x', 'stored', 1, 1)"),
+                   ==, SQLITE_CONSTRAINT_FOREIGNKEY);
+}
+
+/* States and progress are what the document contract says, nothing else. */
+static void
+test_documents_checks (Fixture *f, gconstpointer data)
+{
+  sqlite3 *db = fixture_open (f);
+  run_ok (db, version_rows[1].insert);
+
+  g_assert_cmpint (run (db, "UPDATE documents SET state = 'done' WHERE id = '" ID_E "'"), ==,
+                   SQLITE_CONSTRAINT_CHECK);
+  g_assert_cmpint (run (db, "UPDATE documents SET progress = 1.5 WHERE id = '" ID_E "'"), ==,
+                   SQLITE_CONSTRAINT_CHECK);
+  g_assert_cmpint (run (db, "INSERT INTO files (sha256, size, created_at) VALUES ('abc', 1, 1)"),
+                   ==, SQLITE_CONSTRAINT_CHECK);
+  g_assert_cmpint (run (db, "INSERT INTO chunks (document_id, session_id, ordinal, text) VALUES"
+                            " ('" ID_E "', '" ID_D "', 0, 'again')"),
+                   ==, SQLITE_CONSTRAINT_UNIQUE);
+  g_assert_cmpint (run (db, "INSERT INTO chunks (document_id, session_id, ordinal, page, text)"
+                            " VALUES ('" ID_E "', '" ID_D "', 5, 0, 'page zero')"),
+                   ==, SQLITE_CONSTRAINT_CHECK);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1269,6 +1355,8 @@ main (int argc, char **argv)
   ADD ("/store/sessions/updates", test_session_updates);
   ADD ("/store/sessions/bad-context-update", test_session_bad_context_update);
   ADD ("/store/sessions/delete", test_session_delete);
+  ADD ("/store/documents/cascade", test_documents_cascade);
+  ADD ("/store/documents/checks", test_documents_checks);
   g_test_add_func ("/store/expiry/default", test_expire_default);
   g_test_add_func ("/store/expiry/default-longer", test_expire_default_longer);
   g_test_add_func ("/store/expiry/default-never", test_expire_default_never);

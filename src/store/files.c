@@ -1,0 +1,232 @@
+/* Uploaded bytes, stored once by content under <state>/files/<sha256[0:2]>/<sha256>. */
+#include "store/files.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gi18n.h>
+#include <glib/gstdio.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include "common/errors.h"
+
+#define TEMPORARY_DIR "tmp"
+#define BUFFER_SIZE   (128 * 1024)
+
+/* @path is the file the disk-full message names; @format describes what failed. */
+static gboolean fail_errno (GError **error, int saved, const char *path, const char *format, ...)
+    G_GNUC_PRINTF (4, 5);
+
+static gboolean
+fail_errno (GError **error, int saved, const char *path, const char *format, ...)
+{
+  if (saved == ENOSPC || saved == EDQUOT) {
+    g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_FAILED,
+                 _ ("The disk holding %s is full; free some space and try again"), path);
+    return FALSE;
+  }
+  va_list args;
+  va_start (args, format);
+  g_autofree char *what = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_FAILED, "%s: %s", what, g_strerror (saved));
+  return FALSE;
+}
+
+static gboolean
+sync_directory (const char *path, GError **error)
+{
+  int fd = open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0 || fsync (fd) != 0) {
+    int saved = errno;
+    if (fd >= 0)
+      close (fd);
+    return fail_errno (error, saved, path, _ ("Cannot sync the directory %s"), path);
+  }
+  close (fd);
+  return TRUE;
+}
+
+static gboolean
+make_directory (const char *path, gboolean *created, GError **error)
+{
+  if (g_mkdir (path, 0700) == 0) {
+    *created = TRUE;
+    return TRUE;
+  }
+  if (errno == EEXIST)
+    return TRUE;
+  return fail_errno (error, errno, path, _ ("Cannot create the directory %s"), path);
+}
+
+/* Waits until a pipe or socket has data again; regular files never block. */
+static gboolean
+wait_readable (int fd, guint idle_timeout_ms, GError **error)
+{
+  struct pollfd p = { .fd = fd, .events = POLLIN };
+  int r;
+  do
+    r = poll (&p, 1, (int) idle_timeout_ms);
+  while (r < 0 && errno == EINTR);
+  if (r > 0)
+    return TRUE;
+  g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_INVALID_ARGS,
+               _ ("The file stopped arriving: nothing came for %u ms"), idle_timeout_ms);
+  return FALSE;
+}
+
+/* Reads once into @buffer: the bytes read, 0 at the end, -1 on failure. */
+static gssize
+read_some (int fd, guint8 *buffer, guint idle_timeout_ms, GError **error)
+{
+  for (;;) {
+    gssize n = read (fd, buffer, BUFFER_SIZE);
+    if (n >= 0)
+      return n;
+    if (errno == EINTR)
+      continue;
+    if (errno == EAGAIN) {
+      if (!wait_readable (fd, idle_timeout_ms, error))
+        return -1;
+      continue;
+    }
+    if (errno == EISDIR)
+      g_set_error_literal (error, SMARTRAG_ERROR, SMARTRAG_ERROR_INVALID_ARGS,
+                           _ ("The file descriptor is a directory, not a file"));
+    else
+      g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_INVALID_ARGS,
+                   _ ("Cannot read the file descriptor: %s"), g_strerror (errno));
+    return -1;
+  }
+}
+
+static gboolean
+write_all (int fd, const guint8 *data, gsize length, const char *path, GError **error)
+{
+  while (length > 0) {
+    gssize n = write (fd, data, length);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return fail_errno (error, errno, path, _ ("Cannot write %s"), path);
+    data += n;
+    length -= (gsize) n;
+  }
+  return TRUE;
+}
+
+/* Copies @in into the open temporary file, hashing and counting as it goes. */
+static gboolean
+copy_in (int in, int out, const char *tmp_path, guint64 max_bytes, guint idle_timeout_ms,
+         SrStoredFile *stored, GError **error)
+{
+  g_autoptr (GChecksum) sha = g_checksum_new (G_CHECKSUM_SHA256);
+  g_autofree guint8 *buffer = g_malloc (BUFFER_SIZE);
+  gssize n;
+
+  stored->size = 0;
+  while ((n = read_some (in, buffer, idle_timeout_ms, error)) > 0) {
+    stored->size += (guint64) n;
+    if (stored->size > max_bytes) {
+      g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_TOO_LARGE,
+                   _ ("The file is larger than the limit of %" PRIu64 " bytes"), max_bytes);
+      return FALSE;
+    }
+    g_checksum_update (sha, buffer, (gsize) n);
+    if (!write_all (out, buffer, (gsize) n, tmp_path, error))
+      return FALSE;
+  }
+  if (n < 0)
+    return FALSE;
+  if (fsync (out) != 0)
+    return fail_errno (error, errno, tmp_path, _ ("Cannot sync %s"), tmp_path);
+  g_strlcpy (stored->sha256, g_checksum_get_string (sha), sizeof stored->sha256);
+  return TRUE;
+}
+
+/* Moves the complete temporary file to its content address, or drops it when those
+ * bytes are already stored. */
+static gboolean
+publish (const char *files_dir, const char *tmp_path, SrStoredFile *stored, GError **error)
+{
+  g_autofree char *shard_name = g_strndup (stored->sha256, 2);
+  g_autofree char *shard = g_build_filename (files_dir, shard_name, NULL);
+  g_autofree char *final = g_build_filename (shard, stored->sha256, NULL);
+  gboolean created = FALSE;
+
+  if (!make_directory (shard, &created, error))
+    return FALSE;
+  stored->existed = g_file_test (final, G_FILE_TEST_EXISTS);
+  if (stored->existed) {
+    g_unlink (tmp_path);
+    return TRUE;
+  }
+  if (g_rename (tmp_path, final) != 0)
+    return fail_errno (error, errno, final, _ ("Cannot store %s"), final);
+  /* The new name, and a new shard's own name, are durable only once their directories
+   * are synced. */
+  return sync_directory (shard, error) && (!created || sync_directory (files_dir, error));
+}
+
+gboolean
+sr_files_put_fd (const char *files_dir, int fd, guint64 max_bytes, guint idle_timeout_ms,
+                 SrStoredFile *stored, GError **error)
+{
+  g_autofree char *tmp_dir = g_build_filename (files_dir, TEMPORARY_DIR, NULL);
+  g_autofree char *tmp_path = g_build_filename (tmp_dir, "upload-XXXXXX", NULL);
+  gboolean created = FALSE;
+
+  memset (stored, 0, sizeof *stored);
+  if (!make_directory (files_dir, &created, error) || !make_directory (tmp_dir, &created, error))
+    return FALSE;
+
+  int out = g_mkstemp_full (tmp_path, O_RDWR | O_CLOEXEC, 0600);
+  if (out < 0)
+    return fail_errno (error, errno, tmp_dir, _ ("Cannot create a file in %s"), tmp_dir);
+
+  gboolean ok = copy_in (fd, out, tmp_path, max_bytes, idle_timeout_ms, stored, error);
+  if (close (out) != 0 && ok)
+    ok = fail_errno (error, errno, tmp_path, _ ("Cannot write %s"), tmp_path);
+  if (ok)
+    ok = publish (files_dir, tmp_path, stored, error);
+  if (!ok)
+    g_unlink (tmp_path);
+  return ok;
+}
+
+char *
+sr_files_path (const char *files_dir, const char *sha256)
+{
+  g_autofree char *shard = g_strndup (sha256, 2);
+  return g_build_filename (files_dir, shard, sha256, NULL);
+}
+
+gboolean
+sr_files_remove (const char *files_dir, const char *sha256, GError **error)
+{
+  g_autofree char *path = sr_files_path (files_dir, sha256);
+  if (g_unlink (path) == 0 || errno == ENOENT)
+    return TRUE;
+  return fail_errno (error, errno, path, _ ("Cannot remove %s"), path);
+}
+
+guint
+sr_files_clean_temporary (const char *files_dir)
+{
+  g_autofree char *tmp_dir = g_build_filename (files_dir, TEMPORARY_DIR, NULL);
+  g_autoptr (GDir) dir = g_dir_open (tmp_dir, 0, NULL);
+  const char *name;
+  guint removed = 0;
+
+  if (dir == NULL)
+    return 0;
+  while ((name = g_dir_read_name (dir)) != NULL) {
+    g_autofree char *path = g_build_filename (tmp_dir, name, NULL);
+    if (g_unlink (path) == 0)
+      removed++;
+    else
+      g_warning ("Cannot remove the interrupted upload %s: %s", path, g_strerror (errno));
+  }
+  return removed;
+}

@@ -1,0 +1,32 @@
+/* Uploaded bytes, stored once by content under <state>/files/<sha256[0:2]>/<sha256>. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define SR_SHA256_HEX_LENGTH 64
+
+typedef struct {
+  char sha256[SR_SHA256_HEX_LENGTH + 1];
+  guint64 size;
+  gboolean existed; /* the same bytes were already stored */
+} SrStoredFile;
+
+/* Streams @fd to the end into the store, computing its SHA-256, and makes the file durable
+ * (fsync of the file and of the directories it lands in) before returning. It blocks: run
+ * it on a worker thread. A pipe or socket that goes silent for @idle_timeout_ms fails.
+ * More than @max_bytes is TOO_LARGE, and nothing of it is kept. */
+gboolean sr_files_put_fd (const char *files_dir, int fd, guint64 max_bytes, guint idle_timeout_ms,
+                          SrStoredFile *stored, GError **error);
+
+char *sr_files_path (const char *files_dir, const char *sha256);
+
+/* Removes a stored file; one that is already gone is not an error. */
+gboolean sr_files_remove (const char *files_dir, const char *sha256, GError **error);
+
+/* Deletes what an interrupted sr_files_put_fd() left in the temporary folder; returns how
+ * many files went. Run at start, before any upload. */
+guint sr_files_clean_temporary (const char *files_dir);
+
+G_END_DECLS
