@@ -13,12 +13,15 @@ typedef struct {
   guint max_chunks;    /* more fails the document with TOO_LARGE; 0 means no limit */
 } SrChunkOptions;
 
-#define SR_CHUNK_OPTIONS_DEFAULT { 1000, 150, 0 }
+#define SR_CHUNK_OPTIONS_DEFAULT                                                                   \
+  {                                                                                                \
+    1000, 150, 0                                                                                   \
+  }
 
 typedef struct {
   guint ordinal; /* 0-based position in the document */
   char *text;
-  guint page;    /* as in SrSection */
+  guint page; /* as in SrSection */
   char *heading;
 } SrChunk;
 
