@@ -1,0 +1,189 @@
+/* Unit tests for the document and file rows (src/store/documents.c). */
+#include "common/errors.h"
+#include "store/documents.h"
+#include "store/sessions.h"
+#include "unit-helpers.h"
+
+#define SESSION       "0123456789abcdef0123456789abcdef"
+#define OTHER_SESSION "fedcba9876543210fedcba9876543210"
+#define DOC_A         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define DOC_B         "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+#define DOC_C         "cccccccccccccccccccccccccccccccc"
+#define SHA_X         "1111111111111111111111111111111111111111111111111111111111111111"
+#define SHA_Y         "2222222222222222222222222222222222222222222222222222222222222222"
+
+typedef struct {
+  char *dir;
+  SrStore *store;
+} Fixture;
+
+static void
+add_session (Fixture *f, const char *id)
+{
+  g_autoptr (GError) error = NULL;
+  SrSessionRecord s = { (char *) id, 1000, (char *) "", (char *) "{}", 1, 1, -1, 0, 0 };
+  g_assert_true (sr_store_session_insert (f->store, &s, &error));
+  g_assert_no_error (error);
+}
+
+static void
+set_up (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  f->dir = sr_test_make_tmpdir ();
+  f->store = sr_store_open (f->dir, &error);
+  g_assert_no_error (error);
+  add_session (f, SESSION);
+  add_session (f, OTHER_SESSION);
+}
+
+static void
+tear_down (Fixture *f, gconstpointer data)
+{
+  sr_store_close (f->store);
+  sr_test_remove_tree (f->dir);
+  g_free (f->dir);
+}
+
+static void
+add_document (Fixture *f, const char *id, const char *session, const char *sha, gint64 at)
+{
+  g_autoptr (GError) error = NULL;
+  SrDocumentRecord r = {
+    .id = (char *) id,
+    .session_id = (char *) session,
+    .file_sha256 = (char *) sha,
+    .size = 42,
+    .filename = (char *) "report.pdf",
+    .created_at = at,
+  };
+  g_assert_true (sr_store_document_insert (f->store, &r, &error));
+  g_assert_no_error (error);
+}
+
+static guint32
+document_count (Fixture *f, const char *session)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SrSessionRecord) s = sr_store_session_get (f->store, session, &error);
+  g_assert_no_error (error);
+  return s->document_count;
+}
+
+static void
+test_insert_and_get (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  add_document (f, DOC_A, SESSION, SHA_X, 100);
+
+  g_autoptr (SrDocumentRecord) r = sr_store_document_get (f->store, DOC_A, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (r->session_id, ==, SESSION);
+  g_assert_cmpstr (r->file_sha256, ==, SHA_X);
+  g_assert_cmpuint (r->size, ==, 42);
+  g_assert_cmpstr (r->filename, ==, "report.pdf");
+  g_assert_cmpstr (r->title, ==, "");
+  g_assert_cmpstr (r->format, ==, "");
+  g_assert_cmpstr (r->state, ==, "stored");
+  g_assert_cmpfloat (r->progress, ==, 0.0);
+  g_assert_cmpint (r->created_at, ==, 100);
+  g_assert_cmpint (r->updated_at, ==, 100);
+  g_assert_cmpuint (document_count (f, SESSION), ==, 1);
+
+  g_autoptr (SrDocumentRecord) none = sr_store_document_get (f->store, DOC_B, &error);
+  g_assert_null (none);
+  g_assert_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_NOT_FOUND);
+}
+
+static void
+test_list_by_session (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  add_document (f, DOC_B, SESSION, SHA_X, 200);
+  add_document (f, DOC_A, SESSION, SHA_Y, 100);
+  add_document (f, DOC_C, OTHER_SESSION, SHA_X, 50);
+
+  g_autoptr (GPtrArray) mine = sr_store_document_list (f->store, SESSION, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (mine->len, ==, 2);
+  g_assert_cmpstr (((SrDocumentRecord *) mine->pdata[0])->id, ==, DOC_A);
+  g_assert_cmpstr (((SrDocumentRecord *) mine->pdata[1])->id, ==, DOC_B);
+}
+
+static void
+test_state_and_unfinished (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  add_document (f, DOC_A, SESSION, SHA_X, 100);
+  add_document (f, DOC_B, SESSION, SHA_X, 200);
+  add_document (f, DOC_C, SESSION, SHA_X, 300);
+
+  g_assert_true (sr_store_document_set_state (f->store, DOC_A, "ready", 1.0, NULL, 400, &error));
+  g_assert_true (sr_store_document_set_state (f->store, DOC_B, "failed", 0.5, "The PDF is damaged",
+                                              401, &error));
+  g_assert_true (sr_store_document_set_state (f->store, DOC_C, "parsing", 0.1, NULL, 402, &error));
+  g_assert_no_error (error);
+
+  g_autoptr (SrDocumentRecord) b = sr_store_document_get (f->store, DOC_B, &error);
+  g_assert_cmpstr (b->state, ==, "failed");
+  g_assert_cmpstr (b->message, ==, "The PDF is damaged");
+  g_assert_cmpint (b->updated_at, ==, 401);
+
+  g_autoptr (GPtrArray) unfinished = sr_store_document_list_unfinished (f->store, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (unfinished->len, ==, 1);
+  g_assert_cmpstr (((SrDocumentRecord *) unfinished->pdata[0])->id, ==, DOC_C);
+
+  /* The schema refuses states outside the contract. */
+  g_assert_false (sr_store_document_set_state (f->store, DOC_A, "done", 1.0, NULL, 5, &error));
+  g_assert_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_FAILED);
+  g_clear_error (&error);
+  g_assert_false (sr_store_document_set_state (f->store, DOC_B "0", "ready", 1, NULL, 5, &error));
+  g_assert_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_NOT_FOUND);
+}
+
+/* The bytes go only with the last document that uses them. */
+static void
+test_delete_and_orphans (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  add_document (f, DOC_A, SESSION, SHA_X, 100);
+  add_document (f, DOC_B, SESSION, SHA_X, 200);
+  add_document (f, DOC_C, OTHER_SESSION, SHA_Y, 300);
+
+  g_autofree char *orphan = NULL;
+  g_assert_true (sr_store_document_delete (f->store, DOC_A, &orphan, &error));
+  g_assert_no_error (error);
+  g_assert_null (orphan);
+  g_assert_cmpuint (document_count (f, SESSION), ==, 1);
+
+  g_assert_true (sr_store_document_delete (f->store, DOC_B, &orphan, &error));
+  g_assert_cmpstr (orphan, ==, SHA_X);
+  g_assert_cmpuint (document_count (f, SESSION), ==, 0);
+
+  g_autofree char *again = NULL;
+  g_assert_false (sr_store_document_delete (f->store, DOC_B, &again, &error));
+  g_assert_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+
+  /* A removed session leaves its files behind until they are collected. */
+  g_assert_true (sr_store_session_delete (f->store, OTHER_SESSION, &error));
+  g_autoptr (GPtrArray) gone = sr_store_files_collect_orphans (f->store, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (gone->len, ==, 1);
+  g_assert_cmpstr (gone->pdata[0], ==, SHA_Y);
+  g_autoptr (GPtrArray) none = sr_store_files_collect_orphans (f->store, &error);
+  g_assert_cmpuint (none->len, ==, 0);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+#define ADD(path, func) g_test_add (path, Fixture, NULL, set_up, func, tear_down)
+  ADD ("/documents-store/insert-and-get", test_insert_and_get);
+  ADD ("/documents-store/list-by-session", test_list_by_session);
+  ADD ("/documents-store/state-and-unfinished", test_state_and_unfinished);
+  ADD ("/documents-store/delete-and-orphans", test_delete_and_orphans);
+  return g_test_run ();
+}
