@@ -1,5 +1,6 @@
 /* Unit tests for the document and file rows (src/store/documents.c). */
 #include "common/errors.h"
+#include "store/chunks.h"
 #include "store/documents.h"
 #include "store/sessions.h"
 #include "unit-helpers.h"
@@ -176,6 +177,119 @@ test_delete_and_orphans (Fixture *f, gconstpointer data)
   g_assert_cmpuint (none->len, ==, 0);
 }
 
+static const SrChunkRow menu_chunks[] = {
+  { 0, "Caf\xc3\xa9 du Nord opens at eight in the morning.", 1, "Opening hours" },
+  { 1, "It is closed on Mondays and public holidays.", 2, "Opening hours" },
+  { 2, "The soup of the day costs four euros.", 2, "Prices" },
+};
+
+static void
+store_menu (Fixture *f, const char *doc, const char *session, GArray *ids)
+{
+  g_autoptr (GError) error = NULL;
+  float vectors[3 * 4] = { 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0 };
+  g_assert_true (sr_store_chunks_replace (f->store, doc, session, menu_chunks, 3, vectors, 4,
+                                          "builtin-4", 500, ids, &error));
+  g_assert_no_error (error);
+}
+
+static void
+test_chunks_replace (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+  add_document (f, DOC_A, SESSION, SHA_X, 100);
+
+  store_menu (f, DOC_A, SESSION, ids);
+  g_assert_cmpuint (ids->len, ==, 3);
+  g_autoptr (SrDocumentRecord) r = sr_store_document_get (f->store, DOC_A, &error);
+  g_assert_cmpstr (r->state, ==, "ready");
+  g_assert_cmpuint (r->chunk_count, ==, 3);
+  g_assert_cmpfloat (r->progress, ==, 1.0);
+
+  /* Doing it again (a resumed document) replaces, never duplicates. */
+  g_array_set_size (ids, 0);
+  store_menu (f, DOC_A, SESSION, ids);
+  g_autoptr (GPtrArray) hits
+      = sr_store_chunks_search_text (f->store, SESSION, "mondays", 10, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (hits->len, ==, 1);
+
+  /* An unknown document stores nothing. */
+  g_assert_false (sr_store_chunks_replace (f->store, DOC_B, SESSION, menu_chunks, 3, NULL, 0, NULL,
+                                           1, NULL, &error));
+  g_assert_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_FAILED); /* foreign key */
+}
+
+static void
+test_chunks_search_text (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  add_document (f, DOC_A, SESSION, SHA_X, 100);
+  add_document (f, DOC_C, OTHER_SESSION, SHA_X, 100);
+  store_menu (f, DOC_A, SESSION, NULL);
+  store_menu (f, DOC_C, OTHER_SESSION, NULL);
+
+  /* Diacritics fold, every hit says where it is, and only this session's chunks come. */
+  g_autoptr (GPtrArray) hits = sr_store_chunks_search_text (f->store, SESSION, "cafe", 10, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (hits->len, ==, 1);
+  SrChunkHit *hit = hits->pdata[0];
+  g_assert_cmpstr (hit->document_id, ==, DOC_A);
+  g_assert_cmpstr (hit->filename, ==, "report.pdf");
+  g_assert_cmpuint (hit->ordinal, ==, 0);
+  g_assert_cmpuint (hit->page, ==, 1);
+  g_assert_cmpstr (hit->heading, ==, "Opening hours");
+  g_assert_cmpfloat (hit->score, >, 0);
+
+  /* Any word matches, better matches first. */
+  g_autoptr (GPtrArray) two
+      = sr_store_chunks_search_text (f->store, SESSION, "soup costs Mondays", 10, &error);
+  g_assert_cmpuint (two->len, ==, 2);
+  g_assert_cmpuint (((SrChunkHit *) two->pdata[0])->ordinal, ==, 2);
+
+  /* Nothing typed is FTS5 syntax. */
+  const char *odd[] = { "\"", "NEAR(", "a AND", "*", "heading:x", "-", "\"\"\"", "" };
+  for (guint i = 0; i < G_N_ELEMENTS (odd); i++) {
+    g_autoptr (GPtrArray) none
+        = sr_store_chunks_search_text (f->store, SESSION, odd[i], 10, &error);
+    g_assert_no_error (error);
+    g_assert_nonnull (none);
+  }
+}
+
+static gboolean
+count_vector (gint64 id, const float *vector, guint dimensions, gpointer user_data)
+{
+  guint *n = user_data;
+  g_assert_cmpuint (dimensions, ==, 4);
+  g_assert_cmpfloat (vector[0] + vector[1] + vector[2] + vector[3], ==, 1.0f);
+  (*n)++;
+  return TRUE;
+}
+
+static void
+test_chunks_vectors_and_cascade (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  guint n = 0;
+  add_document (f, DOC_A, SESSION, SHA_X, 100);
+  store_menu (f, DOC_A, SESSION, NULL);
+
+  g_assert_true (
+      sr_store_chunks_foreach_vector (f->store, SESSION, "builtin-4", count_vector, &n, &error));
+  g_assert_cmpuint (n, ==, 3);
+  n = 0;
+  g_assert_true (
+      sr_store_chunks_foreach_vector (f->store, SESSION, "other-model", count_vector, &n, &error));
+  g_assert_cmpuint (n, ==, 0);
+
+  g_autofree char *orphan = NULL;
+  g_assert_true (sr_store_document_delete (f->store, DOC_A, &orphan, &error));
+  g_autoptr (GPtrArray) hits = sr_store_chunks_search_text (f->store, SESSION, "cafe", 10, &error);
+  g_assert_cmpuint (hits->len, ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -185,5 +299,8 @@ main (int argc, char **argv)
   ADD ("/documents-store/list-by-session", test_list_by_session);
   ADD ("/documents-store/state-and-unfinished", test_state_and_unfinished);
   ADD ("/documents-store/delete-and-orphans", test_delete_and_orphans);
+  ADD ("/documents-store/chunks/replace", test_chunks_replace);
+  ADD ("/documents-store/chunks/search-text", test_chunks_search_text);
+  ADD ("/documents-store/chunks/vectors-and-cascade", test_chunks_vectors_and_cascade);
   return g_test_run ();
 }

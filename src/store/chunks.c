@@ -1,0 +1,210 @@
+/* Rows of the chunks table: a document's text pieces, their vectors and full-text search. */
+#include "store/chunks.h"
+
+#include <glib/gi18n.h>
+
+#include "common/errors.h"
+
+void
+sr_chunk_hit_free (SrChunkHit *hit)
+{
+  if (hit == NULL)
+    return;
+  g_free (hit->document_id);
+  g_free (hit->filename);
+  g_free (hit->heading);
+  g_free (hit->text);
+  g_free (hit);
+}
+
+static gboolean
+insert_chunk (SrStore *store, sqlite3_stmt *stmt, const char *document_id, const char *session_id,
+              const SrChunkRow *chunk, const float *vector, guint dimensions, const char *model,
+              GArray *ids, GError **error)
+{
+  sqlite3_bind_text (stmt, 1, document_id, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 2, session_id, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 3, chunk->ordinal);
+  if (chunk->page > 0)
+    sqlite3_bind_int64 (stmt, 4, chunk->page);
+  else
+    sqlite3_bind_null (stmt, 4);
+  sqlite3_bind_text (stmt, 5, chunk->heading ? chunk->heading : "", -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 6, chunk->text, -1, SQLITE_STATIC);
+  if (vector != NULL) {
+    sqlite3_bind_blob (stmt, 7, vector, (int) (dimensions * sizeof (float)), SQLITE_STATIC);
+    sqlite3_bind_text (stmt, 8, model, -1, SQLITE_STATIC);
+  } else {
+    sqlite3_bind_null (stmt, 7);
+    sqlite3_bind_null (stmt, 8);
+  }
+  int rc = sqlite3_step (stmt);
+  sqlite3_reset (stmt);
+  if (rc != SQLITE_DONE)
+    return sr_store_fail (store, error, _ ("store the document's chunks"));
+  if (ids != NULL) {
+    gint64 id = sqlite3_last_insert_rowid (sr_store_db (store));
+    g_array_append_val (ids, id);
+  }
+  return TRUE;
+}
+
+static gboolean
+replace_rows (SrStore *store, const char *document_id, const char *session_id,
+              const SrChunkRow *chunks, guint n_chunks, const float *vectors, guint dimensions,
+              const char *model, gint64 now, GArray *ids, GError **error)
+{
+  const char *doing = _ ("store the document's chunks");
+  g_autoptr (sqlite3_stmt) clear
+      = sr_store_statement (store, "DELETE FROM chunks WHERE document_id = ?1", error);
+  if (clear == NULL)
+    return FALSE;
+  sqlite3_bind_text (clear, 1, document_id, -1, SQLITE_STATIC);
+  if (sqlite3_step (clear) != SQLITE_DONE)
+    return sr_store_fail (store, error, doing);
+
+  g_autoptr (sqlite3_stmt) insert = sr_store_statement (
+      store,
+      "INSERT INTO chunks (document_id, session_id, ordinal, page, heading, text, embedding,"
+      " embedding_model) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+      error);
+  if (insert == NULL)
+    return FALSE;
+  for (guint i = 0; i < n_chunks; i++)
+    if (!insert_chunk (store, insert, document_id, session_id, &chunks[i],
+                       vectors ? vectors + (gsize) i * dimensions : NULL, dimensions, model, ids,
+                       error))
+      return FALSE;
+
+  g_autoptr (sqlite3_stmt) done = sr_store_statement (
+      store,
+      "UPDATE documents SET chunk_count = ?2, state = 'ready', progress = 1, message = '',"
+      " updated_at = ?3 WHERE id = ?1",
+      error);
+  if (done == NULL)
+    return FALSE;
+  sqlite3_bind_text (done, 1, document_id, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (done, 2, n_chunks);
+  sqlite3_bind_int64 (done, 3, now);
+  if (sqlite3_step (done) != SQLITE_DONE)
+    return sr_store_fail (store, error, doing);
+  if (sqlite3_changes (sr_store_db (store)) == 0) {
+    g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_NOT_FOUND, _ ("No document '%s'"),
+                 document_id);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+gboolean
+sr_store_chunks_replace (SrStore *store, const char *document_id, const char *session_id,
+                         const SrChunkRow *chunks, guint n_chunks, const float *vectors,
+                         guint dimensions, const char *model, gint64 now, GArray *ids,
+                         GError **error)
+{
+  if (!sr_store_begin (store, error))
+    return FALSE;
+  if (!replace_rows (store, document_id, session_id, chunks, n_chunks, vectors, dimensions, model,
+                     now, ids, error)) {
+    sr_store_rollback (store);
+    if (ids != NULL)
+      g_array_set_size (ids, 0);
+    return FALSE;
+  }
+  return sr_store_commit (store, error);
+}
+
+/* Each word of @text as an FTS5 string, joined by OR: quotes are doubled, so nothing the
+ * user types is read as FTS5 syntax. */
+static char *
+fts_query_from_text (const char *text)
+{
+  g_autoptr (GString) query = g_string_new (NULL);
+  g_auto (GStrv) words = g_str_tokenize_and_fold (text, NULL, NULL);
+
+  for (guint i = 0; words[i] != NULL; i++) {
+    g_autofree char *escaped = NULL;
+    g_auto (GStrv) parts = g_strsplit (words[i], "\"", -1);
+    escaped = g_strjoinv ("\"\"", parts);
+    g_string_append_printf (query, "%s\"%s\"", query->len ? " OR " : "", escaped);
+  }
+  return g_string_free (g_steal_pointer (&query), FALSE);
+}
+
+static SrChunkHit *
+hit_from_row (sqlite3_stmt *stmt)
+{
+  SrChunkHit *hit = g_new0 (SrChunkHit, 1);
+  hit->id = sqlite3_column_int64 (stmt, 0);
+  hit->document_id = g_strdup ((const char *) sqlite3_column_text (stmt, 1));
+  hit->filename = g_strdup ((const char *) sqlite3_column_text (stmt, 2));
+  hit->ordinal = (guint) sqlite3_column_int64 (stmt, 3);
+  hit->page = (guint) sqlite3_column_int64 (stmt, 4);
+  hit->heading = g_strdup ((const char *) sqlite3_column_text (stmt, 5));
+  hit->text = g_strdup ((const char *) sqlite3_column_text (stmt, 6));
+  /* FTS5's bm25() is smaller for better matches; turn it around so higher is better. */
+  hit->score = -sqlite3_column_double (stmt, 7);
+  return hit;
+}
+
+GPtrArray *
+sr_store_chunks_search_text (SrStore *store, const char *session_id, const char *query, guint limit,
+                             GError **error)
+{
+  g_autoptr (GPtrArray) hits = g_ptr_array_new_with_free_func ((GDestroyNotify) sr_chunk_hit_free);
+  g_autofree char *match = fts_query_from_text (query);
+  if (*match == '\0')
+    return g_steal_pointer (&hits);
+
+  g_autoptr (sqlite3_stmt) stmt = sr_store_statement (
+      store,
+      "SELECT c.id, c.document_id, d.filename, c.ordinal, coalesce(c.page, 0), c.heading,"
+      " c.text, bm25(chunks_fts) AS rank"
+      " FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid"
+      " JOIN documents d ON d.id = c.document_id"
+      " WHERE chunks_fts MATCH ?1 AND c.session_id = ?2"
+      " ORDER BY rank LIMIT ?3",
+      error);
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_text (stmt, 1, match, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 2, session_id, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 3, limit);
+
+  int rc;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    g_ptr_array_add (hits, hit_from_row (stmt));
+  if (rc != SQLITE_DONE) {
+    sr_store_fail (store, error, _ ("search the documents"));
+    return NULL;
+  }
+  return g_steal_pointer (&hits);
+}
+
+gboolean
+sr_store_chunks_foreach_vector (SrStore *store, const char *session_id, const char *model,
+                                SrChunkVectorFunc func, gpointer user_data, GError **error)
+{
+  g_autoptr (sqlite3_stmt) stmt = sr_store_statement (
+      store,
+      "SELECT id, embedding FROM chunks WHERE session_id = ?1 AND embedding_model = ?2"
+      " ORDER BY id",
+      error);
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, session_id, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 2, model, -1, SQLITE_STATIC);
+
+  int rc;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
+    int bytes = sqlite3_column_bytes (stmt, 1);
+    const float *vector = sqlite3_column_blob (stmt, 1);
+    if (bytes <= 0 || bytes % (int) sizeof (float) != 0)
+      continue; /* not a vector: the chunk gets embedded again instead */
+    if (!func (sqlite3_column_int64 (stmt, 0), vector, (guint) (bytes / sizeof (float)), user_data))
+      return TRUE;
+  }
+  if (rc != SQLITE_DONE)
+    return sr_store_fail (store, error, _ ("read the document vectors"));
+  return TRUE;
+}
