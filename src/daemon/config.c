@@ -11,6 +11,7 @@
 typedef enum {
   KEY_DURATION,
   KEY_UINT,
+  KEY_SIZE,
   KEY_LOG_LEVEL,
 } KeyType;
 
@@ -22,7 +23,7 @@ typedef struct {
   KeyType type;
   gsize offset;
   const char *fallback;
-  guint64 min, max; /* KEY_UINT and KEY_DURATION bounds */
+  guint64 min, max; /* bounds of numbers, durations and sizes */
 } KeySpec;
 
 #define FIELD(f) G_STRUCT_OFFSET (SrConfig, f)
@@ -39,10 +40,54 @@ static const KeySpec keys[] = {
     16 * 1024 * 1024 },
   { "limits", "max_sessions_per_user", KEY_UINT, FIELD (max_sessions_per_user), "10000", 0,
     G_MAXUINT32 },
+  { "limits", "max_file_size", KEY_SIZE, FIELD (max_file_size), "100M", 1024,
+    G_GUINT64_CONSTANT (64) << 30 },
+  { "limits", "max_text_size", KEY_SIZE, FIELD (max_text_size), "10M", 1024, 64 << 20 },
+  { "limits", "upload_idle_timeout", KEY_DURATION, FIELD (upload_idle_timeout), "30s", 1, 3600 },
   { "security", "authorization_cache", KEY_DURATION, FIELD (authorization_cache), "10s", 0, 3600 },
 };
 
 static const char *const log_levels[] = { "error", "warning", "info", "debug" };
+
+/* In the notation the file takes, so a hint can be copied back: "64G", "1K", "1000". */
+static char *
+format_size (guint64 bytes)
+{
+  static const char suffixes[] = "GMK";
+  for (guint i = 0; i < 3; i++) {
+    guint shift = 10 * (3 - i);
+    if (bytes > 0 && bytes % (G_GUINT64_CONSTANT (1) << shift) == 0)
+      return g_strdup_printf ("%" G_GUINT64_FORMAT "%c", bytes >> shift, suffixes[i]);
+  }
+  return g_strdup_printf ("%" G_GUINT64_FORMAT, bytes);
+}
+
+/* "512K", "100M", "2G" (powers of 1024) or plain bytes. */
+static gboolean
+parse_size (const char *text, guint64 *bytes)
+{
+  static const char suffixes[] = "KMG";
+  char *end = NULL;
+
+  if (!g_ascii_isdigit (text[0]))
+    return FALSE;
+  errno = 0;
+  guint64 value = g_ascii_strtoull (text, &end, 10);
+  if (errno != 0)
+    return FALSE;
+  if (*end == '\0') {
+    *bytes = value;
+    return TRUE;
+  }
+  const char *unit = strchr (suffixes, g_ascii_toupper (*end));
+  if (unit == NULL || end[1] != '\0')
+    return FALSE;
+  guint shift = 10 * (guint) (unit - suffixes + 1);
+  if (value > (G_MAXUINT64 >> shift))
+    return FALSE;
+  *bytes = value << shift;
+  return TRUE;
+}
 
 static gboolean
 parse_value (const KeySpec *spec, const char *text, SrConfig *config, char **expected)
@@ -74,6 +119,18 @@ parse_value (const KeySpec *spec, const char *text, SrConfig *config, char **exp
     else
       *expected = g_strdup_printf (
           _ ("a duration such as 30s, 15m, 24h or 7d, from %" PRIu64 "s to %s"), spec->min, max);
+    return FALSE;
+  }
+
+  case KEY_SIZE: {
+    guint64 bytes;
+    if (parse_size (text, &bytes) && bytes >= spec->min && bytes <= spec->max) {
+      *(guint64 *) field = bytes;
+      return TRUE;
+    }
+    g_autofree char *min = format_size (spec->min);
+    g_autofree char *max = format_size (spec->max);
+    *expected = g_strdup_printf (_ ("a size such as 512K, 100M or 2G, from %s to %s"), min, max);
     return FALSE;
   }
 

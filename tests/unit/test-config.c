@@ -76,6 +76,9 @@ assert_defaults (const SrConfig *config)
   g_assert_cmpuint (config->max_context_bytes, ==, 65536);
   g_assert_cmpuint (config->max_sessions_per_user, ==, 10000);
   g_assert_cmpuint (config->authorization_cache, ==, 10);
+  g_assert_cmpuint (config->max_file_size, ==, 100 << 20);
+  g_assert_cmpuint (config->max_text_size, ==, 10 << 20);
+  g_assert_cmpuint (config->upload_idle_timeout, ==, 30);
 }
 
 static void
@@ -248,6 +251,24 @@ static const struct {
     { 0, 1, 4294967295u },
     { "4294967296", "-1", "many", "10 000", "18446744073709551616" },
     "a whole number from 0 to 4294967295" },
+  { "limits",
+    "max_file_size",
+    { "1024", "1K", "100M", "64G", "2g" },
+    { 1024, 1024, 100u << 20, G_GUINT64_CONSTANT (64) << 30, G_GUINT64_CONSTANT (2) << 30 },
+    { "1023", "0", "65G", "1T", "1.5G", "100 M", "100MB", "-1K", "M", "" },
+    "a size such as 512K, 100M or 2G, from 1K to 64G" },
+  { "limits",
+    "max_text_size",
+    { "1K", "64M", "10m" },
+    { 1024, 64u << 20, 10u << 20 },
+    { "65M", "1000", "lots", "" },
+    "a size such as 512K, 100M or 2G, from 1K to 64M" },
+  { "limits",
+    "upload_idle_timeout",
+    { "1", "1h", "30s" },
+    { 1, 3600, 30 },
+    { "0", "3601", "2h", "-1s" },
+    DURATION_HINT "from 1s to 1h" },
   { "security",
     "authorization_cache",
     { "0", "3600", "1h", "10s" },
@@ -275,6 +296,12 @@ field_value (const SrConfig *config, const char *key)
     return config->max_sessions_per_user;
   if (g_str_equal (key, "authorization_cache"))
     return config->authorization_cache;
+  if (g_str_equal (key, "max_file_size"))
+    return config->max_file_size;
+  if (g_str_equal (key, "max_text_size"))
+    return config->max_text_size;
+  if (g_str_equal (key, "upload_idle_timeout"))
+    return config->upload_idle_timeout;
   g_error ("test-config does not know the field of key %s", key);
 }
 
