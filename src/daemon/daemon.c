@@ -47,6 +47,9 @@ limits_from_config (const SrConfig *config)
     .max_context_bytes = config->max_context_bytes,
     .max_sessions_per_user = config->max_sessions_per_user,
     .session_expiry = config->session_expiry,
+    .max_file_bytes = config->max_file_size,
+    .max_text_bytes = config->max_text_size,
+    .upload_idle_timeout_ms = (guint) config->upload_idle_timeout * 1000,
   };
 }
 

@@ -8,6 +8,7 @@
 struct SrService {
   SrStore *store;
   char *state_dir;
+  char *files_dir;
   SrLimits limits;
   gboolean stopping;
   guint in_flight;
@@ -21,6 +22,7 @@ sr_service_new (SrStore *store, const char *state_dir, const SrLimits *limits)
   SrService *service = g_new0 (SrService, 1);
   service->store = store;
   service->state_dir = g_strdup (state_dir);
+  service->files_dir = g_build_filename (state_dir, "files", NULL);
   service->limits = *limits;
   return service;
 }
@@ -32,6 +34,7 @@ sr_service_free (SrService *service)
     return;
   sr_store_close (service->store);
   g_free (service->state_dir);
+  g_free (service->files_dir);
   g_free (service);
 }
 
@@ -39,6 +42,12 @@ SrStore *
 sr_service_store (SrService *service)
 {
   return service->store;
+}
+
+const char *
+sr_service_files_dir (SrService *service)
+{
+  return service->files_dir;
 }
 
 const SrLimits *

@@ -12,6 +12,9 @@ typedef struct {
   guint64 max_context_bytes;
   guint64 max_sessions_per_user; /* 0: no limit */
   guint64 session_expiry;        /* seconds; 0 keeps sessions forever */
+  guint64 max_file_bytes;        /* one uploaded file */
+  guint64 max_text_bytes;        /* one AddText text */
+  guint upload_idle_timeout_ms;  /* an upload that stalls this long fails */
 } SrLimits;
 
 typedef struct SrService SrService;
@@ -24,6 +27,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (SrService, sr_service_free)
 SrStore *sr_service_store (SrService *service);
 const SrLimits *sr_service_limits (SrService *service);
 const char *sr_service_state_dir (SrService *service);
+/* Where uploaded bytes are kept: <state>/files. */
+const char *sr_service_files_dir (SrService *service);
 
 /* After this, sr_service_accepting() refuses new work with SHUTTING_DOWN and @drained
  * runs (once, from the main loop) as soon as no work is in flight. */

@@ -226,8 +226,9 @@ invalid_id (const char *id, GError **error)
 }
 
 /* The one ownership check behind every per-session operation. */
-static gboolean
-check_access (SrService *service, const SrCaller *caller, const char *id, GError **error)
+gboolean
+sr_sessions_check_access (SrService *service, const SrCaller *caller, const char *id,
+                          GError **error)
 {
   guint32 owner;
   g_autoptr (GError) local = NULL;
@@ -271,7 +272,7 @@ reread (SrService *service, const char *id, GError **error)
 SrSessionRecord *
 sr_sessions_get (SrService *service, const SrCaller *caller, const char *id, GError **error)
 {
-  if (!check_access (service, caller, id, error))
+  if (!sr_sessions_check_access (service, caller, id, error))
     return NULL;
   return reread (service, id, error);
 }
@@ -280,7 +281,7 @@ SrSessionRecord *
 sr_sessions_set_title (SrService *service, const SrCaller *caller, const char *id,
                        const char *title, GError **error)
 {
-  if (!check_access (service, caller, id, error)
+  if (!sr_sessions_check_access (service, caller, id, error)
       || !sr_sessions_check_title (service, title, error))
     return NULL;
   GError *local = NULL;
@@ -295,7 +296,7 @@ SrSessionRecord *
 sr_sessions_set_context (SrService *service, const SrCaller *caller, const char *id,
                          const char *context, GError **error)
 {
-  if (!check_access (service, caller, id, error))
+  if (!sr_sessions_check_access (service, caller, id, error))
     return NULL;
   g_autofree char *canonical = sr_sessions_check_context (service, context, error);
   if (canonical == NULL)
@@ -312,7 +313,7 @@ sr_sessions_set_context (SrService *service, const SrCaller *caller, const char 
 gboolean
 sr_sessions_delete (SrService *service, const SrCaller *caller, const char *id, GError **error)
 {
-  if (!check_access (service, caller, id, error))
+  if (!sr_sessions_check_access (service, caller, id, error))
     return FALSE;
   GError *local = NULL;
   if (!sr_store_session_delete (sr_service_store (service), id, &local))

@@ -40,6 +40,9 @@ SrSessionRecord *sr_sessions_get (SrService *service, const SrCaller *caller, co
 gboolean sr_sessions_exists (SrService *service, const char *id, guint32 *owner_uid,
                              GError **error);
 gboolean sr_sessions_unknown_error (const char *id, GError **error);
+/* The ownership check behind every per-session operation, for other services too. */
+gboolean sr_sessions_check_access (SrService *service, const SrCaller *caller, const char *id,
+                                   GError **error);
 
 /* Each returns the session as it is after the change, for change notifications. */
 SrSessionRecord *sr_sessions_set_title (SrService *service, const SrCaller *caller, const char *id,

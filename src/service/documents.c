@@ -1,0 +1,312 @@
+/* Document operations: durable adding from a file descriptor or text, listing, removal. */
+#define _GNU_SOURCE
+#include "service/documents.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gi18n.h>
+#include <inttypes.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "common/durations.h"
+#include "common/errors.h"
+#include "common/ids.h"
+#include "service/sessions.h"
+#include "store/files.h"
+
+#define MAX_FILENAME_BYTES 255
+
+static gboolean
+invalid (GError **error, const char *message)
+{
+  g_set_error_literal (error, SMARTRAG_ERROR, SMARTRAG_ERROR_INVALID_ARGS, message);
+  return FALSE;
+}
+
+char *
+sr_documents_clean_filename (const char *filename, GError **error)
+{
+  if (!g_utf8_validate (filename, -1, NULL)) {
+    invalid (error, _ ("Invalid filename: not valid UTF-8"));
+    return NULL;
+  }
+  /* Both separators: a name typed on another system arrives with backslashes. */
+  const char *base = filename;
+  for (const char *p = filename; *p != '\0'; p++)
+    if (*p == '/' || *p == '\\')
+      base = p + 1;
+  if (*base == '\0' || g_str_equal (base, ".") || g_str_equal (base, "..")) {
+    invalid (error, _ ("Invalid filename: it names no file; give the file's name, such as "
+                       "report.pdf"));
+    return NULL;
+  }
+  if (strlen (base) > MAX_FILENAME_BYTES) {
+    invalid (error, _ ("Invalid filename: longer than 255 bytes"));
+    return NULL;
+  }
+  for (const char *p = base; *p != '\0'; p = g_utf8_next_char (p)) {
+    if (g_unichar_iscntrl (g_utf8_get_char (p))) {
+      invalid (error, _ ("Invalid filename: it contains a control character"));
+      return NULL;
+    }
+  }
+  return g_strdup (base);
+}
+
+typedef struct {
+  SrService *service;
+  SrCaller caller;
+  char *peer;
+  char *session_id;
+  char *filename;
+  char *title;
+  int fd;
+  guint64 max_bytes;
+  SrStoredFile stored;
+} AddJob;
+
+static void
+add_job_free (gpointer data)
+{
+  AddJob *job = data;
+  if (job->fd >= 0)
+    close (job->fd);
+  g_free (job->peer);
+  g_free (job->session_id);
+  g_free (job->filename);
+  g_free (job->title);
+  g_free (job);
+}
+
+/* Runs on a worker thread: the client's descriptor may be slow, the disk too. */
+static void
+store_bytes (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+  AddJob *job = data;
+  GError *error = NULL;
+  guint idle_ms = sr_service_limits (job->service)->upload_idle_timeout_ms;
+
+  if (!sr_files_put_fd (sr_service_files_dir (job->service), job->fd, job->max_bytes, idle_ms,
+                        &job->stored, &error)) {
+    g_task_return_error (task, error);
+    return;
+  }
+  g_task_return_boolean (task, TRUE);
+}
+
+/* Back on the main loop: the bytes are durable, now the row. */
+static void
+record_document (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GTask) outer = user_data;
+  AddJob *job = g_task_get_task_data (outer);
+  SrService *service = job->service;
+  GError *error = NULL;
+
+  sr_service_work_end (service);
+  /* The session may have gone, or changed hands, while the bytes arrived. */
+  if (!g_task_propagate_boolean (G_TASK (result), &error)
+      || !sr_sessions_check_access (service, &job->caller, job->session_id, &error)) {
+    g_task_return_error (outer, error);
+    return;
+  }
+
+  g_autoptr (SrDocumentRecord) doc = g_new0 (SrDocumentRecord, 1);
+  doc->id = sr_id_new ();
+  doc->session_id = g_strdup (job->session_id);
+  doc->file_sha256 = g_strdup (job->stored.sha256);
+  doc->size = job->stored.size;
+  doc->filename = g_strdup (job->filename);
+  doc->title = g_strdup (job->title ? job->title : "");
+  doc->format = g_strdup ("");
+  doc->state = g_strdup ("stored");
+  doc->message = g_strdup ("");
+  doc->created_at = doc->updated_at = sr_now_us ();
+  if (!sr_store_document_insert (sr_service_store (service), doc, &error)) {
+    g_task_return_error (outer, error);
+    return;
+  }
+  sr_store_session_touch (sr_service_store (service), job->session_id, doc->created_at, NULL);
+  g_info ("Document %s (%s, %" PRIu64 " bytes%s) stored in session %s by %s", doc->id,
+          doc->filename, doc->size, job->stored.existed ? ", already known" : "", job->session_id,
+          job->peer);
+  g_task_return_pointer (outer, g_steal_pointer (&doc), (GDestroyNotify) sr_document_record_free);
+}
+
+/* Checks what can be checked at once, then hands @job's descriptor to a worker. Takes
+ * ownership of @job. */
+static void
+start_add (AddJob *job, GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr (GTask) outer = g_task_new (NULL, NULL, callback, user_data);
+  g_task_set_source_tag (outer, start_add);
+  g_task_set_task_data (outer, job, add_job_free);
+  GError *error = NULL;
+
+  if (!sr_sessions_check_access (job->service, &job->caller, job->session_id, &error)) {
+    g_task_return_error (outer, error);
+    return;
+  }
+  sr_service_work_begin (job->service);
+  g_autoptr (GTask) inner = g_task_new (NULL, NULL, record_document, g_object_ref (outer));
+  g_task_set_task_data (inner, job, NULL);
+  g_task_run_in_thread (inner, store_bytes);
+}
+
+static AddJob *
+new_job (SrService *service, const SrCaller *caller, const char *session_id)
+{
+  AddJob *job = g_new0 (AddJob, 1);
+  job->service = service;
+  job->caller = *caller;
+  job->peer = g_strdup (caller->peer);
+  job->caller.peer = job->peer;
+  job->session_id = g_strdup (session_id);
+  job->fd = -1;
+  return job;
+}
+
+static void
+report_error (GAsyncReadyCallback callback, gpointer user_data, GError *error)
+{
+  g_task_report_error (NULL, callback, user_data, start_add, error);
+}
+
+void
+sr_documents_add_fd_async (SrService *service, const SrCaller *caller, const char *session_id,
+                           int fd, const char *filename, GAsyncReadyCallback callback,
+                           gpointer user_data)
+{
+  GError *error = NULL;
+  g_autofree char *clean = sr_documents_clean_filename (filename, &error);
+  if (clean == NULL) {
+    report_error (callback, user_data, error);
+    return;
+  }
+  /* Our own descriptor: the caller's goes away with its message. */
+  int own = fcntl (fd, F_DUPFD_CLOEXEC, 3);
+  if (own < 0) {
+    report_error (callback, user_data,
+                  g_error_new (SMARTRAG_ERROR, SMARTRAG_ERROR_INVALID_ARGS,
+                               _ ("Cannot use the file descriptor: %s"), g_strerror (errno)));
+    return;
+  }
+  AddJob *job = new_job (service, caller, session_id);
+  job->fd = own;
+  job->filename = g_steal_pointer (&clean);
+  job->max_bytes = sr_service_limits (service)->max_file_bytes;
+  start_add (job, callback, user_data);
+}
+
+/* The text as a sealed in-memory file, so text and files share one durable path. */
+static int
+text_to_fd (const char *text, gsize length, GError **error)
+{
+  int fd = memfd_create ("smartrag-text", MFD_CLOEXEC);
+  if (fd < 0 || write (fd, text, length) != (gssize) length || lseek (fd, 0, SEEK_SET) != 0) {
+    int saved = errno;
+    if (fd >= 0)
+      close (fd);
+    g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_FAILED, _ ("Cannot hold the text: %s"),
+                 g_strerror (saved));
+    return -1;
+  }
+  return fd;
+}
+
+void
+sr_documents_add_text_async (SrService *service, const SrCaller *caller, const char *session_id,
+                             const char *title, const char *text, GAsyncReadyCallback callback,
+                             gpointer user_data)
+{
+  const SrLimits *limits = sr_service_limits (service);
+  gsize length = strlen (text);
+  GError *error = NULL;
+
+  if (!sr_sessions_check_title (service, title, &error)) {
+    report_error (callback, user_data, error);
+    return;
+  }
+  if (length > limits->max_text_bytes) {
+    report_error (callback, user_data,
+                  g_error_new (SMARTRAG_ERROR, SMARTRAG_ERROR_TOO_LARGE,
+                               _ ("The text is longer than the limit of %" PRIu64
+                                  " bytes ([limits] max_text_size); add it as a file"),
+                               limits->max_text_bytes));
+    return;
+  }
+  if (!g_utf8_validate (text, (gssize) length, NULL)) {
+    report_error (callback, user_data,
+                  g_error_new_literal (SMARTRAG_ERROR, SMARTRAG_ERROR_INVALID_ARGS,
+                                       _ ("Invalid text: not valid UTF-8")));
+    return;
+  }
+  int fd = text_to_fd (text, length, &error);
+  if (fd < 0) {
+    report_error (callback, user_data, error);
+    return;
+  }
+  AddJob *job = new_job (service, caller, session_id);
+  job->fd = fd;
+  job->title = g_strdup (title);
+  job->filename = g_strdup (*title != '\0' ? title : "text");
+  job->max_bytes = limits->max_text_bytes;
+  start_add (job, callback, user_data);
+}
+
+SrDocumentRecord *
+sr_documents_add_finish (GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+GPtrArray *
+sr_documents_list (SrService *service, const SrCaller *caller, const char *session_id,
+                   GError **error)
+{
+  if (!sr_sessions_check_access (service, caller, session_id, error))
+    return NULL;
+  return sr_store_document_list (sr_service_store (service), session_id, error);
+}
+
+SrDocumentRecord *
+sr_documents_get (SrService *service, const SrCaller *caller, const char *session_id,
+                  const char *document_id, GError **error)
+{
+  if (!sr_sessions_check_access (service, caller, session_id, error))
+    return NULL;
+  if (!sr_id_is_valid (document_id)) {
+    invalid (error, _ ("Invalid document id: expected 32 lowercase hexadecimal characters"));
+    return NULL;
+  }
+  g_autoptr (SrDocumentRecord) doc
+      = sr_store_document_get (sr_service_store (service), document_id, error);
+  /* A document of another session reads as absent here, whoever owns that session. */
+  if (doc != NULL && !g_str_equal (doc->session_id, session_id)) {
+    g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_NOT_FOUND, _ ("No document '%s'"),
+                 document_id);
+    return NULL;
+  }
+  return g_steal_pointer (&doc);
+}
+
+gboolean
+sr_documents_remove (SrService *service, const SrCaller *caller, const char *session_id,
+                     const char *document_id, GError **error)
+{
+  g_autoptr (SrDocumentRecord) doc
+      = sr_documents_get (service, caller, session_id, document_id, error);
+  if (doc == NULL)
+    return FALSE;
+  g_autofree char *orphan = NULL;
+  if (!sr_store_document_delete (sr_service_store (service), document_id, &orphan, error))
+    return FALSE;
+  /* After the commit: the worst a crash here leaves is bytes without a row, which a later
+   * sweep removes, never a row without its bytes. */
+  g_autoptr (GError) local = NULL;
+  if (orphan != NULL && !sr_files_remove (sr_service_files_dir (service), orphan, &local))
+    g_warning ("%s", local->message);
+  g_info ("Document %s removed from session %s by %s", document_id, session_id, caller->peer);
+  return TRUE;
+}
