@@ -69,6 +69,13 @@ char *sr_bus_session_path (const char *id);
 /* The id part of a session path, or NULL when @path is not one level below the prefix. */
 const char *sr_bus_session_id_from_path (const char *path);
 
+/* Runs @cont for a method on a session object: at once for its owner or an
+ * administrator, after polkit's org.smartrag.admin answer for anyone else. */
+int sr_bus_session_call (SrBus *bus, sd_bus_message *m, SrBusContinuation cont, gpointer data,
+                         GDestroyNotify destroy, sd_bus_error *error);
+/* Replies with @error, or, when polkit @denied the call, exactly as for an unknown session. */
+int sr_bus_reply_session_error (sd_bus_message *m, const GError *denied, const GError *error);
+
 int sr_bus_register_daemon (SrBus *bus);
 int sr_bus_register_sessions (SrBus *bus);
 /* Keeps @slot until the connection closes. */

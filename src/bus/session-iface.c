@@ -32,7 +32,8 @@ sr_bus_session_id_from_path (const char *path)
 static gboolean
 may_defer_to_polkit (sd_bus_message *m)
 {
-  return m != NULL && g_strcmp0 (sd_bus_message_get_interface (m), SESSION_INTERFACE) == 0;
+  const char *interface = m != NULL ? sd_bus_message_get_interface (m) : NULL;
+  return interface != NULL && g_str_has_prefix (interface, SR_BUS_NAME ".");
 }
 
 static int
@@ -228,6 +229,51 @@ property_set (sd_bus *sdbus, const char *path, const char *interface, const char
   return 0;
 }
 
+int
+sr_bus_session_call (SrBus *bus, sd_bus_message *m, SrBusContinuation cont, gpointer data,
+                     GDestroyNotify destroy, sd_bus_error *error)
+{
+  const char *id = sr_bus_session_id_from_path (sd_bus_message_get_path (m));
+  g_autoptr (GError) local = NULL;
+  SrCaller caller;
+  guint32 owner = 0;
+  int r;
+
+  if ((r = sr_bus_caller (bus, m, &caller, error)) < 0) {
+    if (destroy != NULL)
+      destroy (data);
+    return r;
+  }
+  gboolean exists = sr_sessions_exists (bus->service, id, &owner, &local);
+  if (local != NULL) {
+    if (destroy != NULL)
+      destroy (data);
+    return sr_bus_set_error (error, local);
+  }
+  /* The owner needs no polkit answer to reach their own data; anyone else must be an
+   * administrator, which polkit may have to be asked about, whether the session exists
+   * or not. */
+  if (caller.admin || (exists && caller.uid == owner)) {
+    cont (bus, m, &caller, NULL, data);
+    if (destroy != NULL)
+      destroy (data);
+    return 1;
+  }
+  return sr_bus_authorize (bus, m, SR_GRANT_ADMIN, cont, data, destroy, error);
+}
+
+int
+sr_bus_reply_session_error (sd_bus_message *m, const GError *denied, const GError *error)
+{
+  /* A refused administrator learns no more than anyone else about a stranger's session. */
+  if (denied != NULL) {
+    g_autoptr (GError) hidden = NULL;
+    sr_sessions_unknown_error (sr_bus_session_id_from_path (sd_bus_message_get_path (m)), &hidden);
+    return sr_bus_reply_error (m, hidden);
+  }
+  return sr_bus_reply_error (m, error);
+}
+
 static void
 delete_authorized (SrBus *bus, sd_bus_message *m, const SrCaller *caller, const GError *denied,
                    gpointer data)
@@ -235,11 +281,8 @@ delete_authorized (SrBus *bus, sd_bus_message *m, const SrCaller *caller, const 
   const char *id = sr_bus_session_id_from_path (sd_bus_message_get_path (m));
   g_autoptr (GError) error = NULL;
 
-  /* A refused administrator learns no more than anyone else about a stranger's session. */
   if (denied != NULL || !sr_sessions_delete (bus->service, caller, id, &error)) {
-    if (denied != NULL)
-      sr_sessions_unknown_error (id, &error);
-    sr_bus_reply_error (m, error);
+    sr_bus_reply_session_error (m, denied, error);
     return;
   }
   sd_bus_reply_method_return (m, NULL);
@@ -248,26 +291,7 @@ delete_authorized (SrBus *bus, sd_bus_message *m, const SrCaller *caller, const 
 static int
 method_delete (sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
-  SrBus *bus = userdata;
-  const char *id = sr_bus_session_id_from_path (sd_bus_message_get_path (m));
-  g_autoptr (GError) local = NULL;
-  SrCaller caller;
-  guint32 owner = 0;
-  int r;
-
-  if ((r = sr_bus_caller (bus, m, &caller, error)) < 0)
-    return r;
-  gboolean exists = sr_sessions_exists (bus->service, id, &owner, &local);
-  if (local != NULL)
-    return sr_bus_set_error (error, local);
-  /* The owner needs no polkit answer to remove their own data; anyone else must be an
-   * administrator, which polkit may have to be asked about, whether the session exists
-   * or not. */
-  if (caller.admin || (exists && caller.uid == owner)) {
-    delete_authorized (bus, m, &caller, NULL, NULL);
-    return 1;
-  }
-  return sr_bus_authorize (bus, m, SR_GRANT_ADMIN, delete_authorized, NULL, NULL, error);
+  return sr_bus_session_call (userdata, m, delete_authorized, NULL, NULL, error);
 }
 
 static const sd_bus_vtable session_vtable[] = {
