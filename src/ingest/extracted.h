@@ -29,7 +29,8 @@ typedef struct {
   GPtrArray *sections; /* SrSection*, in document order */
 } SrExtracted;
 
-/* Limits a reader must honour; going past one fails the document with TOO_LARGE. */
+/* Limits a reader must honour; going past one fails the document with TOO_LARGE.
+ * 0 means no limit (for tests and trusted callers only). */
 typedef struct {
   guint64 max_output_bytes;       /* text produced, all sections together */
   guint64 max_decompressed_bytes; /* bytes inflated from archive members (DOCX, ODT, EPUB) */

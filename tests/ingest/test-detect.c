@@ -1,0 +1,100 @@
+/* Unit tests for format detection: content first, the file name second. */
+#include "ingest/readers.h"
+
+#include <string.h>
+
+#include "fixtures.h"
+
+static SrFormat
+detect (const char *data, const char *filename)
+{
+  return sr_format_detect ((const guint8 *) data, strlen (data), filename);
+}
+
+static SrFormat
+detect_bytes (GBytes *bytes, const char *filename)
+{
+  gsize length = 0;
+  const guint8 *data = g_bytes_get_data (bytes, &length);
+  return sr_format_detect (data, length, filename);
+}
+
+static void
+test_text_and_markdown (void)
+{
+  g_assert_cmpint (detect ("plain words\n", "a.txt"), ==, SR_FORMAT_TEXT);
+  g_assert_cmpint (detect ("plain words\n", NULL), ==, SR_FORMAT_TEXT);
+  g_assert_cmpint (detect ("Caf\xe9 cr\xe8me\n", "latin1.txt"), ==, SR_FORMAT_TEXT);
+  g_assert_cmpint (detect ("plain words\n", "notes.md"), ==, SR_FORMAT_MARKDOWN);
+  g_assert_cmpint (detect ("plain words\n", "NOTES.MARKDOWN"), ==, SR_FORMAT_MARKDOWN);
+  g_assert_cmpint (detect ("# Title\n\ntext\n", "notes.txt"), ==, SR_FORMAT_MARKDOWN);
+  g_assert_cmpint (detect ("intro\n## One\nx\n## Two\n", "notes.txt"), ==, SR_FORMAT_MARKDOWN);
+  /* One "#" line deep inside is a comment, not a Markdown document. */
+  g_assert_cmpint (detect ("intro\n# comment\nmore\n", "notes.txt"), ==, SR_FORMAT_TEXT);
+  g_assert_cmpint (detect ("#hashtag\n", "a.txt"), ==, SR_FORMAT_TEXT);
+  /* The name does not make a text file Markdown unless it says text. */
+  g_assert_cmpint (detect ("# Title\n\ntext\n", "script.sh"), ==, SR_FORMAT_TEXT);
+  /* Empty: text, which the reader then refuses as empty. */
+  g_assert_cmpint (sr_format_detect ((const guint8 *) "", 0, "empty.txt"), ==, SR_FORMAT_TEXT);
+}
+
+static void
+test_html (void)
+{
+  g_assert_cmpint (detect ("<!DOCTYPE html><p>x", "page.txt"), ==, SR_FORMAT_HTML);
+  g_assert_cmpint (detect ("\xef\xbb\xbf  <html lang=en><body>x", NULL), ==, SR_FORMAT_HTML);
+  g_assert_cmpint (detect ("<?xml version=\"1.0\"?>\n<html xmlns=\"x\">", NULL), ==,
+                   SR_FORMAT_HTML);
+  g_assert_cmpint (detect ("<p>fragment</p>", "frag.html"), ==, SR_FORMAT_HTML);
+  g_assert_cmpint (detect ("<p>fragment</p>", "frag.txt"), ==, SR_FORMAT_TEXT);
+  g_assert_cmpint (detect ("Write <html> tags like this.", "how.txt"), ==, SR_FORMAT_TEXT);
+}
+
+static void
+test_binary (void)
+{
+  static const char *const pages[] = { "page", NULL };
+  g_autoptr (GBytes) pdf = fixture_pdf (pages, NULL);
+  g_assert_cmpint (detect_bytes (pdf, "misnamed.txt"), ==, SR_FORMAT_PDF);
+  g_autoptr (GBytes) docx = fixture_docx ();
+  g_assert_cmpint (detect_bytes (docx, "x.bin"), ==, SR_FORMAT_DOCX);
+  g_autoptr (GBytes) odt = fixture_odt ();
+  g_assert_cmpint (detect_bytes (odt, "x.docx"), ==, SR_FORMAT_ODT);
+  g_autoptr (GBytes) epub = fixture_epub (TRUE);
+  g_assert_cmpint (detect_bytes (epub, NULL), ==, SR_FORMAT_EPUB);
+
+  const FixtureMember other[] = { { "readme.txt", "just a zip", 0, FALSE } };
+  g_autoptr (GBytes) zip = fixture_zip (other, 1);
+  g_assert_cmpint (detect_bytes (zip, "a.docx"), ==, SR_FORMAT_UNKNOWN);
+  g_assert_cmpint (sr_format_detect ((const guint8 *) "PK\x03\x04garbage", 11, "a.docx"), ==,
+                   SR_FORMAT_UNKNOWN);
+
+  g_autoptr (GRand) rand = g_rand_new_with_seed (1);
+  guint8 junk[2048];
+  for (gsize i = 0; i < sizeof junk; i++)
+    junk[i] = (guint8) g_rand_int_range (rand, 0, 256);
+  g_assert_cmpint (sr_format_detect (junk, sizeof junk, "junk.txt"), ==, SR_FORMAT_UNKNOWN);
+  g_assert_cmpint (sr_format_detect ((const guint8 *) "text\0more", 9, "nul.txt"), ==,
+                   SR_FORMAT_UNKNOWN);
+}
+
+static void
+test_names (void)
+{
+  g_assert_cmpstr (sr_format_name (SR_FORMAT_EPUB), ==, "epub");
+  g_assert_cmpstr (sr_format_name (SR_FORMAT_UNKNOWN), ==, "unknown");
+  g_assert_nonnull (strstr (sr_format_supported_list (), "Markdown"));
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/detect/text-and-markdown", test_text_and_markdown);
+  g_test_add_func ("/detect/html", test_html);
+  g_test_add_func ("/detect/binary", test_binary);
+  g_test_add_func ("/detect/names", test_names);
+  int status = g_test_run ();
+  fixture_cleanup ();
+  return status;
+}
