@@ -97,7 +97,9 @@ start_daemon() {
   # A session of its own keeps Ctrl-C away from it: this script stops it with one
   # SIGTERM, as systemd would. (A second signal while it closes the database would
   # take GLib's default action.)
-  setsid "$BUILD_DIR/src/smartragd" --user > "$DAEMON_LOG" 2>&1 &
+  # Run from the build tree: the file parser is the one built next to the daemon.
+  SMARTRAG_EXTRACT_HELPER=$BUILD_DIR/src/extract/smartrag-extract \
+    setsid "$BUILD_DIR/src/smartragd" --user > "$DAEMON_LOG" 2>&1 &
   DAEMON_PID=$!
 
   local i

@@ -78,6 +78,9 @@ int sr_bus_reply_session_error (sd_bus_message *m, const GError *denied, const G
 
 int sr_bus_register_daemon (SrBus *bus);
 int sr_bus_register_sessions (SrBus *bus);
+/* On the session objects, found the way sessions are. */
+int sr_bus_register_documents (SrBus *bus, sd_bus_object_find_t find);
+int sr_bus_register_queries (SrBus *bus, sd_bus_object_find_t find);
 /* Keeps @slot until the connection closes. */
 void sr_bus_keep_slot (SrBus *bus, sd_bus_slot *slot);
 

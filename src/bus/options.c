@@ -41,7 +41,7 @@ read_value (sd_bus_message *m, const SrOptionSpec *spec, const char *contents, s
     return 0;
   }
 
-  if (spec->kind == SR_OPTION_SECONDS
+  if ((spec->kind == SR_OPTION_SECONDS || spec->kind == SR_OPTION_COUNT)
       && (g_str_equal (contents, "u") || g_str_equal (contents, "t"))) {
     uint64_t value = 0;
     if (contents[0] == 'u') {
@@ -54,7 +54,7 @@ read_value (sd_bus_message *m, const SrOptionSpec *spec, const char *contents, s
     if (r < 0)
       return r;
     if (value > G_MAXINT64)
-      return invalid (error, _ ("Invalid option '%s': %" PRIu64 " seconds is too long"), spec->name,
+      return invalid (error, _ ("Invalid option '%s': %" PRIu64 " is too large"), spec->name,
                       (guint64) value);
     *(gint64 *) spec->out = (gint64) value;
     return 0;
@@ -77,6 +77,9 @@ read_value (sd_bus_message *m, const SrOptionSpec *spec, const char *contents, s
   if (spec->kind == SR_OPTION_STRING)
     return invalid (error, _ ("Invalid option '%s': expected a string (s), got '%s'"), spec->name,
                     contents);
+  if (spec->kind == SR_OPTION_COUNT)
+    return invalid (error, _ ("Invalid option '%s': expected a number (u or t), got '%s'"),
+                    spec->name, contents);
   return invalid (error,
                   _ ("Invalid option '%s': expected seconds (u or t) or a duration "
                      "string (s), got '%s'"),

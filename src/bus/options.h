@@ -9,6 +9,7 @@ G_BEGIN_DECLS
 typedef enum {
   SR_OPTION_STRING,  /* 's' → char** (newly allocated) */
   SR_OPTION_SECONDS, /* 'u' or 't' seconds, or 's' like "30m", "24h" → gint64* */
+  SR_OPTION_COUNT,   /* 'u' or 't' → gint64* */
 } SrOptionKind;
 
 typedef struct {

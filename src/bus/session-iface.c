@@ -323,5 +323,8 @@ sr_bus_register_sessions (SrBus *bus)
   if (r < 0)
     return r;
   sr_bus_keep_slot (bus, slot);
-  return 0;
+  r = sr_bus_register_documents (bus, session_find);
+  if (r < 0)
+    return r;
+  return sr_bus_register_queries (bus, session_find);
 }

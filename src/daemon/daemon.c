@@ -11,6 +11,9 @@
 #include "common/durations.h"
 #include "daemon/notify.h"
 #include "service/sessions.h"
+#include "embed/embedder.h"
+#include "ingest/pipeline.h"
+#include "store/files.h"
 #include "store/store.h"
 
 typedef struct {
@@ -113,6 +116,34 @@ on_bus_lost (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/* The helper that parses files; a build tree or a test names its own with
+ * SMARTRAG_EXTRACT_HELPER. */
+static const char *
+extract_helper_path (void)
+{
+  const char *from_env = g_getenv ("SMARTRAG_EXTRACT_HELPER");
+  return from_env != NULL && *from_env != '\0' ? from_env : SR_EXTRACT_HELPER_PATH;
+}
+
+static void
+start_documents (SrDaemon *daemon)
+{
+  SrPipelineConfig pipeline = {
+    .helper_path = extract_helper_path (),
+    .chunking = SR_CHUNK_OPTIONS_DEFAULT,
+    .embedder = sr_embedder_builtin_new (0),
+  };
+  sr_sandbox_limits_init (&pipeline.sandbox);
+  pipeline.sandbox.max_file_bytes = daemon->config->max_file_size;
+
+  guint removed = sr_files_clean_temporary (sr_service_files_dir (daemon->service));
+  if (removed > 0)
+    g_info ("Removed %u upload(s) a previous run left unfinished", removed);
+  /* One core stays free for the main loop, so the daemon answers while it ingests. */
+  guint workers = MAX (g_get_num_processors () - 1, 1);
+  sr_service_start_documents (daemon->service, &pipeline, workers);
+}
+
 static gboolean
 prepare_state_dir (const char *dir, GError **error)
 {
@@ -136,6 +167,7 @@ start (SrDaemon *daemon, GError **error)
     return FALSE;
   SrLimits limits = limits_from_config (daemon->config);
   daemon->service = sr_service_new (store, daemon->state_dir, &limits);
+  start_documents (daemon);
 
   /* Expired sessions go before any client can see them. */
   expire_sessions (daemon);

@@ -12,7 +12,10 @@
 #include "common/durations.h"
 #include "common/errors.h"
 #include "common/ids.h"
+#include "service/indexes.h"
+#include "service/ingestion.h"
 #include "service/sessions.h"
+#include "store/chunks.h"
 #include "store/files.h"
 
 #define MAX_FILENAME_BYTES 255
@@ -128,6 +131,8 @@ record_document (GObject *source, GAsyncResult *result, gpointer user_data)
     return;
   }
   sr_store_session_touch (sr_service_store (service), job->session_id, doc->created_at, NULL);
+  if (sr_service_ingestion (service) != NULL)
+    sr_ingestion_enqueue (sr_service_ingestion (service), doc, job->caller.uid, job->peer);
   g_info ("Document %s (%s, %" PRIu64 " bytes%s) stored in session %s by %s", doc->id,
           doc->filename, doc->size, job->stored.existed ? ", already known" : "", job->session_id,
           job->peer);
@@ -299,11 +304,17 @@ sr_documents_remove (SrService *service, const SrCaller *caller, const char *ses
       = sr_documents_get (service, caller, session_id, document_id, error);
   if (doc == NULL)
     return FALSE;
+  g_autoptr (GArray) chunk_ids
+      = sr_store_chunks_ids_of_document (sr_service_store (service), document_id, error);
+  if (chunk_ids == NULL)
+    return FALSE;
   g_autofree char *orphan = NULL;
   if (!sr_store_document_delete (sr_service_store (service), document_id, &orphan, error))
     return FALSE;
   /* After the commit: the worst a crash here leaves is bytes without a row, which a later
    * sweep removes, never a row without its bytes. */
+  if (sr_service_indexes (service) != NULL)
+    sr_indexes_remove (sr_service_indexes (service), session_id, chunk_ids);
   g_autoptr (GError) local = NULL;
   if (orphan != NULL && !sr_files_remove (sr_service_files_dir (service), orphan, &local))
     g_warning ("%s", local->message);

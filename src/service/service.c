@@ -4,6 +4,9 @@
 #include <glib/gi18n.h>
 
 #include "common/errors.h"
+#include "service/indexes.h"
+#include "service/ingestion.h"
+#include "store/files.h"
 
 struct SrService {
   SrStore *store;
@@ -14,7 +17,16 @@ struct SrService {
   guint in_flight;
   GSourceFunc drained;
   gpointer drained_data;
+  SrEmbedder *embedder;
+  SrIndexes *indexes;
+  SrIngestion *ingestion;
+  GArray *listeners; /* Listener */
 };
+
+typedef struct {
+  SrDocumentListener func;
+  gpointer data;
+} Listener;
 
 SrService *
 sr_service_new (SrStore *store, const char *state_dir, const SrLimits *limits)
@@ -32,6 +44,11 @@ sr_service_free (SrService *service)
 {
   if (service == NULL)
     return;
+  /* Workers first: their last results still go to the indexes and the database. */
+  g_clear_pointer (&service->ingestion, sr_ingestion_free);
+  g_clear_pointer (&service->indexes, sr_indexes_free);
+  g_clear_pointer (&service->embedder, sr_embedder_free);
+  g_clear_pointer (&service->listeners, g_array_unref);
   sr_store_close (service->store);
   g_free (service->state_dir);
   g_free (service->files_dir);
@@ -42,6 +59,80 @@ SrStore *
 sr_service_store (SrService *service)
 {
   return service->store;
+}
+
+static void
+on_document_changed (const SrDocumentRecord *document, const char *adder, const GArray *chunk_ids,
+                     const float *vectors, guint dimensions, gpointer user_data)
+{
+  SrService *service = user_data;
+  if (chunk_ids != NULL)
+    sr_indexes_add (service->indexes, document->session_id, chunk_ids, vectors, dimensions);
+  for (guint i = 0; i < service->listeners->len; i++) {
+    Listener *l = &g_array_index (service->listeners, Listener, i);
+    l->func (document, adder, l->data);
+  }
+}
+
+void
+sr_service_start_documents (SrService *service, const SrPipelineConfig *config, guint workers)
+{
+  g_autoptr (GError) error = NULL;
+  service->embedder = config->embedder;
+  service->listeners = g_array_new (FALSE, FALSE, sizeof (Listener));
+  service->indexes
+      = sr_indexes_new (service, service->embedder->model, service->embedder->dimensions);
+  service->ingestion = sr_ingestion_new (service, config, workers, on_document_changed, service);
+  guint resumed = sr_ingestion_resume (service->ingestion, &error);
+  if (error != NULL)
+    g_warning ("Cannot resume unfinished documents: %s", error->message);
+  else if (resumed > 0)
+    g_info ("Resuming %u unfinished document(s)", resumed);
+}
+
+void
+sr_service_forget_session (SrService *service, const char *session_id)
+{
+  g_autoptr (GError) error = NULL;
+  if (service->indexes != NULL)
+    sr_indexes_forget (service->indexes, session_id);
+  /* The session's documents went with it; their bytes go once nothing else uses them. */
+  g_autoptr (GPtrArray) orphans = sr_store_files_collect_orphans (service->store, &error);
+  if (orphans == NULL) {
+    g_warning ("Cannot collect unused files: %s", error->message);
+    return;
+  }
+  for (guint i = 0; i < orphans->len; i++) {
+    g_autoptr (GError) local = NULL;
+    if (!sr_files_remove (service->files_dir, orphans->pdata[i], &local))
+      g_warning ("%s", local->message);
+  }
+}
+
+SrEmbedder *
+sr_service_embedder (SrService *service)
+{
+  return service->embedder;
+}
+
+SrIndexes *
+sr_service_indexes (SrService *service)
+{
+  return service->indexes;
+}
+
+SrIngestion *
+sr_service_ingestion (SrService *service)
+{
+  return service->ingestion;
+}
+
+void
+sr_service_add_document_listener (SrService *service, SrDocumentListener listener,
+                                  gpointer user_data)
+{
+  Listener l = { listener, user_data };
+  g_array_append_val (service->listeners, l);
 }
 
 const char *

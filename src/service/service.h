@@ -3,6 +3,9 @@
 
 #include <glib.h>
 
+#include "embed/embedder.h"
+#include "ingest/pipeline.h"
+#include "store/documents.h"
 #include "store/store.h"
 
 G_BEGIN_DECLS
@@ -18,6 +21,13 @@ typedef struct {
 } SrLimits;
 
 typedef struct SrService SrService;
+typedef struct SrIndexes SrIndexes;
+typedef struct SrIngestion SrIngestion;
+
+/* Told on the main loop whenever a document's state or progress changes; @adder is who
+ * added it in this run (a bus name or HTTP peer), NULL for documents resumed at start. */
+typedef void (*SrDocumentListener) (const SrDocumentRecord *document, const char *adder,
+                                    gpointer user_data);
 
 /* Takes ownership of @store; @state_dir is where health looks for free space. */
 SrService *sr_service_new (SrStore *store, const char *state_dir, const SrLimits *limits);
@@ -29,6 +39,18 @@ const SrLimits *sr_service_limits (SrService *service);
 const char *sr_service_state_dir (SrService *service);
 /* Where uploaded bytes are kept: <state>/files. */
 const char *sr_service_files_dir (SrService *service);
+
+/* Starts document processing: @config's embedder becomes the service's, @workers threads
+ * ingest, and documents a previous run left unfinished are queued again. */
+void sr_service_start_documents (SrService *service, const SrPipelineConfig *config, guint workers);
+/* Drops what a removed session leaves outside the database: its index and unused files. */
+void sr_service_forget_session (SrService *service, const char *session_id);
+/* NULL until sr_service_start_documents(). */
+SrEmbedder *sr_service_embedder (SrService *service);
+SrIndexes *sr_service_indexes (SrService *service);
+SrIngestion *sr_service_ingestion (SrService *service);
+void sr_service_add_document_listener (SrService *service, SrDocumentListener listener,
+                                       gpointer user_data);
 
 /* After this, sr_service_accepting() refuses new work with SHUTTING_DOWN and @drained
  * runs (once, from the main loop) as soon as no work is in flight. */

@@ -318,6 +318,7 @@ sr_sessions_delete (SrService *service, const SrCaller *caller, const char *id, 
   GError *local = NULL;
   if (!sr_store_session_delete (sr_service_store (service), id, &local))
     return as_unknown (id, error, local);
+  sr_service_forget_session (service, id);
   g_info ("Session %s deleted by uid %u (%s)", id, caller->uid, caller->peer);
   return TRUE;
 }
@@ -330,9 +331,11 @@ sr_sessions_expire (SrService *service, guint *n_removed, GError **error)
       = sr_store_session_delete_expired (sr_service_store (service), sr_now_us (), expiry, error);
   if (gone == NULL)
     return FALSE;
-  for (guint i = 0; i < gone->len; i++)
+  for (guint i = 0; i < gone->len; i++) {
+    sr_service_forget_session (service, gone->pdata[i]);
     g_info ("Session %s expired after inactivity; removed with everything it owned",
             (const char *) gone->pdata[i]);
+  }
   if (n_removed != NULL)
     *n_removed = gone->len;
   return TRUE;

@@ -208,3 +208,68 @@ sr_store_chunks_foreach_vector (SrStore *store, const char *session_id, const ch
     return sr_store_fail (store, error, _ ("read the document vectors"));
   return TRUE;
 }
+
+GPtrArray *
+sr_store_chunks_get (SrStore *store, const char *session_id, const gint64 *ids, guint n_ids,
+                     GError **error)
+{
+  g_autoptr (GPtrArray) hits = g_ptr_array_new_with_free_func ((GDestroyNotify) sr_chunk_hit_free);
+  g_autoptr (sqlite3_stmt) stmt = sr_store_statement (
+      store,
+      "SELECT c.id, c.document_id, d.filename, c.ordinal, coalesce(c.page, 0), c.heading,"
+      " c.text, 0 FROM chunks c JOIN documents d ON d.id = c.document_id"
+      " WHERE c.id = ?1 AND c.session_id = ?2",
+      error);
+  if (stmt == NULL)
+    return NULL;
+  for (guint i = 0; i < n_ids; i++) {
+    sqlite3_bind_int64 (stmt, 1, ids[i]);
+    sqlite3_bind_text (stmt, 2, session_id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step (stmt);
+    if (rc == SQLITE_ROW)
+      g_ptr_array_add (hits, hit_from_row (stmt));
+    else if (rc != SQLITE_DONE) {
+      sr_store_fail (store, error, _ ("read the document chunks"));
+      return NULL;
+    }
+    sqlite3_reset (stmt);
+  }
+  return g_steal_pointer (&hits);
+}
+
+GArray *
+sr_store_chunks_ids_of_document (SrStore *store, const char *document_id, GError **error)
+{
+  g_autoptr (sqlite3_stmt) stmt
+      = sr_store_statement (store, "SELECT id FROM chunks WHERE document_id = ?1", error);
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_text (stmt, 1, document_id, -1, SQLITE_STATIC);
+  g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+  int rc;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
+    gint64 id = sqlite3_column_int64 (stmt, 0);
+    g_array_append_val (ids, id);
+  }
+  if (rc != SQLITE_DONE) {
+    sr_store_fail (store, error, _ ("read the document chunks"));
+    return NULL;
+  }
+  return g_steal_pointer (&ids);
+}
+
+gboolean
+sr_store_chunks_count_vectors (SrStore *store, const char *session_id, const char *model,
+                               guint64 *count, GError **error)
+{
+  g_autoptr (sqlite3_stmt) stmt = sr_store_statement (
+      store, "SELECT count(*) FROM chunks WHERE session_id = ?1 AND embedding_model = ?2", error);
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, session_id, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 2, model, -1, SQLITE_STATIC);
+  if (sqlite3_step (stmt) != SQLITE_ROW)
+    return sr_store_fail (store, error, _ ("count the document vectors"));
+  *count = (guint64) sqlite3_column_int64 (stmt, 0);
+  return TRUE;
+}

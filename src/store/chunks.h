@@ -49,4 +49,15 @@ gboolean sr_store_chunks_foreach_vector (SrStore *store, const char *session_id,
                                          SrChunkVectorFunc func, gpointer user_data,
                                          GError **error);
 
+/* The chunks with these ids (unknown ids are skipped), in the order of @ids. */
+GPtrArray *sr_store_chunks_get (SrStore *store, const char *session_id, const gint64 *ids,
+                                guint n_ids, GError **error);
+
+/* The ids of a document's chunks, to take its vectors out of an index. */
+GArray *sr_store_chunks_ids_of_document (SrStore *store, const char *document_id, GError **error);
+
+/* How many chunks of a session have vectors from @model: what its index must hold. */
+gboolean sr_store_chunks_count_vectors (SrStore *store, const char *session_id, const char *model,
+                                        guint64 *count, GError **error);
+
 G_END_DECLS

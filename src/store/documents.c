@@ -192,6 +192,28 @@ sr_store_document_set_state (SrStore *store, const char *id, const char *state, 
   return TRUE;
 }
 
+gboolean
+sr_store_document_describe (SrStore *store, const char *id, const char *format, const char *title,
+                            GError **error)
+{
+  g_autoptr (sqlite3_stmt) stmt = sr_store_statement (
+      store,
+      "UPDATE documents SET format = ?2,"
+      " title = CASE WHEN title = '' AND ?3 IS NOT NULL THEN ?3 ELSE title END WHERE id = ?1",
+      error);
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, id, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 2, format, -1, SQLITE_STATIC);
+  if (title != NULL)
+    sqlite3_bind_text (stmt, 3, title, -1, SQLITE_STATIC);
+  else
+    sqlite3_bind_null (stmt, 3);
+  if (sqlite3_step (stmt) != SQLITE_DONE)
+    return sr_store_fail (store, error, _ ("update a document"));
+  return TRUE;
+}
+
 /* Deletes the file row when nothing refers to it; TRUE in @deleted when it went. */
 static gboolean
 drop_file_if_unused (SrStore *store, const char *sha256, gboolean *deleted, GError **error)

@@ -43,6 +43,11 @@ gboolean sr_store_document_set_state (SrStore *store, const char *id, const char
                                       double progress, const char *message, gint64 now,
                                       GError **error);
 
+/* Records what extraction found: the format's name and, when the document has no
+ * title yet, the one from its metadata (@title may be NULL). */
+gboolean sr_store_document_describe (SrStore *store, const char *id, const char *format,
+                                     const char *title, GError **error);
+
 /* Deletes the document (its chunks go with it) and, when no other document uses its
  * file, the file row too: then @orphan_sha256 is set so the caller can delete the bytes
  * after the commit. NOT_FOUND when the document is gone. */

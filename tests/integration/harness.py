@@ -21,6 +21,8 @@ from gi.repository import GLib
 
 PYTHON = "/usr/bin/python3"
 SMARTRAGD = os.environ.get("SMARTRAGD", "")
+# The file parser built next to the daemon; an installed daemon finds its own.
+EXTRACT_HELPER = os.environ.get("SMARTRAG_EXTRACT_HELPER", "")
 SOURCE_DIR = os.environ.get("SMARTRAG_SOURCE_DIR",
                             os.path.dirname(os.path.dirname(os.path.dirname(
                                 os.path.abspath(__file__)))))
@@ -46,6 +48,9 @@ CONFIG_GROUPS = {
     "max_title_bytes": "limits",
     "max_context_bytes": "limits",
     "max_sessions_per_user": "limits",
+    "max_file_size": "limits",
+    "max_text_size": "limits",
+    "upload_idle_timeout": "limits",
     "authorization_cache": "security",
 }
 # No polkit answer is kept unless a test asks for it: each call is decided afresh.
@@ -285,7 +290,7 @@ class Daemon:
             self.proc = subprocess.Popen(
                 argv, stdout=log, stderr=log, cwd="/",
                 env=minimal_env(G_DEBUG="fatal-criticals", NOTIFY_SOCKET=notify_path,
-                                G_MESSAGES_DEBUG="all"))
+                                G_MESSAGES_DEBUG="all", SMARTRAG_EXTRACT_HELPER=EXTRACT_HELPER))
         if wait_ready:
             self.wait_ready(timeout)
         return self
