@@ -163,7 +163,7 @@ sr_store_chunks_search_text (SrStore *store, const char *session_id, const char 
       " FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid"
       " JOIN documents d ON d.id = c.document_id"
       " WHERE chunks_fts MATCH ?1 AND c.session_id = ?2"
-      " ORDER BY rank LIMIT ?3",
+      " ORDER BY rank, c.text, c.id LIMIT ?3", /* ties by content, not by row id */
       error);
   if (stmt == NULL)
     return NULL;
