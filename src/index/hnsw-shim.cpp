@@ -3,6 +3,7 @@
 
 #include <glib/gi18n.h>
 
+#include <cinttypes>
 #include <cmath>
 #include <cstring>
 #include <memory>
@@ -12,6 +13,7 @@
 #include <vector>
 
 /* hnswlib defines non-inline functions: this must stay the only file including it. */
+#include <cinttypes>
 #include <hnswlib/hnswlib.h>
 
 #include "common/errors.h"
@@ -194,9 +196,9 @@ sr_vector_index_add (SrVectorIndex *index, guint64 label, const float *vector, G
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
   if (!all_finite (vector, index->dimensions)) {
     g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_INVALID_ARGS,
-                 _ ("The vector for chunk %" G_GUINT64_FORMAT " holds a value that is not a "
+                 _ ("The vector for chunk %" PRIu64 " holds a value that is not a "
                     "finite number; the embedder is faulty"),
-                 label);
+                 (uint64_t) label);
     return FALSE;
   }
   return guarded (error, [&] {

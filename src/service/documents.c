@@ -45,7 +45,8 @@ sr_documents_clean_filename (const char *filename, GError **error)
     return NULL;
   }
   if (strlen (base) > MAX_FILENAME_BYTES) {
-    invalid (error, _ ("Invalid filename: longer than 255 bytes"));
+    g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_INVALID_ARGS,
+                 _ ("Invalid filename: longer than %d bytes"), MAX_FILENAME_BYTES);
     return NULL;
   }
   for (const char *p = base; *p != '\0'; p = g_utf8_next_char (p)) {
@@ -213,8 +214,8 @@ text_to_fd (const char *text, gsize length, GError **error)
     int saved = errno;
     if (fd >= 0)
       close (fd);
-    g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_FAILED, _ ("Cannot hold the text: %s"),
-                 g_strerror (saved));
+    g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_FAILED,
+                 _ ("Cannot keep the text in memory for storing: %s"), g_strerror (saved));
     return -1;
   }
   return fd;
