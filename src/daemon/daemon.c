@@ -27,6 +27,7 @@ typedef struct {
   guint watchdog_timer;
   guint stop_timer;
   guint signal_sources[2];
+  gboolean stopping;
   int exit_code;
 } SrDaemon;
 
@@ -94,8 +95,11 @@ on_stop_signal (gpointer user_data)
 {
   SrDaemon *daemon = user_data;
 
-  if (daemon->stop_timer != 0)
+  /* Later signals change nothing: the stop is under way, and during the final cleanup
+   * the service may already be gone. */
+  if (daemon->stopping)
     return G_SOURCE_CONTINUE;
+  daemon->stopping = TRUE;
   g_info ("Stopping: finishing work in flight (at most %" G_GUINT64_FORMAT "s)",
           daemon->config->shutdown_timeout);
   sr_notify_stopping (_ ("Finishing work in flight"));
@@ -200,6 +204,7 @@ clear_source (guint *id)
 static void
 stop (SrDaemon *daemon)
 {
+  daemon->stopping = TRUE;
   clear_source (&daemon->expiry_timer);
   clear_source (&daemon->watchdog_timer);
   clear_source (&daemon->stop_timer);

@@ -59,9 +59,12 @@ vector_candidates (SrIndexes *indexes, SrEmbedder *embedder, const char *session
 
   g_autofree guint64 *labels = g_new0 (guint64, n);
   g_autofree float *distances = g_new0 (float, n);
-  guint found = sr_vector_index_search (index, query, n, labels, distances, error);
-  if (found == 0 && error != NULL && *error != NULL)
+  GError *local = NULL;
+  guint found = sr_vector_index_search (index, query, n, labels, distances, &local);
+  if (local != NULL) {
+    g_propagate_error (error, local);
     return NULL;
+  }
   GArray *ids = g_array_sized_new (FALSE, FALSE, sizeof (gint64), found);
   for (guint i = 0; i < found; i++) {
     gint64 id = (gint64) labels[i];
