@@ -21,15 +21,55 @@ BUS_NAME=org.smartrag.Daemon
 DAEMON_PATH=/org/smartrag/Daemon
 DAEMON_IFACE=org.smartrag.Daemon
 SESSION_IFACE=org.smartrag.Daemon.Session
+DOCUMENT_IFACE=org.smartrag.Daemon.Document
+QUERY_IFACE=org.smartrag.Daemon.Query
 DEMO_TITLE="My first session"
 DEMO_CONTEXT='{"topic": "getting started", "language": "en"}'
 RENAMED_TITLE="Getting started with SmartRAG"
 
+# The demo's documents, added with AddText. A title ending in .md makes the text Markdown,
+# so its headings come back with the search hits.
+SAMPLE_TITLES=(tea-guide.md bicycle-care.md library-hours.txt)
+SAMPLE_TEXTS=(
+  '# Brewing tea
+
+## Green tea
+
+Green tea tastes best steeped for two to three minutes in water at about 80 degrees.
+Boiling water and long steeping make it bitter.
+
+## Black tea
+
+Black tea wants freshly boiled water and four to five minutes. Milk is optional.
+'
+  '# Looking after a bicycle
+
+## Tyres
+
+Check the tyre pressure every week. Road tyres need six to eight bar, mountain bike
+tyres much less.
+
+## Chain
+
+Clean the chain and oil it lightly after every ride in the rain, then wipe off the
+excess oil.
+'
+  'The town library opens at nine in the morning from Tuesday to Saturday and closes at
+six in the evening. It is closed on Sundays, Mondays and public holidays.
+'
+)
+SEARCH_TEXT="How long should green tea steep?"
+EXPECTED_FILENAME=tea-guide.md
+EXPECTED_HEADING="Brewing tea > Green tea"
+# How long a document may take from AddText to ready.
+READY_TIMEOUT=60
+
 say() { printf 'run.sh: %s\n' "$*" >&2; }
 # shellcheck source=tools/lib/packages.sh
 source "$SRC/tools/lib/packages.sh"
-# To run it: dbus-daemon brings dbus-run-session, systemd busctl, libglib2.0-bin gdbus.
-PACKAGES=("${BUILD_PACKAGES[@]}" dbus-daemon systemd libglib2.0-bin)
+# To run it: dbus-daemon brings dbus-run-session, systemd busctl, libglib2.0-bin gdbus;
+# python3 reads busctl's JSON to print search hits.
+PACKAGES=("${BUILD_PACKAGES[@]}" dbus-daemon systemd libglib2.0-bin python3)
 
 # Quiet when all goes well; the whole output when something does not.
 quietly() {
@@ -138,7 +178,7 @@ stop_daemon() {
 
 # ---------------------------------------------------------------------------------------
 # The demo: one function per step, run in the order of DEMO_STEPS. Later capabilities
-# (documents, questions) add their steps here.
+# (questions with answers) add their steps here.
 
 SESSION_PATH=
 
@@ -192,6 +232,120 @@ step_gdbus() {
   [[ $OUT == *"'Title': <'$RENAMED_TITLE'>"* ]] || fail "gdbus does not show the new title"
 }
 
+DOCUMENT_IDS=()
+
+step_add_texts() {
+  echo "Add three short documents with AddText (busctl cannot pass the file descriptors"
+  echo "AddFile takes). Each call returns once the text is stored; parsing and indexing go"
+  echo "on in the background."
+  local i
+  for i in "${!SAMPLE_TITLES[@]}"; do
+    show busctl --user call "$BUS_NAME" "$SESSION_PATH" "$DOCUMENT_IFACE" AddText \
+      'ssa{sv}' "${SAMPLE_TITLES[i]}" "${SAMPLE_TEXTS[i]}" 0 || return 1
+    [[ $OUT =~ ^s\ \"([0-9a-f]{32})\"$ ]] || fail "expected a document id" || return 1
+    DOCUMENT_IDS+=("${BASH_REMATCH[1]}")
+  done
+}
+
+# The state of a document as GetDocument reports it, left in STATE; OUT keeps the answer.
+STATE=
+document_state() {
+  OUT=$(busctl --user call "$BUS_NAME" "$SESSION_PATH" "$DOCUMENT_IFACE" GetDocument s "$1" 2>&1) \
+    || return 1
+  [[ $OUT =~ \"state\"\ s\ \"([a-z]+)\" ]] || return 1
+  STATE=${BASH_REMATCH[1]}
+}
+
+# Polls GetDocument until the document is ready or failed, or READY_TIMEOUT passes.
+wait_settled() {
+  local id=$1 deadline=$((SECONDS + READY_TIMEOUT))
+  while document_state "$id"; do
+    [[ $STATE == ready || $STATE == failed ]] && return 0
+    ((SECONDS < deadline)) || break
+    sleep 0.2
+  done
+  return 1
+}
+
+step_wait_ready() {
+  echo "Wait until each document is ready: GetDocument shows its state (stored, parsing,"
+  echo "indexing, then ready or failed), progress, format and number of chunks."
+  local id
+  for id in "${DOCUMENT_IDS[@]}"; do
+    if ! wait_settled "$id"; then
+      fail "document $id is not ready after ${READY_TIMEOUT} s (state: ${STATE:-unknown})"
+      return 1
+    fi
+    show busctl --user call "$BUS_NAME" "$SESSION_PATH" "$DOCUMENT_IFACE" GetDocument s "$id" \
+      || return 1
+    [[ $STATE == ready ]] || fail "document $id failed; its message says why" || return 1
+  done
+}
+
+step_list_documents() {
+  echo "List the session's documents; DocumentCount counts them."
+  show busctl --user call "$BUS_NAME" "$SESSION_PATH" "$DOCUMENT_IFACE" ListDocuments || return 1
+  [[ $OUT == "aa{sv} ${#DOCUMENT_IDS[@]} "* ]] \
+    || fail "expected ${#DOCUMENT_IDS[@]} documents" || return 1
+  show busctl --user get-property "$BUS_NAME" "$SESSION_PATH" "$SESSION_IFACE" DocumentCount \
+    || return 1
+  [[ $OUT == "u ${#DOCUMENT_IDS[@]}" ]] || fail "DocumentCount is not ${#DOCUMENT_IDS[@]}"
+}
+
+# Prints busctl's JSON answer of Search as numbered hits, best first.
+print_hits() {
+  python3 -c '
+import json, sys
+hits = json.load(sys.stdin)["data"][0]
+for n, hit in enumerate(hits, 1):
+    get = lambda key: hit[key]["data"] if key in hit else ""
+    where = ": ".join(filter(None, [get("filename"), get("heading")]))
+    print("  %d. %s  (score %.4f)" % (n, where, get("score")))
+    print("     %s" % " ".join(get("text").split()))
+'
+}
+
+# The filename and heading of the best hit in busctl's JSON answer of Search.
+best_hit() {
+  python3 -c '
+import json, sys
+hit = json.load(sys.stdin)["data"][0][0]
+print(hit["filename"]["data"] + ": " + hit["heading"]["data"])
+'
+}
+
+step_search() {
+  echo "Ask a question: Search finds the best passages by words (BM25) and by meaning"
+  echo "(vectors), fused by rank. Each hit names its document, heading and chunk."
+  show busctl --user call "$BUS_NAME" "$SESSION_PATH" "$QUERY_IFACE" Search \
+    'sa{sv}' "$SEARCH_TEXT" 1 k u 3 || return 1
+  local json
+  json=$(busctl --user --json=short call "$BUS_NAME" "$SESSION_PATH" "$QUERY_IFACE" Search \
+    'sa{sv}' "$SEARCH_TEXT" 1 k u 3) || return 1
+  echo "  The best hits:"
+  print_hits <<< "$json" || return 1
+  [[ $OUT == 'aa{sv} '[1-3]' '* ]] || fail "expected one to three hits" || return 1
+  local best
+  best=$(best_hit <<< "$json") || return 1
+  [[ $best == "$EXPECTED_FILENAME: $EXPECTED_HEADING" ]] \
+    || fail "the best hit is not from $EXPECTED_FILENAME under \"$EXPECTED_HEADING\""
+}
+
+# Only when the demo exits, before the session goes: removing one document.
+step_remove_document() {
+  echo "Remove a document: its chunks go, and Search no longer finds it."
+  local id=${DOCUMENT_IDS[0]}
+  show busctl --user call "$BUS_NAME" "$SESSION_PATH" "$DOCUMENT_IFACE" RemoveDocument s "$id" \
+    || return 1
+  show busctl --user call "$BUS_NAME" "$SESSION_PATH" "$QUERY_IFACE" Search \
+    'sa{sv}' "$SEARCH_TEXT" 1 k u 3 || return 1
+  [[ $OUT != *"\"$id\""* ]] || fail "the removed document is still found" || return 1
+  echo "  Reading it now fails: org.smartrag.Error.NotFound."
+  if show busctl --user call "$BUS_NAME" "$SESSION_PATH" "$DOCUMENT_IFACE" GetDocument s "$id"; then
+    fail "the removed document can still be read"
+  fi
+}
+
 # Only when the demo exits: leaves nothing behind, and proves Delete works.
 step_delete() {
   echo "Delete the session; afterwards it is gone for everyone."
@@ -205,8 +359,8 @@ step_delete() {
 }
 
 DEMO_STEPS=(step_health step_create_session step_list_sessions step_read_properties
-  step_rename step_gdbus)
-((DEMO_EXIT)) && DEMO_STEPS+=(step_delete)
+  step_rename step_gdbus step_add_texts step_wait_ready step_list_documents step_search)
+((DEMO_EXIT)) && DEMO_STEPS+=(step_remove_document step_delete)
 
 PASSED=0
 FAILED=()
@@ -261,6 +415,12 @@ Try next:
   busctl --user call $BUS_NAME $DAEMON_PATH $DAEMON_IFACE ListSessions
   busctl --user introspect $BUS_NAME $path
   busctl --user set-property $BUS_NAME $path $SESSION_IFACE Context s '{"project": "demo"}'
+  busctl --user call $BUS_NAME $path $DOCUMENT_IFACE AddText 'ssa{sv}' notes.md \\
+    $'# Notes\n\nThe spare key is under the blue flower pot.\n' 0
+  busctl --user call $BUS_NAME $path $DOCUMENT_IFACE ListDocuments
+  busctl --user call $BUS_NAME $path $QUERY_IFACE Search 'sa{sv}' 'where is the key' 1 k u 3
+  gdbus call --session --dest $BUS_NAME --object-path $path \\
+    --method $DOCUMENT_IFACE.AddFile 3 report.pdf '{}' 3< report.pdf
   busctl --user call $BUS_NAME $path $SESSION_IFACE Delete
   gdbus call --session --dest $BUS_NAME --object-path $DAEMON_PATH \\
     --method $DAEMON_IFACE.CreateSession "{'title': <'Short-lived'>, 'expire_after': <'1h'>}"

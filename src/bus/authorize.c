@@ -1,6 +1,7 @@
 /* Who sent a call, and whether polkit lets them go on, without blocking the main loop. */
 #include "bus/bus-private.h"
 
+#include <errno.h>
 #include <glib/gi18n.h>
 
 #include "auth/polkit.h"
@@ -28,7 +29,10 @@ lookup_peer (SrBus *bus, sd_bus_message *m, sd_bus_error *error, int *r)
   /* Asks the bus (not the caller, not /proc) once per connection. */
   sd_bus_creds *creds = NULL;
   uid_t uid;
-  *r = sd_bus_query_sender_creds (m, SD_BUS_CREDS_EUID, &creds);
+  /* A signal (SIGTERM starting a stop) may interrupt the synchronous question. */
+  do
+    *r = sd_bus_query_sender_creds (m, SD_BUS_CREDS_EUID, &creds);
+  while (*r == -EINTR);
   if (*r >= 0)
     *r = sd_bus_creds_get_euid (creds, &uid);
   sd_bus_creds_unref (creds);

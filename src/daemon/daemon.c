@@ -122,18 +122,22 @@ on_bus_lost (gpointer user_data)
 
 /* The helper that parses files; a build tree or a test names its own with
  * SMARTRAG_EXTRACT_HELPER. */
-static const char *
+static char *
 extract_helper_path (void)
 {
   const char *from_env = g_getenv ("SMARTRAG_EXTRACT_HELPER");
-  return from_env != NULL && *from_env != '\0' ? from_env : SR_EXTRACT_HELPER_PATH;
+  /* Made absolute here: the helper is started from "/". */
+  if (from_env != NULL && *from_env != '\0')
+    return g_canonicalize_filename (from_env, NULL);
+  return g_strdup (SR_EXTRACT_HELPER_PATH);
 }
 
 static void
 start_documents (SrDaemon *daemon)
 {
+  g_autofree char *helper = extract_helper_path ();
   SrPipelineConfig pipeline = {
-    .helper_path = extract_helper_path (),
+    .helper_path = helper,
     .chunking = SR_CHUNK_OPTIONS_DEFAULT,
     .embedder = sr_embedder_builtin_new (0),
   };

@@ -529,8 +529,8 @@ static SrVectorIndex *
 read_locked (guint dimensions, const guint8 *data, gsize length, GError **error)
 {
   Reader r = { data, length, 0 };
-  Head h;
-  Layout layout;
+  Head h{};
+  Layout layout{};
 
   if (!read_head (r, dimensions, &h, error))
     return NULL;

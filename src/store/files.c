@@ -7,6 +7,7 @@
 #include <glib/gstdio.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/errors.h"
@@ -76,10 +77,14 @@ wait_readable (int fd, guint idle_timeout_ms, GError **error)
   return FALSE;
 }
 
-/* Reads once into @buffer: the bytes read, 0 at the end, -1 on failure. */
+/* Reads once into @buffer: the bytes read, 0 at the end, -1 on failure. A pipe or socket
+ * (@streaming) is waited on first, so a writer that stalls cannot hold a worker forever,
+ * whether the descriptor blocks or not. */
 static gssize
-read_some (int fd, guint8 *buffer, guint idle_timeout_ms, GError **error)
+read_some (int fd, gboolean streaming, guint8 *buffer, guint idle_timeout_ms, GError **error)
 {
+  if (streaming && !wait_readable (fd, idle_timeout_ms, error))
+    return -1;
   for (;;) {
     gssize n = read (fd, buffer, BUFFER_SIZE);
     if (n >= 0)
@@ -123,10 +128,12 @@ copy_in (int in, int out, const char *tmp_path, guint64 max_bytes, guint idle_ti
 {
   g_autoptr (GChecksum) sha = g_checksum_new (G_CHECKSUM_SHA256);
   g_autofree guint8 *buffer = g_malloc (BUFFER_SIZE);
+  struct stat st;
+  gboolean streaming = fstat (in, &st) == 0 && (S_ISFIFO (st.st_mode) || S_ISSOCK (st.st_mode));
   gssize n;
 
   stored->size = 0;
-  while ((n = read_some (in, buffer, idle_timeout_ms, error)) > 0) {
+  while ((n = read_some (in, streaming, buffer, idle_timeout_ms, error)) > 0) {
     stored->size += (guint64) n;
     if (stored->size > max_bytes) {
       g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_TOO_LARGE,

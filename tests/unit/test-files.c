@@ -189,6 +189,24 @@ test_pipe_goes_silent (Fixture *f, gconstpointer data)
   g_assert_cmpuint (count_entries (tmp), ==, 0);
 }
 
+/* The same for a blocking pipe, which read() alone would wait on forever. */
+static void
+test_blocking_pipe_goes_silent (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  SrStoredFile stored;
+  int fds[2];
+
+  g_assert_cmpint (pipe2 (fds, O_CLOEXEC), ==, 0);
+  g_assert_cmpint (write (fds[1], "partial", 7), ==, 7);
+  gint64 start = g_get_monotonic_time ();
+  g_assert_false (sr_files_put_fd (f->files, fds[0], 1024, 100, &stored, &error));
+  g_assert_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_INVALID_ARGS);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 5 * G_USEC_PER_SEC);
+  close (fds[0]);
+  close (fds[1]);
+}
+
 static void
 test_bad_descriptors (Fixture *f, gconstpointer data)
 {
@@ -248,6 +266,7 @@ main (int argc, char **argv)
   ADD ("/files/put/too-large", test_over_the_limit);
   ADD ("/files/put/pipe", test_put_from_pipe);
   ADD ("/files/put/silent-pipe", test_pipe_goes_silent);
+  ADD ("/files/put/blocking-silent-pipe", test_blocking_pipe_goes_silent);
   ADD ("/files/put/bad-descriptors", test_bad_descriptors);
   ADD ("/files/remove-and-clean", test_remove_and_clean);
   return g_test_run ();
