@@ -60,11 +60,12 @@ class CrashTests(harness.IntegrationTest):
                   f"{[(d['title'], d['state']) for d in self.documents(endpoint, session)]}")
 
     def search(self, endpoint, session, text):
-        """Every hit with its score and text (ids differ between two databases)."""
+        """Every hit with its score and text, sorted: hits whose fused scores tie exactly
+        are ordered by row id, and row ids differ between two databases."""
         reply = endpoint.call(session, QUERY_IFACE, "Search",
                               GLib.Variant("(sa{sv})", (text, {"k": GLib.Variant("u", 100)})))
-        return [(round(hit["score"], 9), hit["filename"], hit["text"])
-                for hit in reply.unpack()[0]]
+        return sorted((round(hit["score"], 9), hit["filename"], hit["text"])
+                      for hit in reply.unpack()[0])
 
     def test_sigkill_while_adding_loses_nothing_acknowledged(self):
         seed = int(os.environ.get("SMARTRAG_CRASH_SEED", time.time_ns() % 100000))
