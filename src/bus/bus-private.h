@@ -61,6 +61,10 @@ void sr_bus_abandon_authorizations (SrBus *bus);
 int sr_bus_set_error (sd_bus_error *ret, const GError *error);
 int sr_bus_reply_error (sd_bus_message *m, const GError *error);
 
+/* Replies with an aa{sv}: @append writes one item as an a{sv}. */
+typedef int (*SrBusAppendFunc) (sd_bus_message *reply, gconstpointer item);
+int sr_bus_reply_list (sd_bus_message *m, GPtrArray *items, SrBusAppendFunc append);
+
 /* Appends a GVariant (service results use GLib's types) to an sd-bus message. */
 int sr_bus_append_variant (sd_bus_message *m, GVariant *value);
 

@@ -22,6 +22,24 @@ sr_bus_reply_error (sd_bus_message *m, const GError *error)
   return sd_bus_reply_method_errorf (m, smartrag_error_dbus_name (code), "%s", error->message);
 }
 
+int
+sr_bus_reply_list (sd_bus_message *m, GPtrArray *items, SrBusAppendFunc append)
+{
+  g_autoptr (sd_bus_message) reply = NULL;
+  int r = sd_bus_message_new_method_return (m, &reply);
+  if (r >= 0)
+    r = sd_bus_message_open_container (reply, 'a', "a{sv}");
+  for (guint i = 0; r >= 0 && i < items->len; i++)
+    r = append (reply, items->pdata[i]);
+  if (r >= 0)
+    r = sd_bus_message_close_container (reply);
+  if (r >= 0)
+    r = sd_bus_send (NULL, reply, NULL);
+  if (r < 0)
+    r = sd_bus_reply_method_errno (m, r, NULL);
+  return r;
+}
+
 static void
 release_slot (gpointer slot)
 {

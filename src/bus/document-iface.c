@@ -9,8 +9,9 @@
 #define DOCUMENT_INTERFACE SR_BUS_NAME ".Document"
 
 static int
-append_document (sd_bus_message *reply, const SrDocumentRecord *d)
+append_document (sd_bus_message *reply, gconstpointer item)
 {
+  const SrDocumentRecord *d = item;
   int r = sd_bus_message_open_container (reply, 'a', "{sv}");
   if (r >= 0)
     r = sd_bus_message_append (reply, "{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}", "id", "s",
@@ -124,18 +125,7 @@ list_authorized (SrBus *bus, sd_bus_message *m, const SrCaller *caller, const GE
     sr_bus_reply_session_error (m, denied, error);
     return;
   }
-  g_autoptr (sd_bus_message) reply = NULL;
-  int r = sd_bus_message_new_method_return (m, &reply);
-  if (r >= 0)
-    r = sd_bus_message_open_container (reply, 'a', "a{sv}");
-  for (guint i = 0; r >= 0 && i < docs->len; i++)
-    r = append_document (reply, docs->pdata[i]);
-  if (r >= 0)
-    r = sd_bus_message_close_container (reply);
-  if (r >= 0)
-    r = sd_bus_send (NULL, reply, NULL);
-  if (r < 0)
-    sd_bus_reply_method_errno (m, r, NULL);
+  sr_bus_reply_list (m, docs, append_document);
 }
 
 static int

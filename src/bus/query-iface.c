@@ -22,8 +22,9 @@ search_args_free (gpointer data)
 }
 
 static int
-append_hit (sd_bus_message *reply, const SrChunkHit *hit)
+append_hit (sd_bus_message *reply, gconstpointer item)
 {
+  const SrChunkHit *hit = item;
   int r = sd_bus_message_open_container (reply, 'a', "{sv}");
   if (r >= 0)
     r = sd_bus_message_append (reply, "{sv}{sv}{sv}{sv}{sv}{sv}", "document_id", "s",
@@ -54,18 +55,7 @@ search_authorized (SrBus *bus, sd_bus_message *m, const SrCaller *caller, const 
     sr_bus_reply_session_error (m, denied, error);
     return;
   }
-  g_autoptr (sd_bus_message) reply = NULL;
-  int r = sd_bus_message_new_method_return (m, &reply);
-  if (r >= 0)
-    r = sd_bus_message_open_container (reply, 'a', "a{sv}");
-  for (guint i = 0; r >= 0 && i < hits->len; i++)
-    r = append_hit (reply, hits->pdata[i]);
-  if (r >= 0)
-    r = sd_bus_message_close_container (reply);
-  if (r >= 0)
-    r = sd_bus_send (NULL, reply, NULL);
-  if (r < 0)
-    sd_bus_reply_method_errno (m, r, NULL);
+  sr_bus_reply_list (m, hits, append_hit);
 }
 
 static int
