@@ -12,6 +12,10 @@
 #include "store/files.h"
 #include "store/sessions.h"
 
+/* Below the bus's priority: a backlog of finished documents must not hold back replies
+ * to callers, which are answered between one document's results and the next. */
+#define RESULT_PRIORITY G_PRIORITY_DEFAULT_IDLE
+
 /* Progress is written and signalled in steps of this much, not for every batch. */
 #define PROGRESS_STEP 0.05
 
@@ -117,7 +121,7 @@ on_progress (const char *state, double progress, gpointer user_data)
   p->adder = g_strdup (job->adder);
   p->state = g_strdup (state);
   p->progress = progress;
-  g_main_context_invoke (job->ingestion->context, apply_progress, p);
+  g_main_context_invoke_full (job->ingestion->context, RESULT_PRIORITY, apply_progress, p, NULL);
 }
 
 static gboolean
@@ -188,7 +192,7 @@ run_job (gpointer data, gpointer user_data)
                                    ingestion->cancellable, &job->error);
     close (fd);
   }
-  g_main_context_invoke (ingestion->context, finish_job, job);
+  g_main_context_invoke_full (ingestion->context, RESULT_PRIORITY, finish_job, job, NULL);
 }
 
 SrIngestion *
