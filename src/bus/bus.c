@@ -195,6 +195,18 @@ sr_bus_acquire_name (SrBus *bus, GError **error)
   return FALSE;
 }
 
+/* Calls already queued for us when we stop are answered (ShuttingDown, by the filter)
+ * rather than left to time out. The name goes first, so that no new calls come. */
+static void
+drain (SrBus *bus)
+{
+  if (bus->bus == NULL || !sd_bus_is_open (bus->bus))
+    return;
+  sd_bus_release_name (bus->bus, SR_BUS_NAME);
+  for (guint i = 0; i < 100000 && sd_bus_process (bus->bus, NULL) > 0; i++)
+    ;
+}
+
 void
 sr_bus_free (SrBus *bus)
 {
@@ -205,6 +217,7 @@ sr_bus_free (SrBus *bus)
     g_source_unref (bus->source);
   }
   sr_bus_abandon_authorizations (bus);
+  drain (bus);
   g_ptr_array_unref (bus->slots);
   if (bus->bus != NULL)
     sd_bus_flush_close_unref (bus->bus);
