@@ -14,10 +14,25 @@
 /* How long a statement waits for a lock another connection holds. */
 #define BUSY_TIMEOUT_MS 5000
 
+/* What the connections to one database share. Every write transaction of the process
+ * holds write_lock, so a connection that finds the database locked waits on the mutex,
+ * woken the moment the writer commits, instead of sleeping in SQLite's coarse steps. */
+typedef struct {
+  GMutex write_lock;
+  GThread *writer; /* the thread holding write_lock, NULL when none does */
+  GMutex pool_lock;
+  GPtrArray *idle; /* SrStore: connections for other threads, not in use */
+  guint leased;
+} Family;
+
 struct SrStore {
   char *path;
   sqlite3 *db;
   GHashTable *statements; /* SQL text (static) → sqlite3_stmt */
+  Family *family;         /* owned by the first connection, borrowed by the others */
+  SrStore *primary;       /* NULL on the first connection */
+  gboolean writing;       /* this connection holds the family's write lock */
+  gint64 busy_since;
 };
 
 const char *
@@ -161,6 +176,7 @@ configure (sqlite3 *db, const char *path, GError **error)
   /* Read first so a foreign or damaged file fails before anything is written to it. */
   if (!exec (db, "SELECT count(*) FROM sqlite_schema", path, _ ("read the database"), error))
     return FALSE;
+  /* Until the connection has its own busy handler (wait_for_writer). */
   sqlite3_busy_timeout (db, BUSY_TIMEOUT_MS);
   return exec (db,
                "PRAGMA journal_mode = WAL;"
@@ -194,6 +210,56 @@ finalize_statement (gpointer stmt)
   sqlite3_finalize (stmt);
 }
 
+/* SQLite's busy handler: another connection of this process holds the write lock, or
+ * (rarely) another process does. */
+static int
+wait_for_writer (void *data, int attempts)
+{
+  SrStore *store = data;
+  Family *family = store->family;
+  gint64 now = g_get_monotonic_time ();
+
+  if (attempts == 0)
+    store->busy_since = now;
+  if (now - store->busy_since > BUSY_TIMEOUT_MS * (gint64) 1000)
+    return 0;
+  GThread *writer = g_atomic_pointer_get (&family->writer);
+  if (writer != NULL && writer != g_thread_self ()) {
+    g_mutex_lock (&family->write_lock);
+    g_mutex_unlock (&family->write_lock);
+    return 1;
+  }
+  /* A lock taken outside a transaction of ours, or by another process: poll briefly. */
+  g_usleep (MIN (attempts + 1, 10) * 100);
+  return 1;
+}
+
+static void
+use_busy_handler (SrStore *store)
+{
+  sqlite3_busy_handler (store->db, wait_for_writer, store);
+}
+
+static SrStore *
+store_new (char *path, sqlite3 *db, Family *family, SrStore *primary)
+{
+  SrStore *store = g_new0 (SrStore, 1);
+  store->path = path;
+  store->db = db;
+  store->statements
+      = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, finalize_statement);
+  store->family = family;
+  store->primary = primary;
+  use_busy_handler (store);
+  return store;
+}
+
+static int
+open_flags (void)
+{
+  return SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
+}
+
 SrStore *
 sr_store_open (const char *state_dir, GError **error)
 {
@@ -203,10 +269,7 @@ sr_store_open (const char *state_dir, GError **error)
   if (!check_access (state_dir, path, error))
     return NULL;
 
-  int rc = sqlite3_open_v2 (path, &db,
-                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
-                                | SQLITE_OPEN_EXRESCODE,
-                            NULL);
+  int rc = sqlite3_open_v2 (path, &db, open_flags (), NULL);
   if (rc != SQLITE_OK) {
     set_sqlite_error (db, error, path, _ ("open the database"));
     sqlite3_close (db);
@@ -219,12 +282,23 @@ sr_store_open (const char *state_dir, GError **error)
     return NULL;
   }
 
-  SrStore *store = g_new0 (SrStore, 1);
-  store->path = g_steal_pointer (&path);
-  store->db = db;
-  store->statements
-      = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, finalize_statement);
-  return store;
+  Family *family = g_new0 (Family, 1);
+  g_mutex_init (&family->write_lock);
+  g_mutex_init (&family->pool_lock);
+  family->idle = g_ptr_array_new ();
+  return store_new (g_steal_pointer (&path), db, family, NULL);
+}
+
+static void
+close_connection (SrStore *store)
+{
+  g_hash_table_destroy (store->statements);
+  /* A clean close of the last connection checkpoints the WAL, so the next start reads
+   * one file. */
+  if (sqlite3_close (store->db) != SQLITE_OK)
+    g_warning ("Closing %s: %s", store->path, sqlite3_errmsg (store->db));
+  g_free (store->path);
+  g_free (store);
 }
 
 void
@@ -232,12 +306,65 @@ sr_store_close (SrStore *store)
 {
   if (store == NULL)
     return;
-  g_hash_table_destroy (store->statements);
-  /* A clean close checkpoints the WAL, so the next start reads one file. */
-  if (sqlite3_close (store->db) != SQLITE_OK)
-    g_warning ("Closing %s: %s", store->path, sqlite3_errmsg (store->db));
-  g_free (store->path);
-  g_free (store);
+  g_return_if_fail (store->primary == NULL);
+  Family *family = store->family;
+  /* Threads give their connections back before the database is closed. */
+  if (family->leased > 0)
+    g_critical ("Closing %s while %u connection(s) are in use", store->path, family->leased);
+  for (guint i = 0; i < family->idle->len; i++)
+    close_connection (family->idle->pdata[i]);
+  g_ptr_array_unref (family->idle);
+  close_connection (store);
+  g_mutex_clear (&family->write_lock);
+  g_mutex_clear (&family->pool_lock);
+  g_free (family);
+}
+
+SrStore *
+sr_store_acquire (SrStore *store, GError **error)
+{
+  SrStore *primary = store->primary != NULL ? store->primary : store;
+  Family *family = primary->family;
+  SrStore *connection = NULL;
+
+  g_mutex_lock (&family->pool_lock);
+  if (family->idle->len > 0)
+    connection = g_ptr_array_steal_index_fast (family->idle, family->idle->len - 1);
+  family->leased++;
+  g_mutex_unlock (&family->pool_lock);
+  if (connection != NULL)
+    return connection;
+
+  sqlite3 *db = NULL;
+  /* The schema is the primary's: no migration, only the same settings. */
+  if (sqlite3_open_v2 (primary->path, &db, open_flags (), NULL) != SQLITE_OK
+      || !configure (db, primary->path, error)) {
+    if (db != NULL && error != NULL && *error == NULL)
+      set_sqlite_error (db, error, primary->path, _ ("open the database"));
+    sqlite3_close (db);
+    g_mutex_lock (&family->pool_lock);
+    family->leased--;
+    g_mutex_unlock (&family->pool_lock);
+    return NULL;
+  }
+  return store_new (g_strdup (primary->path), db, family, primary);
+}
+
+void
+sr_store_release (SrStore *connection)
+{
+  if (connection == NULL)
+    return;
+  g_return_if_fail (connection->primary != NULL);
+  Family *family = connection->family;
+  if (connection->writing) {
+    g_critical ("A connection to %s was given back inside a transaction", connection->path);
+    sr_store_rollback (connection);
+  }
+  g_mutex_lock (&family->pool_lock);
+  g_ptr_array_add (family->idle, connection);
+  family->leased--;
+  g_mutex_unlock (&family->pool_lock);
 }
 
 int
@@ -266,17 +393,47 @@ sr_store_statement (SrStore *store, const char *sql, GError **error)
   return stmt;
 }
 
+static void
+take_write_lock (SrStore *store)
+{
+  g_mutex_lock (&store->family->write_lock);
+  g_atomic_pointer_set (&store->family->writer, g_thread_self ());
+  store->writing = TRUE;
+}
+
+static void
+drop_write_lock (SrStore *store)
+{
+  if (!store->writing)
+    return;
+  store->writing = FALSE;
+  g_atomic_pointer_set (&store->family->writer, NULL);
+  g_mutex_unlock (&store->family->write_lock);
+}
+
 gboolean
 sr_store_begin (SrStore *store, GError **error)
 {
-  return exec (store->db, "BEGIN IMMEDIATE", store->path, _ ("start a transaction"), error);
+  if (store->writing) {
+    /* Taking the lock again would wait for ourselves. */
+    g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_FAILED,
+                 _ ("Cannot start a transaction in %s: one is already open"), store->path);
+    return FALSE;
+  }
+  take_write_lock (store);
+  if (exec (store->db, "BEGIN IMMEDIATE", store->path, _ ("start a transaction"), error))
+    return TRUE;
+  drop_write_lock (store);
+  return FALSE;
 }
 
 gboolean
 sr_store_commit (SrStore *store, GError **error)
 {
-  if (exec (store->db, "COMMIT", store->path, _ ("commit a transaction"), error))
+  if (exec (store->db, "COMMIT", store->path, _ ("commit a transaction"), error)) {
+    drop_write_lock (store);
     return TRUE;
+  }
   sr_store_rollback (store);
   return FALSE;
 }
@@ -284,9 +441,9 @@ sr_store_commit (SrStore *store, GError **error)
 void
 sr_store_rollback (SrStore *store)
 {
-  if (sqlite3_get_autocommit (store->db))
-    return;
-  sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
+  if (!sqlite3_get_autocommit (store->db))
+    sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
+  drop_write_lock (store);
 }
 
 gboolean
@@ -312,15 +469,23 @@ sr_store_json_parse (SrStore *store, const char *text, char **type, char **minif
 gboolean
 sr_store_check_writable (SrStore *store, GError **error)
 {
-  /* BEGIN IMMEDIATE takes the write lock, so a read-only or locked database shows here.
-   * It must not wait for a lock held elsewhere: health is asked on the main loop. */
+  /* A transaction of ours under way proves the database writable, and waiting for it
+   * would stall the main loop, where health is asked. */
+  if (!g_mutex_trylock (&store->family->write_lock))
+    return TRUE;
+  g_atomic_pointer_set (&store->family->writer, g_thread_self ());
+  store->writing = TRUE;
+
+  /* BEGIN IMMEDIATE takes the write lock, so a read-only database, or one locked by
+   * another process, shows here; it must not wait. */
   sqlite3_busy_timeout (store->db, 0);
   int rc = sqlite3_exec (store->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-  sqlite3_busy_timeout (store->db, BUSY_TIMEOUT_MS);
+  use_busy_handler (store);
   if (rc == SQLITE_OK) {
     sr_store_rollback (store);
     return TRUE;
   }
+  drop_write_lock (store);
   if ((rc & 0xff) == SQLITE_BUSY) {
     g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_BUSY,
                  _ ("%s is locked by another writer right now"), store->path);

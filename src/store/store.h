@@ -17,6 +17,16 @@ SrStore *sr_store_open (const char *state_dir, GError **error);
 void sr_store_close (SrStore *store);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SrStore, sr_store_close)
 
+/* Another connection to the same database, for a thread other than the one using
+ * @store: taken from a pool, or opened. Give it back with sr_store_release() before the
+ * database is closed. All connections share one write lock: sr_store_begin() on any of
+ * them waits for a transaction under way on another, and a statement that meets a lock
+ * waits for that transaction to end. */
+SrStore *sr_store_acquire (SrStore *store, GError **error);
+void sr_store_release (SrStore *connection);
+typedef SrStore SrStoreLease;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SrStoreLease, sr_store_release)
+
 const char *sr_store_path (SrStore *store);
 sqlite3 *sr_store_db (SrStore *store);
 
@@ -48,7 +58,8 @@ gboolean sr_store_json_parse (SrStore *store, const char *text, char **type, cha
                               GError **error);
 
 /* Proves the database answers and can take a write lock, without writing or waiting:
- * SMARTRAG_ERROR_BUSY when another connection holds the lock. */
+ * TRUE while one of this process's connections is writing, SMARTRAG_ERROR_BUSY when
+ * another process holds the lock. */
 gboolean sr_store_check_writable (SrStore *store, GError **error);
 
 static inline void

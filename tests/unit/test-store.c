@@ -219,7 +219,6 @@ test_open_creates (Fixture *f, gconstpointer data)
   g_assert_cmpstr (mode, ==, "wal");
   g_assert_cmpint (query_int (db, "PRAGMA foreign_keys"), ==, 1);
   g_assert_cmpint (query_int (db, "PRAGMA synchronous"), ==, 1 /* NORMAL, in WAL mode */);
-  g_assert_cmpint (query_int (db, "PRAGMA busy_timeout"), >, 0);
   g_assert_cmpint (query_int (db, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND "
                                   "name IN ('users', 'sessions')"),
                    ==, 2);
@@ -902,6 +901,55 @@ test_statement_cache (Fixture *f, gconstpointer data)
   g_assert_nonnull (strstr (error->message, "prepare a query"));
 }
 
+typedef struct {
+  SrStore *connection;
+  gint64 waited_us;
+  gboolean ok;
+} Writer;
+
+static gpointer
+write_meanwhile (gpointer data)
+{
+  Writer *w = data;
+  gint64 start = g_get_monotonic_time ();
+  w->ok = sqlite3_exec (sr_store_db (w->connection), "INSERT INTO users VALUES (7, 1, 1)", NULL,
+                        NULL, NULL)
+          == SQLITE_OK;
+  w->waited_us = g_get_monotonic_time () - start;
+  return NULL;
+}
+
+/* A statement on another thread's connection waits for the transaction under way and
+ * goes through once it commits; health does not count our own writer as a lock. */
+static void
+test_connections_share_lock (Fixture *f, gconstpointer data)
+{
+  sqlite3 *db = fixture_open (f);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SrStoreLease) other = sr_store_acquire (f->store, &error);
+  g_assert_no_error (error);
+  g_assert_true (other != f->store);
+
+  g_assert_true (sr_store_begin (f->store, &error));
+  run_ok (db, "INSERT INTO users VALUES (6, 1, 1)");
+  Writer w = { other, 0, FALSE };
+  GThread *thread = g_thread_new ("writer", write_meanwhile, &w);
+  g_usleep (50 * 1000);
+  g_assert_true (sr_store_check_writable (other, &error));
+  g_assert_no_error (error);
+  g_assert_true (sr_store_commit (f->store, &error));
+  g_thread_join (thread);
+  g_assert_true (w.ok);
+  g_assert_cmpint (w.waited_us, >=, 40 * 1000);
+  g_assert_cmpint (query_int (db, "SELECT count(*) FROM users"), ==, 2);
+
+  /* A connection given back is handed out again rather than a new one opened. */
+  SrStore *first = g_steal_pointer (&other);
+  sr_store_release (first);
+  g_autoptr (SrStoreLease) again = sr_store_acquire (f->store, &error);
+  g_assert_true (again == first);
+}
+
 static void
 test_transactions (Fixture *f, gconstpointer data)
 {
@@ -1318,6 +1366,7 @@ main (int argc, char **argv)
 #define ADD(path, func) g_test_add (path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
   ADD ("/store/open/creates", test_open_creates);
   ADD ("/store/open/wal-persists", test_open_wal_persists);
+  ADD ("/store/connections/share-lock", test_connections_share_lock);
   ADD ("/store/open/empty-file", test_open_empty_file);
   ADD ("/store/open/reopen-keeps-rows", test_open_reopen_keeps_rows);
   ADD ("/store/open/missing-dir", test_open_missing_dir);
