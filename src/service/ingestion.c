@@ -43,7 +43,10 @@ typedef struct {
   guint turn; /* how many of this user's jobs were ahead when it was queued */
   guint64 sequence;
   /* filled by the worker */
+  SrStore *db; /* the worker's connection while it runs the job */
   SrIngested *result;
+  GArray *ids; /* gint64: the chunks' row ids, their vector labels */
+  gboolean ready;
   GError *error;
   double reported; /* progress last sent, read and written on the worker only */
 } Job;
@@ -57,6 +60,7 @@ job_free (Job *job)
   g_free (job->filename);
   g_free (job->adder);
   g_clear_pointer (&job->result, sr_ingested_free);
+  g_clear_pointer (&job->ids, g_array_unref);
   g_clear_error (&job->error);
   g_free (job);
 }
@@ -86,27 +90,38 @@ typedef struct {
   SrIngestion *ingestion;
   char *document_id;
   char *adder;
-  char *state;
-  double progress;
-} Progress;
+} Changed;
 
 static gboolean
-apply_progress (gpointer data)
+announce_change (gpointer data)
 {
-  Progress *p = data;
-  g_autoptr (GError) error = NULL;
-  /* A document removed meanwhile simply has nothing to update. */
-  if (sr_store_document_set_state (sr_service_store (p->ingestion->service), p->document_id,
-                                   p->state, p->progress, NULL, sr_now_us (), &error))
-    notify_record (p->ingestion, p->document_id, p->adder, NULL, NULL, 0);
-  g_free (p->document_id);
-  g_free (p->adder);
-  g_free (p->state);
-  g_free (p);
+  Changed *c = data;
+  notify_record (c->ingestion, c->document_id, c->adder, NULL, NULL, 0);
+  g_free (c->document_id);
+  g_free (c->adder);
+  g_free (c);
   return G_SOURCE_REMOVE;
 }
 
-/* From the worker: hands the change to the main loop, which owns the database. */
+/* The row is written here, on the worker; the main loop only reads it back to tell
+ * the adder. */
+static void
+write_state (Job *job, const char *state, double progress, const char *message)
+{
+  sr_store_lock_writes (job->db);
+  /* A document removed meanwhile simply has nothing to update. */
+  gboolean written = sr_store_document_set_state (job->db, job->document_id, state, progress,
+                                                  message, sr_now_us (), NULL);
+  sr_store_unlock_writes (job->db);
+  if (!written)
+    return;
+  Changed *c = g_new0 (Changed, 1);
+  c->ingestion = job->ingestion;
+  c->document_id = g_strdup (job->document_id);
+  c->adder = g_strdup (job->adder);
+  g_main_context_invoke_full (job->ingestion->context, RESULT_PRIORITY, announce_change, c, NULL);
+}
+
 static void
 on_progress (const char *state, double progress, gpointer user_data)
 {
@@ -115,60 +130,65 @@ on_progress (const char *state, double progress, gpointer user_data)
       && progress != 0.5)
     return;
   job->reported = progress;
-  Progress *p = g_new0 (Progress, 1);
-  p->ingestion = job->ingestion;
-  p->document_id = g_strdup (job->document_id);
-  p->adder = g_strdup (job->adder);
-  p->state = g_strdup (state);
-  p->progress = progress;
-  g_main_context_invoke_full (job->ingestion->context, RESULT_PRIORITY, apply_progress, p, NULL);
+  write_state (job, state, progress, NULL);
 }
 
 static gboolean
-store_result (SrIngestion *ingestion, Job *job, GArray *ids, GError **error)
+store_result (Job *job, GError **error)
 {
   SrIngested *r = job->result;
-  if (!sr_store_document_describe (sr_service_store (ingestion->service), job->document_id,
-                                   sr_format_name (r->format), r->title, error))
+  sr_store_lock_writes (job->db);
+  gboolean described = sr_store_document_describe (job->db, job->document_id,
+                                                   sr_format_name (r->format), r->title, error);
+  sr_store_unlock_writes (job->db);
+  if (!described)
     return FALSE;
   g_autofree SrChunkRow *rows = g_new0 (SrChunkRow, r->chunks->len);
   for (guint i = 0; i < r->chunks->len; i++) {
     SrChunk *c = r->chunks->pdata[i];
     rows[i] = (SrChunkRow){ c->ordinal, c->text, c->page, c->heading };
   }
-  return sr_store_chunks_replace (sr_service_store (ingestion->service), job->document_id,
-                                  job->session_id, rows, r->chunks->len, r->vectors, r->dimensions,
-                                  ingestion->config.embedder->model, sr_now_us (), ids, error);
+  return sr_store_chunks_replace (job->db, job->document_id, job->session_id, rows, r->chunks->len,
+                                  r->vectors, r->dimensions, job->ingestion->config.embedder->model,
+                                  sr_now_us (), job->ids, error);
 }
 
-/* Back on the main loop with the worker's outcome. */
+/* On the worker, after the pipeline: the outcome goes into the database. */
+static void
+record_outcome (Job *job)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (g_error_matches (job->error, SMARTRAG_ERROR, SMARTRAG_ERROR_CANCELLED)
+      || g_error_matches (job->error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return; /* Stopping: the document stays unfinished and resumes at the next start. */
+  if (job->error == NULL && store_result (job, &error)) {
+    job->ready = TRUE;
+    return;
+  }
+  if (job->error == NULL)
+    job->error = g_steal_pointer (&error);
+  g_info ("Document %s (%s) failed: %s", job->document_id, job->filename, job->error->message);
+  g_array_set_size (job->ids, 0);
+  write_state (job, "failed", 1.0, job->error->message);
+}
+
+/* Back on the main loop, once the outcome is in the database. */
 static gboolean
 finish_job (gpointer data)
 {
   Job *job = data;
   SrIngestion *ingestion = job->ingestion;
-  SrStore *store = sr_service_store (ingestion->service);
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (gint64));
 
   guint *queued
       = g_hash_table_lookup (ingestion->queued_per_uid, GUINT_TO_POINTER (job->owner_uid));
   if (queued != NULL && --(*queued) == 0)
     g_hash_table_remove (ingestion->queued_per_uid, GUINT_TO_POINTER (job->owner_uid));
 
-  if (g_error_matches (job->error, SMARTRAG_ERROR, SMARTRAG_ERROR_CANCELLED)
-      || g_error_matches (job->error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
-    /* Stopping: the document stays unfinished and resumes at the next start. */
-  } else if (job->error == NULL && store_result (ingestion, job, ids, &error)) {
-    g_info ("Document %s is ready: %u chunks", job->document_id, ids->len);
-    notify_record (ingestion, job->document_id, job->adder, ids, job->result->vectors,
+  if (job->ready) {
+    g_info ("Document %s is ready: %u chunks", job->document_id, job->ids->len);
+    notify_record (ingestion, job->document_id, job->adder, job->ids, job->result->vectors,
                    job->result->dimensions);
-  } else {
-    const GError *why = job->error != NULL ? job->error : error;
-    g_info ("Document %s (%s) failed: %s", job->document_id, job->filename, why->message);
-    if (sr_store_document_set_state (store, job->document_id, "failed", 1.0, why->message,
-                                     sr_now_us (), NULL))
-      notify_record (ingestion, job->document_id, job->adder, NULL, NULL, 0);
   }
   job_free (job);
   return G_SOURCE_REMOVE;
@@ -180,18 +200,24 @@ run_job (gpointer data, gpointer user_data)
   Job *job = data;
   SrIngestion *ingestion = job->ingestion;
   g_autofree char *path = sr_files_path (sr_service_files_dir (ingestion->service), job->sha256);
-  int fd = open (path, O_RDONLY | O_CLOEXEC);
+  g_autoptr (SrStoreLease) db
+      = sr_store_acquire (sr_service_store (ingestion->service), &job->error);
 
-  if (fd < 0) {
+  job->db = db;
+  int fd = db != NULL ? open (path, O_RDONLY | O_CLOEXEC) : -1;
+  if (db != NULL && fd < 0) {
     int saved = errno;
     job->error
         = g_error_new (SMARTRAG_ERROR, SMARTRAG_ERROR_FAILED,
                        _ ("The stored file %s cannot be read: %s"), path, g_strerror (saved));
-  } else {
+  } else if (fd >= 0) {
     job->result = sr_pipeline_run (&ingestion->config, fd, job->filename, on_progress, job,
                                    ingestion->cancellable, &job->error);
     close (fd);
   }
+  if (db != NULL)
+    record_outcome (job);
+  job->db = NULL;
   g_main_context_invoke_full (ingestion->context, RESULT_PRIORITY, finish_job, job, NULL);
 }
 
@@ -252,6 +278,7 @@ sr_ingestion_enqueue (SrIngestion *ingestion, const SrDocumentRecord *document, 
   job->owner_uid = owner_uid;
   job->turn = (*queued)++;
   job->sequence = ingestion->sequence++;
+  job->ids = g_array_new (FALSE, FALSE, sizeof (gint64));
   g_thread_pool_push (ingestion->pool, job, NULL);
 }
 

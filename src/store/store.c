@@ -393,16 +393,16 @@ sr_store_statement (SrStore *store, const char *sql, GError **error)
   return stmt;
 }
 
-static void
-take_write_lock (SrStore *store)
+void
+sr_store_lock_writes (SrStore *store)
 {
   g_mutex_lock (&store->family->write_lock);
   g_atomic_pointer_set (&store->family->writer, g_thread_self ());
   store->writing = TRUE;
 }
 
-static void
-drop_write_lock (SrStore *store)
+void
+sr_store_unlock_writes (SrStore *store)
 {
   if (!store->writing)
     return;
@@ -420,10 +420,10 @@ sr_store_begin (SrStore *store, GError **error)
                  _ ("Cannot start a transaction in %s: one is already open"), store->path);
     return FALSE;
   }
-  take_write_lock (store);
+  sr_store_lock_writes (store);
   if (exec (store->db, "BEGIN IMMEDIATE", store->path, _ ("start a transaction"), error))
     return TRUE;
-  drop_write_lock (store);
+  sr_store_unlock_writes (store);
   return FALSE;
 }
 
@@ -431,7 +431,7 @@ gboolean
 sr_store_commit (SrStore *store, GError **error)
 {
   if (exec (store->db, "COMMIT", store->path, _ ("commit a transaction"), error)) {
-    drop_write_lock (store);
+    sr_store_unlock_writes (store);
     return TRUE;
   }
   sr_store_rollback (store);
@@ -443,7 +443,7 @@ sr_store_rollback (SrStore *store)
 {
   if (!sqlite3_get_autocommit (store->db))
     sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
-  drop_write_lock (store);
+  sr_store_unlock_writes (store);
 }
 
 gboolean
@@ -485,7 +485,7 @@ sr_store_check_writable (SrStore *store, GError **error)
     sr_store_rollback (store);
     return TRUE;
   }
-  drop_write_lock (store);
+  sr_store_unlock_writes (store);
   if ((rc & 0xff) == SQLITE_BUSY) {
     g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_BUSY,
                  _ ("%s is locked by another writer right now"), store->path);

@@ -43,6 +43,10 @@ gboolean sr_store_migrate_to (sqlite3 *db, int target, const char *path, GError 
 sqlite3_stmt *sr_store_statement (SrStore *store, const char *sql, GError **error);
 
 gboolean sr_store_begin (SrStore *store, GError **error);
+/* The write lock alone, around a single statement outside a transaction: what a thread
+ * other than the main one writes must not look like another process's lock to health. */
+void sr_store_lock_writes (SrStore *store);
+void sr_store_unlock_writes (SrStore *store);
 gboolean sr_store_commit (SrStore *store, GError **error);
 void sr_store_rollback (SrStore *store);
 
