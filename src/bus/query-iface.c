@@ -40,22 +40,32 @@ append_hit (sd_bus_message *reply, gconstpointer item)
 }
 
 static void
+on_searched (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  sd_bus_message *m = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) hits = sr_search_finish (result, &error);
+
+  if (hits == NULL)
+    sr_bus_reply_session_error (m, NULL, error);
+  else
+    sr_bus_reply_list (m, hits, append_hit);
+  sd_bus_message_unref (m);
+}
+
+static void
 search_authorized (SrBus *bus, sd_bus_message *m, const SrCaller *caller, const GError *denied,
                    gpointer data)
 {
   SearchArgs *args = data;
-  g_autoptr (GError) error = NULL;
-  const char *session_id = sr_bus_session_id_from_path (sd_bus_message_get_path (m));
-  g_autoptr (GPtrArray) hits
-      = denied ? NULL
-               : sr_search (bus->service, sr_service_indexes (bus->service),
-                            sr_service_embedder (bus->service), caller, session_id, args->text,
-                            (guint) CLAMP (args->k, 0, G_MAXUINT), SR_SEARCH_HYBRID, &error);
-  if (hits == NULL) {
-    sr_bus_reply_session_error (m, denied, error);
+  if (denied != NULL) {
+    sr_bus_reply_session_error (m, denied, NULL);
     return;
   }
-  sr_bus_reply_list (m, hits, append_hit);
+  const char *session_id = sr_bus_session_id_from_path (sd_bus_message_get_path (m));
+  sr_search_async (bus->service, caller, session_id, args->text,
+                   (guint) CLAMP (args->k, 0, G_MAXUINT), SR_SEARCH_HYBRID, on_searched,
+                   sd_bus_message_ref (m));
 }
 
 static int

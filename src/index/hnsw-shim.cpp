@@ -232,6 +232,22 @@ sr_vector_index_count (SrVectorIndex *index)
   return index->graph->cur_element_count - index->graph->num_deleted_;
 }
 
+extern "C" GArray *
+sr_vector_index_labels (SrVectorIndex *index)
+{
+  g_return_val_if_fail (index != NULL, NULL);
+  GArray *labels = g_array_new (FALSE, FALSE, sizeof (guint64));
+  std::lock_guard<std::mutex> hold (index->lock);
+  const Graph &graph = *index->graph;
+  g_array_set_size (labels, graph.label_lookup_.size ());
+  guint n = 0;
+  for (const auto &entry : graph.label_lookup_)
+    if (!graph.isMarkedDeleted (entry.second))
+      g_array_index (labels, guint64, n++) = entry.first;
+  g_array_set_size (labels, n);
+  return labels;
+}
+
 extern "C" guint
 sr_vector_index_dimensions (SrVectorIndex *index)
 {

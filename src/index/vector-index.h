@@ -32,6 +32,8 @@ gboolean sr_vector_index_remove (SrVectorIndex *index, guint64 label, GError **e
 /* Live vectors (removed ones not counted). */
 guint64 sr_vector_index_count (SrVectorIndex *index);
 guint sr_vector_index_dimensions (SrVectorIndex *index);
+/* The live labels (guint64), in no particular order: to compare with the stored ones. */
+GArray *sr_vector_index_labels (SrVectorIndex *index);
 /* Bytes of memory the index holds, for reports. */
 guint64 sr_vector_index_memory (SrVectorIndex *index);
 

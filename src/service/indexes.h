@@ -5,28 +5,42 @@
 
 #include "index/vector-index.h"
 #include "service/service.h"
+#include "store/store.h"
 
 G_BEGIN_DECLS
 
-/* Indexes hold vectors of @model with @dimensions, in <state>/index/<session>.hnsw. */
+/* Indexes hold vectors of @model with @dimensions, in <state>/index/<session>.hnsw. A
+ * thread of their own inserts vectors into the graphs and writes changed ones to disk. */
 SrIndexes *sr_indexes_new (SrService *service, const char *model, guint dimensions);
-/* Saves what changed. */
+/* Stops the thread and saves what changed. */
 void sr_indexes_free (SrIndexes *indexes);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SrIndexes, sr_indexes_free)
 
-/* The session's index (borrowed). A missing, damaged or outdated file (holding another
- * number of vectors than SQLite) is rebuilt from SQLite, the source of truth. */
-SrVectorIndex *sr_indexes_get (SrIndexes *indexes, const char *session_id, GError **error);
+/* The labels (chunk ids) of the session's @n vectors nearest to @query, nearest first;
+ * returns how many. Runs on any thread, with @db a connection that thread may use. The
+ * first search of a session loads its graph, and compares it with SQLite, the source of
+ * truth: a missing, damaged or outdated file is caught up or rebuilt, in the background,
+ * while vectors not yet in the graph are compared with the query one by one. Labels of
+ * chunks removed a moment ago may still come back: the store filters them. */
+guint sr_indexes_search (SrIndexes *indexes, SrStore *db, const char *session_id,
+                         const float *query, guint n, gint64 *labels, GError **error);
 
-/* Adds a document's vectors to its session's index, when that index is loaded; one that
- * is not loaded takes them from SQLite when it is. */
+/* On the main loop: a ready document's vectors, for its session's graph if loaded (one
+ * not loaded takes them from SQLite when it is). */
 void sr_indexes_add (SrIndexes *indexes, const char *session_id, const GArray *ids,
                      const float *vectors, guint dimensions);
 void sr_indexes_remove (SrIndexes *indexes, const char *session_id, const GArray *ids);
 /* Drops a deleted session's index, file included. */
 void sr_indexes_forget (SrIndexes *indexes, const char *session_id);
 
-/* Writes every changed index atomically; returns how many were written. */
-guint sr_indexes_save (SrIndexes *indexes);
+typedef struct {
+  guint loaded;    /* sessions whose graph is in memory */
+  guint64 vectors; /* in those graphs */
+  guint64 waiting; /* changes not in a graph yet: vectors (searched one by one meanwhile)
+                    * and removals */
+  guint64 memory;  /* bytes, graphs and waiting vectors */
+} SrIndexStats;
+
+void sr_indexes_stats (SrIndexes *indexes, SrIndexStats *stats);
 
 G_END_DECLS

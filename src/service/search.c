@@ -46,51 +46,41 @@ ids_of (GPtrArray *hits)
 
 /* The session's nearest chunks to @text, as chunk ids, nearest first. */
 static GArray *
-vector_candidates (SrIndexes *indexes, SrEmbedder *embedder, const char *session_id,
+vector_candidates (SrStore *db, SrIndexes *indexes, SrEmbedder *embedder, const char *session_id,
                    const char *text, guint n, GError **error)
 {
-  SrVectorIndex *index = sr_indexes_get (indexes, session_id, error);
-  if (index == NULL)
-    return NULL;
   g_autofree float *query = g_new0 (float, embedder->dimensions);
   const char *texts[] = { text };
   if (!sr_embedder_embed (embedder, texts, 1, query, error))
     return NULL;
 
-  g_autofree guint64 *labels = g_new0 (guint64, n);
-  g_autofree float *distances = g_new0 (float, n);
+  GArray *ids = g_array_sized_new (FALSE, FALSE, sizeof (gint64), n);
+  g_array_set_size (ids, n);
   GError *local = NULL;
-  guint found = sr_vector_index_search (index, query, n, labels, distances, &local);
+  guint found = sr_indexes_search (indexes, db, session_id, query, n, (gint64 *) ids->data, &local);
   if (local != NULL) {
+    g_array_unref (ids);
     g_propagate_error (error, local);
     return NULL;
   }
-  GArray *ids = g_array_sized_new (FALSE, FALSE, sizeof (gint64), found);
-  for (guint i = 0; i < found; i++) {
-    gint64 id = (gint64) labels[i];
-    g_array_append_val (ids, id);
-  }
+  g_array_set_size (ids, found);
   return ids;
 }
 
-GPtrArray *
-sr_search (SrService *service, SrIndexes *indexes, SrEmbedder *embedder, const SrCaller *caller,
-           const char *session_id, const char *text, guint k, SrSearchMode mode, GError **error)
+/* The search proper, on whichever thread owns @db; access and arguments are checked. */
+static GPtrArray *
+search_checked (SrStore *db, SrIndexes *indexes, SrEmbedder *embedder, const char *session_id,
+                const char *text, guint k, SrSearchMode mode, GError **error)
 {
-  if (!sr_sessions_check_access (service, caller, session_id, error)
-      || !check_query (text, k, error))
-    return NULL;
-
-  SrStore *store = sr_service_store (service);
   guint depth = k * CANDIDATES_PER_K;
   g_autoptr (GPtrArray) text_hits
-      = sr_store_chunks_search_text (store, session_id, text, depth, error);
+      = sr_store_chunks_search_text (db, session_id, text, depth, error);
   if (text_hits == NULL)
     return NULL;
   g_autoptr (GArray) text_ids = ids_of (text_hits);
   g_autoptr (GArray) vector_ids
       = mode == SR_SEARCH_HYBRID
-            ? vector_candidates (indexes, embedder, session_id, text, depth, error)
+            ? vector_candidates (db, indexes, embedder, session_id, text, depth, error)
             : g_array_new (FALSE, FALSE, sizeof (gint64));
   if (vector_ids == NULL)
     return NULL;
@@ -106,7 +96,7 @@ sr_search (SrService *service, SrIndexes *indexes, SrEmbedder *embedder, const S
 
   /* The session filter in the store is the guarantee that no other session's chunk can
    * come back, whatever an index file holds. */
-  g_autoptr (GPtrArray) hits = sr_store_chunks_get (store, session_id, best, fused->len, error);
+  g_autoptr (GPtrArray) hits = sr_store_chunks_get (db, session_id, best, fused->len, error);
   if (hits == NULL)
     return NULL;
   for (guint i = 0, j = 0; i < hits->len; i++) {
@@ -117,4 +107,83 @@ sr_search (SrService *service, SrIndexes *indexes, SrEmbedder *embedder, const S
       hit->score = g_array_index (fused, SrFused, j).score;
   }
   return g_steal_pointer (&hits);
+}
+
+GPtrArray *
+sr_search (SrService *service, SrIndexes *indexes, SrEmbedder *embedder, const SrCaller *caller,
+           const char *session_id, const char *text, guint k, SrSearchMode mode, GError **error)
+{
+  if (!sr_sessions_check_access (service, caller, session_id, error)
+      || !check_query (text, k, error))
+    return NULL;
+  return search_checked (sr_service_store (service), indexes, embedder, session_id, text, k, mode,
+                         error);
+}
+
+typedef struct {
+  SrService *service;
+  char *session_id;
+  char *text;
+  guint k;
+  SrSearchMode mode;
+} SearchJob;
+
+static void
+search_job_free (gpointer data)
+{
+  SearchJob *job = data;
+  sr_service_work_end (job->service);
+  g_free (job->session_id);
+  g_free (job->text);
+  g_free (job);
+}
+
+static void
+run_search (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+  SearchJob *job = data;
+  GError *error = NULL;
+  g_autoptr (SrStoreLease) db = sr_store_acquire (sr_service_store (job->service), &error);
+  GPtrArray *hits = db == NULL
+                        ? NULL
+                        : search_checked (db, sr_service_indexes (job->service),
+                                          sr_service_embedder (job->service), job->session_id,
+                                          job->text, job->k, job->mode, &error);
+  if (hits == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, hits, (GDestroyNotify) g_ptr_array_unref);
+}
+
+void
+sr_search_async (SrService *service, const SrCaller *caller, const char *session_id,
+                 const char *text, guint k, SrSearchMode mode, GAsyncReadyCallback callback,
+                 gpointer user_data)
+{
+  g_autoptr (GTask) task = g_task_new (NULL, NULL, callback, user_data);
+  g_task_set_source_tag (task, sr_search_async);
+  GError *error = NULL;
+
+  if (!sr_sessions_check_access (service, caller, session_id, &error)
+      || !check_query (text, k, &error)) {
+    g_task_return_error (task, error);
+    return;
+  }
+  SearchJob *job = g_new0 (SearchJob, 1);
+  job->service = service;
+  job->session_id = g_strdup (session_id);
+  job->text = g_strdup (text);
+  job->k = k;
+  job->mode = mode;
+  /* Counted as work under way: the database stays open until the thread is done. */
+  sr_service_work_begin (service);
+  g_task_set_task_data (task, job, search_job_free);
+  g_task_run_in_thread (task, run_search);
+}
+
+GPtrArray *
+sr_search_finish (GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
 }

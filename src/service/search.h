@@ -25,4 +25,12 @@ GPtrArray *sr_search (SrService *service, SrIndexes *indexes, SrEmbedder *embedd
                       const SrCaller *caller, const char *session_id, const char *text, guint k,
                       SrSearchMode mode, GError **error);
 
+/* The same on a worker thread with a connection of its own, so that neither a large
+ * session nor a graph being loaded holds up the main loop. Access and arguments are
+ * checked before this returns; the result is a GPtrArray of SrChunkHit. */
+void sr_search_async (SrService *service, const SrCaller *caller, const char *session_id,
+                      const char *text, guint k, SrSearchMode mode, GAsyncReadyCallback callback,
+                      gpointer user_data);
+GPtrArray *sr_search_finish (GAsyncResult *result, GError **error);
+
 G_END_DECLS
