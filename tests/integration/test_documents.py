@@ -134,10 +134,26 @@ class DocumentTests(harness.IntegrationTest):
         self.assertEqual(self.me.call(harness.DAEMON_PATH, harness.DAEMON_IFACE,
                                       "GetHealth").unpack()[0], "ok")
 
+    def index_health(self):
+        reply = self.me.call(harness.DAEMON_PATH, harness.DAEMON_IFACE, "GetHealth")
+        return reply.unpack()[1]["index"]
+
+    def wait_index_idle(self):
+        deadline = time.monotonic() + 30
+        while (index := self.index_health())["waiting"] > 0:
+            self.assertLess(time.monotonic(), deadline, f"index backlog stays: {index}")
+            time.sleep(0.05)
+        return index
+
     def test_search_survives_restart(self):
         doc = self.add_text("Opening hours", "The museum opens at ten on Sundays.")
         self.assertEqual(self.wait_settled(doc)[-1], "ready")
         before = self.search("museum sunday")
+        # The session's graph is loaded by its first search and takes every vector.
+        index = self.wait_index_idle()
+        self.assertEqual(index["sessions_loaded"], 1)
+        self.assertEqual(index["vectors"], self.get_document(doc)["chunks"])
+        self.assertGreater(index["memory_bytes"], 0)
         self.stop_daemon(self.smartragd)
         self.smartragd.start()
         self.me = self.client()

@@ -128,7 +128,7 @@ class SessionTests(harness.IntegrationTest):
         self.assertEqual(reply.get_type_string(), "(sa{sv})")
         status = reply.get_child_value(0).get_string()
         components = typed_dict(reply.get_child_value(1))
-        self.assertEqual(set(components), {"db", "disk"})
+        self.assertEqual(set(components), {"db", "disk", "index"})
 
         order = ["ok", "degraded", "failing"]
         worst = "ok"
@@ -153,6 +153,11 @@ class SessionTests(harness.IntegrationTest):
         self.assertEqual(disk["free_bytes"][0], "t")
         self.assertEqual(disk["total_bytes"][0], "t")
         self.assertLessEqual(disk["free_bytes"][1], disk["total_bytes"][1])
+        index = details["index"]
+        self.assertEqual(index["status"][1], "ok")
+        self.assertEqual(index["sessions_loaded"], ("u", 0))
+        for name in ("vectors", "waiting", "memory_bytes"):
+            self.assertEqual(index[name], ("t", 0), name)
 
     def test_version(self):
         printed = subprocess.run([harness.SMARTRAGD, "--version"], capture_output=True,
