@@ -50,6 +50,7 @@ sr_pipeline_run (const SrPipelineConfig *config, int fd, const char *filename,
                  SrPipelineProgress progress, gpointer user_data, GCancellable *cancellable,
                  GError **error)
 {
+  gint64 start = g_get_monotonic_time ();
   if (progress != NULL)
     progress ("parsing", 0.0, user_data);
   g_autoptr (SrExtracted) extracted = sr_sandbox_extract (config->helper_path, fd, filename,
@@ -57,6 +58,7 @@ sr_pipeline_run (const SrPipelineConfig *config, int fd, const char *filename,
   if (extracted == NULL)
     return NULL;
 
+  gint64 extracted_at = g_get_monotonic_time ();
   if (progress != NULL)
     progress ("indexing", 0.5, user_data);
   g_autoptr (GPtrArray) chunks = sr_chunk_document (extracted, &config->chunking, error);
@@ -74,7 +76,11 @@ sr_pipeline_run (const SrPipelineConfig *config, int fd, const char *filename,
   ingested->format = extracted->format;
   ingested->title = g_strdup (extracted->title);
   ingested->chunks = g_steal_pointer (&chunks);
+  gint64 chunked_at = g_get_monotonic_time ();
   if (!embed_all (config, ingested, progress, user_data, cancellable, error))
     return NULL;
+  ingested->extract_us = extracted_at - start;
+  ingested->chunk_us = chunked_at - extracted_at;
+  ingested->embed_us = g_get_monotonic_time () - chunked_at;
   return g_steal_pointer (&ingested);
 }

@@ -26,6 +26,10 @@ typedef struct {
   GPtrArray *chunks; /* SrChunk*, in order */
   float *vectors;    /* chunks->len × dimensions, row i for chunk i */
   guint dimensions;
+  /* Wall time of each step, in microseconds, for the log. */
+  gint64 extract_us;
+  gint64 chunk_us;
+  gint64 embed_us;
 } SrIngested;
 
 void sr_ingested_free (SrIngested *ingested);

@@ -7,6 +7,7 @@
 #include <glib/gstdio.h>
 #include <string.h>
 
+#include "common/background.h"
 #include "store/chunks.h"
 
 /* A changed index is written once nothing new arrived for this long, and at least this
@@ -447,12 +448,13 @@ insert_some (SrIndexes *indexes, Entry *entry)
     else if (g_atomic_int_get (&batch->removed[i]))
       sr_vector_index_remove (entry->index, label, NULL);
   }
-  g_atomic_int_set (&batch->inserted, end);
 
   guint64 vectors = sr_vector_index_count (entry->index);
   /* Counting the memory walks every vector: once per batch. */
   guint64 memory = end == batch->n ? sr_vector_index_memory (entry->index) : entry->memory;
   g_mutex_lock (&indexes->lock);
+  /* With the counts, so that the stats never show a backlog gone and the graph short. */
+  g_atomic_int_set (&batch->inserted, end);
   entry->vectors = vectors;
   entry->memory = memory;
   if (end == batch->n && entry->batches->len > 0 && entry->batches->pdata[0] == batch)
@@ -541,6 +543,7 @@ index_thread (gpointer data)
   SrIndexes *indexes = data;
   guint turn = 0;
 
+  sr_background_thread_enter ();
   g_mutex_lock (&indexes->lock);
   while (!g_atomic_int_get (&indexes->stopping)) {
     if (work_once (indexes, &turn))

@@ -6,6 +6,7 @@
 #include <glib/gi18n.h>
 #include <unistd.h>
 
+#include "common/background.h"
 #include "common/durations.h"
 #include "common/errors.h"
 #include "store/chunks.h"
@@ -47,6 +48,7 @@ typedef struct {
   SrIngested *result;
   GArray *ids; /* gint64: the chunks' row ids, their vector labels */
   gboolean ready;
+  gint64 store_us;
   GError *error;
   double reported; /* progress last sent, read and written on the worker only */
 } Job;
@@ -162,8 +164,10 @@ record_outcome (Job *job)
   if (g_error_matches (job->error, SMARTRAG_ERROR, SMARTRAG_ERROR_CANCELLED)
       || g_error_matches (job->error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return; /* Stopping: the document stays unfinished and resumes at the next start. */
+  gint64 start = g_get_monotonic_time ();
   if (job->error == NULL && store_result (job, &error)) {
     job->ready = TRUE;
+    job->store_us = g_get_monotonic_time () - start;
     return;
   }
   if (job->error == NULL)
@@ -186,7 +190,12 @@ finish_job (gpointer data)
     g_hash_table_remove (ingestion->queued_per_uid, GUINT_TO_POINTER (job->owner_uid));
 
   if (job->ready) {
-    g_info ("Document %s is ready: %u chunks", job->document_id, job->ids->len);
+    const SrIngested *r = job->result;
+    g_info ("Document %s is ready: %u chunks (parsed in %" G_GINT64_FORMAT " ms, chunked in "
+            "%" G_GINT64_FORMAT " ms, embedded in %" G_GINT64_FORMAT " ms, stored in "
+            "%" G_GINT64_FORMAT " ms)",
+            job->document_id, job->ids->len, r->extract_us / 1000, r->chunk_us / 1000,
+            r->embed_us / 1000, job->store_us / 1000);
     notify_record (ingestion, job->document_id, job->adder, job->ids, job->result->vectors,
                    job->result->dimensions);
   }
@@ -199,6 +208,7 @@ run_job (gpointer data, gpointer user_data)
 {
   Job *job = data;
   SrIngestion *ingestion = job->ingestion;
+  sr_background_thread_enter ();
   g_autofree char *path = sr_files_path (sr_service_files_dir (ingestion->service), job->sha256);
   g_autoptr (SrStoreLease) db
       = sr_store_acquire (sr_service_store (ingestion->service), &job->error);

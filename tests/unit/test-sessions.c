@@ -1099,7 +1099,7 @@ test_health (Fixture *f, gconstpointer data)
 
   g_assert_nonnull (components);
   g_assert_cmpstr (g_variant_get_type_string (components), ==, "a{sv}");
-  g_assert_cmpuint (g_variant_n_children (components), ==, 2);
+  g_assert_cmpuint (g_variant_n_children (components), ==, 3);
 
   g_autoptr (GVariant) db = g_variant_lookup_value (components, "db", G_VARIANT_TYPE_VARDICT);
   g_assert_nonnull (db);
@@ -1127,6 +1127,14 @@ test_health (Fixture *f, gconstpointer data)
   g_assert_cmpuint (total_bytes, >, 0);
   g_assert_true (g_variant_lookup (disk, "message", "&s", &message));
   g_assert_cmpstr (message, !=, "");
+
+  /* Documents were never started here: no graphs, and still a report. */
+  g_autoptr (GVariant) index = g_variant_lookup_value (components, "index", G_VARIANT_TYPE_VARDICT);
+  g_assert_nonnull (index);
+  g_assert_cmpint (status_of (index), ==, SR_HEALTH_OK);
+  guint32 loaded = 1;
+  g_assert_true (g_variant_lookup (index, "sessions_loaded", "u", &loaded));
+  g_assert_cmpuint (loaded, ==, 0);
 
   /* The disk's verdict follows its own figure, and the whole is the worst part. */
   SrHealthStatus expected_disk = free_bytes < SR_HEALTH_DISK_FAILING_BYTES    ? SR_HEALTH_FAILING

@@ -1,0 +1,19 @@
+/* Threads that work in the background and must yield to the main loop. */
+#define _GNU_SOURCE /* gettid */
+
+#include "common/background.h"
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+void
+sr_background_thread_enter (void)
+{
+  static GPrivate entered;
+  if (g_private_get (&entered) != NULL)
+    return;
+  g_private_set (&entered, GINT_TO_POINTER (1));
+  /* The process's own niceness as the base, so a daemon started nice stays nicer. */
+  int base = getpriority (PRIO_PROCESS, 0);
+  (void) setpriority (PRIO_PROCESS, (id_t) gettid (), MIN (base + SR_BACKGROUND_NICENESS, 19));
+}
