@@ -1,4 +1,4 @@
-/* The builtin embedder: signed feature hashing of words, word pairs and character n-grams. */
+/* The builtin embedder: signed feature hashing of words and character n-grams. */
 #include "embed/embedder.h"
 
 #include <math.h>
@@ -6,13 +6,12 @@
 
 /* Part of the stored model name: bump it whenever a change here moves any vector, so that
  * stored vectors are noticed as stale and re-embedded. */
-#define BUILTIN_MODEL "builtin-v1"
+#define BUILTIN_MODEL "builtin-v2"
 
 /* Fixed, so that the same text gives the same vector on every run and machine. */
-#define HASH_SEED   G_GUINT64_CONSTANT (0x5eed5a7a46c0ffee)
-#define FNV_OFFSET  G_GUINT64_CONSTANT (0xcbf29ce484222325)
-#define FNV_PRIME   G_GUINT64_CONSTANT (0x100000001b3)
-#define PAIR_FACTOR G_GUINT64_CONSTANT (0x9e3779b97f4a7c15)
+#define HASH_SEED  G_GUINT64_CONSTANT (0x5eed5a7a46c0ffee)
+#define FNV_OFFSET G_GUINT64_CONSTANT (0xcbf29ce484222325)
+#define FNV_PRIME  G_GUINT64_CONSTANT (0x100000001b3)
 
 /* Stand-ins for the start and end of a word, so that "ing" at a word's end and inside
  * one are different n-grams. They are control characters, which never occur in a word. */
@@ -22,29 +21,54 @@
 #define MIN_GRAM 3
 #define MAX_GRAM 5
 
-/* The low two bits of a feature's hash say its kind; bit 2 is its sign. */
-enum { KIND_WORD, KIND_PAIR, KIND_GRAM, KIND_MASK = 3 };
+/* The low two bits of a feature's hash say its kind; bit 2 is its sign.
+ *
+ * There are no word pairs: a pair matches only where a question repeats the passage's
+ * wording in the same order, and in practice the pairs two texts share are runs of
+ * function words ("how to", "of the"), which pull unrelated chunks closer. Exact wording
+ * is what BM25 already finds; in hybrid search the vectors earn their place with what it
+ * misses, which is other forms of the same word. */
+enum { KIND_WORD, KIND_GRAM = 2, KIND_MASK = 3 };
 #define SIGN_BIT    (G_GUINT64_CONSTANT (1) << 2)
 #define INDEX_SHIFT 3
 
-/* A word has one unigram and one pair but about three n-grams per letter: lower n-gram
- * weights keep the words from being drowned, while n-grams still carry misspellings and
- * inflections ("index", "indexes") close together. */
-static const float kind_weight[] = { 1.0f, 0.7f, 0.35f };
+/* A word has one unigram but about three n-grams per letter: a lower n-gram weight keeps
+ * the words from being drowned, while n-grams still carry misspellings and inflections
+ * ("tomato", "tomatoes"; "boil", "boiling") close together. Half, not less: those shared
+ * stems are most of what the vectors add to BM25's exact words. */
+static const float kind_weight[] = { [KIND_WORD] = 1.0f, [KIND_GRAM] = 0.5f };
+
+/* Words shorter than this weigh less, in proportion to their length. The most frequent
+ * words of a language are short ones (Zipf's law of abbreviation holds across languages)
+ * and are mostly function words ("the", "is", "how", "der", "et", "de"). Without a
+ * document frequency over the whole index, which an embedder of one text at a time cannot
+ * know, length is the one language-neutral hint of how little a word says. Short content
+ * words ("tax", "git") keep most of their weight, and BM25 still matches them exactly. */
+#define FULL_WEIGHT_LETTERS 4
 
 typedef struct {
   gsize start;  /* into the code point buffer, at the WORD_START marker */
   gsize length; /* code points, markers included */
 } Word;
 
+typedef struct {
+  guint64 hash;
+  float weight; /* of the word it came from */
+} Feature;
+
+typedef struct {
+  guint64 hash;  /* 0 for an empty slot */
+  guint32 count; /* occurrences of the feature */
+  float weight;  /* sum of their word weights */
+} Slot;
+
 /* Buffers reused for every text of one call; each call has its own, so calls on several
  * threads share nothing that changes. */
 typedef struct {
   GArray *chars;    /* gunichar */
   GArray *words;    /* Word */
-  GArray *features; /* guint64 */
-  GArray *table;    /* guint64: feature hashes, 0 for empty */
-  GArray *counts;   /* guint32: occurrences of the feature in the same slot of table */
+  GArray *features; /* Feature */
+  GArray *table;    /* Slot: the features counted by open addressing */
 } Scratch;
 
 static guint64
@@ -179,27 +203,30 @@ split_words (Scratch *s, const char *text)
     end_word (s, start);
 }
 
+static float
+word_weight (gsize letters)
+{
+  return letters >= FULL_WEIGHT_LETTERS ? 1.0f : (float) letters / FULL_WEIGHT_LETTERS;
+}
+
 static void
 collect_features (Scratch *s)
 {
   const gunichar *chars = (const gunichar *) s->chars->data;
-  guint64 previous = 0;
 
   g_array_set_size (s->features, 0);
   for (guint w = 0; w < s->words->len; w++) {
     const Word *word = &g_array_index (s->words, Word, w);
     const gunichar *padded = chars + word->start;
-    guint64 unigram = hash_chars (padded + 1, word->length - 2, KIND_WORD);
-    guint64 f = feature (unigram, KIND_WORD);
+    /* The n-grams of a short word weigh as little as the word: they are mostly the word
+     * itself with its start and end markers. */
+    float weight = word_weight (word->length - 2);
+    Feature f
+        = { feature (hash_chars (padded + 1, word->length - 2, KIND_WORD), KIND_WORD), weight };
     g_array_append_val (s->features, f);
-    if (w > 0) {
-      f = feature ((previous * PAIR_FACTOR) ^ unigram, KIND_PAIR);
-      g_array_append_val (s->features, f);
-    }
-    previous = unigram;
     for (gsize n = MIN_GRAM; n <= MAX_GRAM && n <= word->length; n++) {
       for (gsize i = 0; i + n <= word->length; i++) {
-        f = feature (hash_chars (padded + i, n, KIND_GRAM), KIND_GRAM);
+        f.hash = feature (hash_chars (padded + i, n, KIND_GRAM), KIND_GRAM);
         g_array_append_val (s->features, f);
       }
     }
@@ -211,32 +238,34 @@ collect_features (Scratch *s)
 static void
 count_features (Scratch *s, guint dimensions, float *vector)
 {
-  const guint64 *f = (const guint64 *) s->features->data;
+  const Feature *f = (const Feature *) s->features->data;
   guint n = s->features->len;
   gsize size = 64;
 
   while (size < 2 * (gsize) n)
     size *= 2;
   g_array_set_size (s->table, (guint) size);
-  g_array_set_size (s->counts, (guint) size);
-  guint64 *keys = (guint64 *) s->table->data;
-  guint32 *counts = (guint32 *) s->counts->data;
-  memset (keys, 0, size * sizeof *keys);
+  Slot *table = (Slot *) s->table->data;
+  memset (table, 0, size * sizeof *table);
   for (guint i = 0; i < n; i++) {
-    guint64 key = f[i] != 0 ? f[i] : 1;
+    guint64 key = f[i].hash != 0 ? f[i].hash : 1;
     gsize at = (gsize) (key >> INDEX_SHIFT) & (size - 1);
-    while (keys[at] != 0 && keys[at] != key)
+    while (table[at].hash != 0 && table[at].hash != key)
       at = (at + 1) & (size - 1);
-    counts[at] = keys[at] == key ? counts[at] + 1 : 1;
-    keys[at] = key;
+    table[at].hash = key;
+    table[at].count++;
+    table[at].weight += f[i].weight;
   }
   for (gsize at = 0; at < size; at++) {
-    if (keys[at] == 0)
+    const Slot *slot = &table[at];
+    if (slot->hash == 0)
       continue;
-    /* Sublinear: the tenth "the" adds less than the first. */
-    float weight = kind_weight[keys[at] & KIND_MASK] * (1.0f + logf ((float) counts[at]));
-    guint index = (guint) ((keys[at] >> INDEX_SHIFT) % dimensions);
-    vector[index] += (keys[at] & SIGN_BIT) ? -weight : weight;
+    /* Sublinear: the tenth "the" adds less than the first. An n-gram shared by words of
+     * several lengths takes their mean weight. */
+    float weight = kind_weight[slot->hash & KIND_MASK] * (slot->weight / (float) slot->count)
+                   * (1.0f + logf ((float) slot->count));
+    guint index = (guint) ((slot->hash >> INDEX_SHIFT) % dimensions);
+    vector[index] += (slot->hash & SIGN_BIT) ? -weight : weight;
   }
 }
 
@@ -264,10 +293,9 @@ builtin_embed (SrEmbedder *self, const char *const *texts, guint n_texts, float 
 {
   g_autoptr (GArray) chars = g_array_sized_new (FALSE, FALSE, sizeof (gunichar), 2048);
   g_autoptr (GArray) words = g_array_sized_new (FALSE, FALSE, sizeof (Word), 256);
-  g_autoptr (GArray) features = g_array_sized_new (FALSE, FALSE, sizeof (guint64), 4096);
-  g_autoptr (GArray) table = g_array_new (FALSE, FALSE, sizeof (guint64));
-  g_autoptr (GArray) counts = g_array_new (FALSE, FALSE, sizeof (guint32));
-  Scratch s = { chars, words, features, table, counts };
+  g_autoptr (GArray) features = g_array_sized_new (FALSE, FALSE, sizeof (Feature), 4096);
+  g_autoptr (GArray) table = g_array_new (FALSE, FALSE, sizeof (Slot));
+  Scratch s = { chars, words, features, table };
 
   for (guint i = 0; i < n_texts; i++) {
     split_words (&s, texts[i]);

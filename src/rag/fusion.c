@@ -20,11 +20,20 @@ compare_entries (gconstpointer a, gconstpointer b)
 GArray *
 sr_rank_fuse (const SrRanking *rankings, guint n_rankings, guint k, guint limit)
 {
+  return sr_rank_fuse_weighted (rankings, NULL, n_rankings, k, limit);
+}
+
+GArray *
+sr_rank_fuse_weighted (const SrRanking *rankings, const double *weights, guint n_rankings, guint k,
+                       guint limit)
+{
   g_autoptr (GHashTable) index = g_hash_table_new (g_int64_hash, g_int64_equal);
   g_autoptr (GArray) entries = g_array_new (FALSE, FALSE, sizeof (Entry));
 
   /* Positions rather than pointers into @entries: the array moves as it grows. */
   for (guint r = 0; r < n_rankings; r++) {
+    double weight = weights != NULL ? weights[r] : 1.0;
+    g_return_val_if_fail (weight > 0.0, NULL);
     for (guint i = 0; i < rankings[r].length; i++) {
       const gint64 *id = &rankings[r].ids[i];
       guint rank = i + 1;
@@ -36,7 +45,7 @@ sr_rank_fuse (const SrRanking *rankings, guint n_rankings, guint k, guint limit)
         g_hash_table_insert (index, (gpointer) id, slot);
       }
       Entry *e = &g_array_index (entries, Entry, GPOINTER_TO_UINT (slot) - 1);
-      e->fused.score += 1.0 / (k + rank);
+      e->fused.score += weight / (k + rank);
       e->best_rank = MIN (e->best_rank, rank);
     }
   }

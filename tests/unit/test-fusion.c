@@ -75,6 +75,31 @@ test_many (void)
                        g_array_index (fused, SrFused, i).score);
 }
 
+/* A heavier list wins a tie it would otherwise lose on the smaller id, and weights of 1
+ * are plain fusion. */
+static void
+test_weighted (void)
+{
+  const gint64 text[] = { 2, 5 };
+  const gint64 vector[] = { 1, 5 };
+  SrRanking lists[] = { { text, 2 }, { vector, 2 } };
+
+  g_autoptr (GArray) plain = sr_rank_fuse (lists, 2, SR_RRF_K, 10);
+  const gint64 plain_order[] = { 5, 1, 2 };
+  assert_order (plain, plain_order, 3);
+
+  const double ones[] = { 1.0, 1.0 };
+  g_autoptr (GArray) same = sr_rank_fuse_weighted (lists, ones, 2, SR_RRF_K, 10);
+  assert_order (same, plain_order, 3);
+
+  const double heavier_text[] = { SR_RRF_BUILTIN_TEXT_WEIGHT, 1.0 };
+  g_autoptr (GArray) weighted = sr_rank_fuse_weighted (lists, heavier_text, 2, SR_RRF_K, 10);
+  const gint64 weighted_order[] = { 5, 2, 1 };
+  assert_order (weighted, weighted_order, 3);
+  g_assert_cmpfloat_with_epsilon (g_array_index (weighted, SrFused, 1).score,
+                                  SR_RRF_BUILTIN_TEXT_WEIGHT / 61, 1e-12);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -83,5 +108,6 @@ main (int argc, char **argv)
   g_test_add_func ("/fusion/limit-and-empty", test_limit_and_empty);
   g_test_add_func ("/fusion/ties-are-stable", test_ties_are_stable);
   g_test_add_func ("/fusion/many", test_many);
+  g_test_add_func ("/fusion/weighted", test_weighted);
   return g_test_run ();
 }
