@@ -122,7 +122,9 @@ set_too_large (guint64 max_bytes, GError **error)
 {
   g_autofree char *limit = g_format_size_full (max_bytes, G_FORMAT_SIZE_IEC_UNITS);
   g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_TOO_LARGE,
-               _ ("The file is larger than %s, the limit for one document"), limit);
+               _ ("The file is larger than %s, the limit for one document ([limits] "
+                  "max_file_size)"),
+               limit);
 }
 
 /* Reads stdin whole, refusing as soon as it is past the limit. */
@@ -191,7 +193,9 @@ extract (const Options *options, GByteArray *input)
     g_autofree char *limit
         = g_format_size_full ((guint64) options->max_output_bytes, G_FORMAT_SIZE_IEC_UNITS);
     g_set_error (&error, SMARTRAG_ERROR, SMARTRAG_ERROR_TOO_LARGE,
-                 _ ("The document holds more than %s of text, the limit for one document"), limit);
+                 _ ("The document holds more than %s of text, the limit for one document "
+                    "([limits] max_extracted_size)"),
+                 limit);
   }
   sr_protocol_append_error (out, error);
   return send_bytes (out);

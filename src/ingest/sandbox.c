@@ -278,16 +278,20 @@ report_stop (const Run *run, GError **error)
   switch (run->stop) {
   case STOP_TIMEOUT:
     return too_large (error,
-                      _ ("Reading %s took longer than %u s and was stopped; the file may be "
-                         "damaged or too complex"),
+                      _ ("Reading %s took longer than %u s and was stopped ([limits] "
+                         "extract_timeout); the file may be damaged or too complex"),
                       run->filename, limits->wall_timeout_seconds);
   case STOP_OUTPUT:
     size = g_format_size_full (limits->max_output_bytes, G_FORMAT_SIZE_IEC_UNITS);
-    return too_large (error, _ ("%s holds more than %s of text, the limit for one document"),
+    return too_large (error,
+                      _ ("%s holds more than %s of text, the limit for one document "
+                         "([limits] max_extracted_size)"),
                       run->filename, size);
   case STOP_MEMORY:
     size = g_format_size_full (limits->max_memory_bytes, G_FORMAT_SIZE_IEC_UNITS);
-    return too_large (error, _ ("Reading %s needed more than %s of memory and was stopped"),
+    return too_large (error,
+                      _ ("Reading %s needed more than %s of memory and was stopped ([limits] "
+                         "extract_memory)"),
                       run->filename, size);
   case STOP_CANCELLED:
     g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_CANCELLED, _ ("Reading %s was cancelled"),
@@ -326,8 +330,8 @@ report_signal (const Run *run, GError **error)
 
   if (sig == SIGXCPU || (sig == SIGKILL && cpu_seconds_used (&run->usage) >= limits->cpu_seconds))
     return too_large (error,
-                      _ ("Reading %s used more than %u s of processor time and was stopped; "
-                         "the file may be damaged or too complex"),
+                      _ ("Reading %s used more than %u s of processor time and was stopped "
+                         "([limits] extract_cpu_time); the file may be damaged or too complex"),
                       run->filename, limits->cpu_seconds);
   if (peak >= limits->max_memory_bytes / 2 && sig != SIGSYS) {
     Run as_memory = *run;

@@ -320,5 +320,38 @@ class DocumentTests(DocumentTestCase):
         self.assertEqual(self.get_document(doc)["state"], "ready")
 
 
+class ParsingLimitTests(DocumentTestCase):
+    """The [limits] of parsing reach the sandboxed reader and name themselves when hit."""
+
+    daemon_config = {"max_pages": "1", "max_chunks_per_document": "3",
+                     "max_decompressed_size": "1M"}
+
+    def assertFailsNaming(self, doc, *phrases):
+        self.assertEqual(self.wait_settled(doc)[-1], "failed")
+        message = self.get_document(doc)["message"]
+        for phrase in phrases:
+            self.assertIn(phrase, message)
+
+    def test_max_pages(self):
+        three = self.add_file(make_pdf(["Page one.", "Page two.", "Page three."]), "three.pdf")
+        self.assertFailsNaming(three, "The PDF has 3 pages, more than the limit of 1",
+                               "[limits] max_pages")
+        one = self.add_file(make_pdf(["A single page about lemurs."]), "one.pdf")
+        self.assertEqual(self.wait_settled(one)[-1], "ready")
+
+    def test_max_chunks_per_document(self):
+        paragraphs = "\n\n".join(f"Paragraph {i} says something about topic {i}. " * 12
+                                   for i in range(10))
+        big = self.add_text("big.txt", paragraphs)
+        self.assertFailsNaming(big, "more than 3 chunks", "[limits] max_chunks_per_document")
+        small = self.add_text("small.txt", "A short text makes one chunk.")
+        self.assertEqual(self.wait_settled(small)[-1], "ready")
+
+    def test_max_decompressed_size(self):
+        bomb = self.add_file(make_docx(["word " * 400000]), "large.docx")
+        self.assertFailsNaming(bomb, "unpacks to more than 1.0\u00a0MiB",
+                               "[limits] max_decompressed_size")
+
+
 if __name__ == "__main__":
     harness.main()
