@@ -44,6 +44,17 @@ static const KeySpec keys[] = {
     G_GUINT64_CONSTANT (64) << 30 },
   { "limits", "max_text_size", KEY_SIZE, FIELD (max_text_size), "10M", 1024, 64 << 20 },
   { "limits", "upload_idle_timeout", KEY_DURATION, FIELD (upload_idle_timeout), "30s", 1, 3600 },
+  { "limits", "max_decompressed_size", KEY_SIZE, FIELD (max_decompressed_size), "512M", 1 << 20,
+    G_GUINT64_CONSTANT (64) << 30 },
+  { "limits", "max_pages", KEY_UINT, FIELD (max_pages), "5000", 1, 1000000 },
+  { "limits", "max_chunks_per_document", KEY_UINT, FIELD (max_chunks_per_document), "100000", 1,
+    100000000 },
+  { "limits", "max_extracted_size", KEY_SIZE, FIELD (max_extracted_size), "64M", 64 << 10,
+    G_GUINT64_CONSTANT (2) << 30 },
+  { "limits", "extract_memory", KEY_SIZE, FIELD (extract_memory), "1G", 64 << 20,
+    G_GUINT64_CONSTANT (64) << 30 },
+  { "limits", "extract_cpu_time", KEY_DURATION, FIELD (extract_cpu_time), "60s", 1, 24 * 3600 },
+  { "limits", "extract_timeout", KEY_DURATION, FIELD (extract_timeout), "120s", 1, 24 * 3600 },
   { "security", "authorization_cache", KEY_DURATION, FIELD (authorization_cache), "10s", 0, 3600 },
 };
 

@@ -28,6 +28,14 @@ typedef struct {
   guint64 max_file_size;         /* bytes of one uploaded file */
   guint64 max_text_size;         /* bytes of one AddText text */
   guint64 upload_idle_timeout;   /* seconds an upload may stall */
+  /* Reading one document in the sandboxed helper */
+  guint64 max_decompressed_size;   /* bytes inflated from DOCX, ODT and EPUB members */
+  guint64 max_pages;               /* pages of a PDF */
+  guint64 max_chunks_per_document; /* chunks the text of one document makes */
+  guint64 max_extracted_size;      /* bytes of text extracted */
+  guint64 extract_memory;          /* bytes of memory for the helper */
+  guint64 extract_cpu_time;        /* seconds of CPU time for the helper */
+  guint64 extract_timeout;         /* seconds from the helper's start to its exit */
 
   /* [security] */
   guint64 authorization_cache; /* seconds a polkit "yes" is kept per bus connection */

@@ -141,8 +141,17 @@ start_documents (SrDaemon *daemon)
     .chunking = SR_CHUNK_OPTIONS_DEFAULT,
     .embedder = sr_embedder_builtin_new (0),
   };
-  sr_sandbox_limits_init (&pipeline.sandbox);
-  pipeline.sandbox.max_file_bytes = daemon->config->max_file_size;
+  const SrConfig *config = daemon->config;
+  pipeline.sandbox = (SrSandboxLimits){
+    .max_file_bytes = config->max_file_size,
+    .max_memory_bytes = config->extract_memory,
+    .cpu_seconds = (guint) config->extract_cpu_time,
+    .wall_timeout_seconds = (guint) config->extract_timeout,
+    .max_output_bytes = config->max_extracted_size,
+    .max_decompressed_bytes = config->max_decompressed_size,
+    .max_pages = (guint) config->max_pages,
+  };
+  pipeline.chunking.max_chunks = (guint) config->max_chunks_per_document;
 
   guint removed = sr_files_clean_temporary (sr_service_files_dir (daemon->service));
   if (removed > 0)

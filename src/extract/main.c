@@ -34,6 +34,7 @@ typedef struct {
   gint64 max_output_bytes;
   gint64 max_decompressed_bytes;
   int max_pages;
+  gboolean detect_only;
   char *fault;
 } Options;
 
@@ -63,6 +64,8 @@ parse_options (int argc, char **argv, Options *options, GError **error)
       N_ ("Most bytes to inflate from archive members"), N_ ("BYTES") },
     { "max-pages", 0, 0, G_OPTION_ARG_INT, &options->max_pages, N_ ("Most pages to read"),
       N_ ("PAGES") },
+    { "detect", 0, 0, G_OPTION_ARG_NONE, &options->detect_only,
+      N_ ("Only tell the format, without reading the text"), NULL },
     SR_FAULT_OPTION_ENTRY (options->fault),
     { NULL },
   };
@@ -119,7 +122,9 @@ set_too_large (guint64 max_bytes, GError **error)
 {
   g_autofree char *limit = g_format_size_full (max_bytes, G_FORMAT_SIZE_IEC_UNITS);
   g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_TOO_LARGE,
-               _ ("The file is larger than %s, the limit for one document"), limit);
+               _ ("The file is larger than %s, the limit for one document ([limits] "
+                  "max_file_size)"),
+               limit);
 }
 
 /* Reads stdin whole, refusing as soon as it is past the limit. */
@@ -165,6 +170,12 @@ extract (const Options *options, GByteArray *input)
     return EXIT_FAILURE;
   gsize start_len = out->len;
   g_byte_array_set_size (out, 0);
+  /* An unknown format goes on to the reader, whose error says why. */
+  if (options->detect_only && format != SR_FORMAT_UNKNOWN) {
+    g_autoptr (SrExtracted) nothing = sr_extracted_new (format);
+    sr_protocol_append_result (out, nothing);
+    return send_bytes (out);
+  }
 
   SrExtractLimits limits = {
     .max_output_bytes = (guint64) options->max_output_bytes,
@@ -182,7 +193,9 @@ extract (const Options *options, GByteArray *input)
     g_autofree char *limit
         = g_format_size_full ((guint64) options->max_output_bytes, G_FORMAT_SIZE_IEC_UNITS);
     g_set_error (&error, SMARTRAG_ERROR, SMARTRAG_ERROR_TOO_LARGE,
-                 _ ("The document holds more than %s of text, the limit for one document"), limit);
+                 _ ("The document holds more than %s of text, the limit for one document "
+                    "([limits] max_extracted_size)"),
+                 limit);
   }
   sr_protocol_append_error (out, error);
   return send_bytes (out);

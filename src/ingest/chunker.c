@@ -147,8 +147,8 @@ emit (Chunking *chunking, const char *start, const char *stop, GError **error)
   guint max = chunking->options->max_chunks;
   if (max != 0 && chunking->chunks->len >= max) {
     g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_TOO_LARGE,
-                 _ ("The document makes more than %u chunks, the limit for one document; split "
-                    "it into smaller files or raise the limit"),
+                 _ ("The document makes more than %u chunks, the limit for one document ([limits] "
+                    "max_chunks_per_document); split it into smaller files or raise the limit"),
                  max);
     return FALSE;
   }

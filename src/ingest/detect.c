@@ -121,8 +121,20 @@ has_markdown_headings (const guint8 *data, gsize length)
   return FALSE;
 }
 
-SrFormat
-sr_format_detect (const guint8 *data, gsize length, const char *filename)
+/* The head is one byte longer than the text sample, so that a character cut in two at
+ * the sample's end is told from a broken one exactly as in the whole file. */
+G_STATIC_ASSERT (SR_FORMAT_HEAD_BYTES > TEXT_SAMPLE + 4);
+G_STATIC_ASSERT (SR_FORMAT_HEAD_BYTES > SNIFF_BYTES);
+
+static gboolean
+is_zip (const guint8 *data, gsize length)
+{
+  return length >= 4 && memcmp (data, "PK\x03\x04", 4) == 0;
+}
+
+/* Everything but a look inside zip archives, which the caller does when it may. */
+static SrFormat
+detect_leading (const guint8 *data, gsize length, const char *filename)
 {
   static const char *const markdown_names[] = { ".md", ".markdown", ".mkd", NULL };
   static const char *const html_names[] = { ".html", ".htm", ".xhtml", NULL };
@@ -132,8 +144,6 @@ sr_format_detect (const guint8 *data, gsize length, const char *filename)
   for (gsize i = 0; i + 5 <= MIN (length, SNIFF_BYTES); i++)
     if (memcmp (data + i, "%PDF-", 5) == 0)
       return SR_FORMAT_PDF;
-  if (length >= 4 && memcmp (data, "PK\x03\x04", 4) == 0)
-    return detect_zip (data, length);
   if (looks_like_html (data, length))
     return SR_FORMAT_HTML;
   if (!sr_text_plausible (data, length, TEXT_SAMPLE))
@@ -148,6 +158,91 @@ sr_format_detect (const guint8 *data, gsize length, const char *filename)
       && has_markdown_headings (start, rest))
     return SR_FORMAT_MARKDOWN;
   return SR_FORMAT_TEXT;
+}
+
+SrFormat
+sr_format_detect (const guint8 *data, gsize length, const char *filename)
+{
+  if (is_zip (data, length))
+    return detect_zip (data, length);
+  return detect_leading (data, length, filename);
+}
+
+SrFormat
+sr_format_detect_head (const guint8 *head, gsize length, const char *filename,
+                       gboolean *zip_archive)
+{
+  *zip_archive = is_zip (head, length);
+  if (*zip_archive)
+    return SR_FORMAT_UNKNOWN;
+  return detect_leading (head, MIN (length, SR_FORMAT_HEAD_BYTES), filename);
+}
+
+typedef struct {
+  const char *magic;
+  gsize magic_length;
+  const char *kind; /* N_() */
+} Magic;
+
+/* What people most often add by mistake, so the refusal can say what the file is. */
+static const Magic known_kinds[] = {
+  { "\x89PNG\r\n\x1a\n", 8, N_ ("a PNG image") },
+  { "\xff\xd8\xff", 3, N_ ("a JPEG image") },
+  { "GIF8", 4, N_ ("a GIF image") },
+  { "\x7f\x45LF", 4, N_ ("a program (ELF)") },
+  { "MZ", 2, N_ ("a Windows program") },
+  { "\x1f\x8b", 2, N_ ("a gzip archive") },
+  { "BZh", 3, N_ ("a bzip2 archive") },
+  { "\xfd\x37zXZ\0", 6, N_ ("an xz archive") },
+  { "\x28\xb5\x2f\xfd", 4, N_ ("a zstd archive") },
+  { "7z\xbc\xaf\x27\x1c", 6, N_ ("a 7-Zip archive") },
+  { "Rar!\x1a\x07", 6, N_ ("a RAR archive") },
+  { "PK\x03\x04", 4, N_ ("a zip archive that is not a DOCX, ODT or EPUB document") },
+  { "SQLite format 3", 16, N_ ("an SQLite database") },
+  { "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", 8, N_ ("an old Microsoft Office file (DOC, XLS or PPT)") },
+};
+
+static const Magic other_encodings[] = {
+  /* UTF-32 first: its little-endian mark starts like UTF-16's. */
+  { "\xff\xfe\0\0", 4, "UTF-32" },
+  { "\0\0\xfe\xff", 4, "UTF-32" },
+  { "\xff\xfe", 2, "UTF-16" },
+  { "\xfe\xff", 2, "UTF-16" },
+};
+
+static const Magic *
+find_magic (const Magic *table, gsize n, const guint8 *head, gsize length)
+{
+  for (gsize i = 0; i < n; i++)
+    if (length >= table[i].magic_length
+        && memcmp (head, table[i].magic, table[i].magic_length) == 0)
+      return &table[i];
+  return NULL;
+}
+
+void
+sr_format_set_unsupported (GError **error, const guint8 *head, gsize length)
+{
+  const Magic *encoding
+      = find_magic (other_encodings, G_N_ELEMENTS (other_encodings), head, length);
+  if (encoding != NULL) {
+    g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_UNSUPPORTED_FORMAT,
+                 _ ("The file is text in %s, which is not supported; convert it to UTF-8 and "
+                    "add it again (supported formats are %s)"),
+                 encoding->kind, sr_format_supported_list ());
+    return;
+  }
+  const Magic *kind = find_magic (known_kinds, G_N_ELEMENTS (known_kinds), head, length);
+  if (kind != NULL) {
+    g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_UNSUPPORTED_FORMAT,
+                 _ ("The file is %s, which is not supported; supported formats are %s"),
+                 _ (kind->kind), sr_format_supported_list ());
+    return;
+  }
+  g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_UNSUPPORTED_FORMAT,
+               _ ("The file's type is not supported or it is not a document; supported "
+                  "formats are %s"),
+               sr_format_supported_list ());
 }
 
 SrExtracted *
@@ -176,10 +271,7 @@ sr_read_document (SrFormat format, const guint8 *data, gsize length, const SrExt
     return sr_read_epub (data, length, limits, error);
   case SR_FORMAT_UNKNOWN:
   default:
-    g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_UNSUPPORTED_FORMAT,
-                 _ ("The file's type is not supported or it is not a document; supported "
-                    "formats are %s"),
-                 sr_format_supported_list ());
+    sr_format_set_unsupported (error, data, length);
     return NULL;
   }
 }

@@ -2,7 +2,6 @@
 #include "ingest/read-private.h"
 
 #include <glib/gi18n.h>
-#include <inttypes.h>
 #include <string.h>
 
 #include "common/errors.h"
@@ -128,10 +127,11 @@ charge (SrTextBuilder *builder, gsize n)
   builder->used += n;
   if (builder->max_output == 0 || builder->used <= builder->max_output)
     return TRUE;
+  g_autofree char *limit = g_format_size_full (builder->max_output, G_FORMAT_SIZE_IEC_UNITS);
   g_set_error (&builder->error, SMARTRAG_ERROR, SMARTRAG_ERROR_TOO_LARGE,
-               _ ("The document holds more than %" PRIu64 " bytes of text, the limit for one "
-                  "document; split it into smaller files or raise the limit"),
-               builder->max_output);
+               _ ("The document holds more than %s of text, the limit for one document ([limits] "
+                  "max_extracted_size); split it into smaller files or raise the limit"),
+               limit);
   return FALSE;
 }
 

@@ -46,8 +46,8 @@ check_pages (int n_pages, const SrExtractLimits *limits, GError **error)
   }
   if (max_pages != 0 && (guint) n_pages > max_pages) {
     g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_TOO_LARGE,
-                 _ ("The PDF has %d pages, more than the limit of %u; split it into smaller "
-                    "files or raise the limit"),
+                 _ ("The PDF has %d pages, more than the limit of %u ([limits] max_pages); "
+                    "split it into smaller files or raise the limit"),
                  n_pages, max_pages);
     return FALSE;
   }

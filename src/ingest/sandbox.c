@@ -32,6 +32,7 @@ typedef enum {
 typedef struct {
   const SrSandboxLimits *limits;
   const char *filename;
+  gboolean detect_only;
   GPid pid;
   int out_fd;
   int err_fd;
@@ -89,11 +90,14 @@ helper_environment (void)
 }
 
 static GPtrArray *
-helper_arguments (const char *helper_path, const char *filename, const SrSandboxLimits *limits)
+helper_arguments (const char *helper_path, const Run *run)
 {
+  const SrSandboxLimits *limits = run->limits;
   GPtrArray *argv = g_ptr_array_new_with_free_func (g_free);
   g_ptr_array_add (argv, g_strdup (helper_path));
-  g_ptr_array_add (argv, g_strdup_printf ("--filename=%s", filename));
+  g_ptr_array_add (argv, g_strdup_printf ("--filename=%s", run->filename));
+  if (run->detect_only)
+    g_ptr_array_add (argv, g_strdup ("--detect"));
   g_ptr_array_add (argv,
                    g_strdup_printf ("--max-file-bytes=%" G_GUINT64_FORMAT, limits->max_file_bytes));
   g_ptr_array_add (
@@ -111,7 +115,7 @@ helper_arguments (const char *helper_path, const char *filename, const SrSandbox
 static gboolean
 spawn_helper (Run *run, const char *helper_path, int fd, GError **error)
 {
-  g_autoptr (GPtrArray) argv = helper_arguments (helper_path, run->filename, run->limits);
+  g_autoptr (GPtrArray) argv = helper_arguments (helper_path, run);
   g_auto (GStrv) env = helper_environment ();
   g_autoptr (GError) local = NULL;
 
@@ -274,16 +278,20 @@ report_stop (const Run *run, GError **error)
   switch (run->stop) {
   case STOP_TIMEOUT:
     return too_large (error,
-                      _ ("Reading %s took longer than %u s and was stopped; the file may be "
-                         "damaged or too complex"),
+                      _ ("Reading %s took longer than %u s and was stopped ([limits] "
+                         "extract_timeout); the file may be damaged or too complex"),
                       run->filename, limits->wall_timeout_seconds);
   case STOP_OUTPUT:
     size = g_format_size_full (limits->max_output_bytes, G_FORMAT_SIZE_IEC_UNITS);
-    return too_large (error, _ ("%s holds more than %s of text, the limit for one document"),
+    return too_large (error,
+                      _ ("%s holds more than %s of text, the limit for one document "
+                         "([limits] max_extracted_size)"),
                       run->filename, size);
   case STOP_MEMORY:
     size = g_format_size_full (limits->max_memory_bytes, G_FORMAT_SIZE_IEC_UNITS);
-    return too_large (error, _ ("Reading %s needed more than %s of memory and was stopped"),
+    return too_large (error,
+                      _ ("Reading %s needed more than %s of memory and was stopped ([limits] "
+                         "extract_memory)"),
                       run->filename, size);
   case STOP_CANCELLED:
     g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_CANCELLED, _ ("Reading %s was cancelled"),
@@ -322,8 +330,8 @@ report_signal (const Run *run, GError **error)
 
   if (sig == SIGXCPU || (sig == SIGKILL && cpu_seconds_used (&run->usage) >= limits->cpu_seconds))
     return too_large (error,
-                      _ ("Reading %s used more than %u s of processor time and was stopped; "
-                         "the file may be damaged or too complex"),
+                      _ ("Reading %s used more than %u s of processor time and was stopped "
+                         "([limits] extract_cpu_time); the file may be damaged or too complex"),
                       run->filename, limits->cpu_seconds);
   if (peak >= limits->max_memory_bytes / 2 && sig != SIGSYS) {
     Run as_memory = *run;
@@ -370,9 +378,9 @@ log_stderr (const Run *run)
     g_debug ("smartrag-extract on %s said: %s", run->filename, run->err->str);
 }
 
-SrExtracted *
-sr_sandbox_extract (const char *helper_path, int fd, const char *filename,
-                    const SrSandboxLimits *limits, GCancellable *cancellable, GError **error)
+static SrExtracted *
+run_helper (const char *helper_path, int fd, const char *filename, const SrSandboxLimits *limits,
+            gboolean detect_only, GCancellable *cancellable, GError **error)
 {
   SrSandboxLimits defaults;
   if (limits == NULL) {
@@ -384,6 +392,7 @@ sr_sandbox_extract (const char *helper_path, int fd, const char *filename,
   Run run = {
     .limits = limits,
     .filename = filename,
+    .detect_only = detect_only,
     .out = out,
     .err = err,
     .out_fd = -1,
@@ -408,4 +417,32 @@ sr_sandbox_extract (const char *helper_path, int fd, const char *filename,
   if (extracted == NULL)
     log_stderr (&run);
   return extracted;
+}
+
+SrExtracted *
+sr_sandbox_extract (const char *helper_path, int fd, const char *filename,
+                    const SrSandboxLimits *limits, GCancellable *cancellable, GError **error)
+{
+  return run_helper (helper_path, fd, filename, limits, FALSE, cancellable, error);
+}
+
+gboolean
+sr_sandbox_detect (const char *helper_path, int fd, const char *filename,
+                   const SrSandboxLimits *limits, GCancellable *cancellable, SrFormat *format,
+                   GError **error)
+{
+  g_autoptr (GError) local = NULL;
+  g_autoptr (SrExtracted) extracted
+      = run_helper (helper_path, fd, filename, limits, TRUE, cancellable, &local);
+  if (extracted != NULL) {
+    *format = extracted->format;
+    return TRUE;
+  }
+  /* The helper refuses an unknown format as it would when extracting: that is an answer. */
+  if (g_error_matches (local, SMARTRAG_ERROR, SMARTRAG_ERROR_UNSUPPORTED_FORMAT)) {
+    *format = SR_FORMAT_UNKNOWN;
+    return TRUE;
+  }
+  g_propagate_error (error, g_steal_pointer (&local));
+  return FALSE;
 }

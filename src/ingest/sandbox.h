@@ -41,4 +41,12 @@ SrExtracted *sr_sandbox_extract (const char *helper_path, int fd, const char *fi
                                  const SrSandboxLimits *limits, GCancellable *cancellable,
                                  GError **error);
 
+/* Only tells the format of the file behind @fd, as the helper would when extracting it,
+ * with the same confinement and bounds; for what cannot be told from leading bytes alone,
+ * such as the members of a zip archive. A file no reader takes gives TRUE with
+ * SR_FORMAT_UNKNOWN; errors are the other ones of sr_sandbox_extract(). */
+gboolean sr_sandbox_detect (const char *helper_path, int fd, const char *filename,
+                            const SrSandboxLimits *limits, GCancellable *cancellable,
+                            SrFormat *format, GError **error);
+
 G_END_DECLS

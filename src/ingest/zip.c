@@ -4,7 +4,6 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <glib/gi18n.h>
-#include <inttypes.h>
 #include <string.h>
 
 #include "common/errors.h"
@@ -37,10 +36,11 @@ damaged (GError **error, struct archive *archive)
 static gboolean
 too_large (GError **error, guint64 max_inflated)
 {
+  g_autofree char *limit = g_format_size_full (max_inflated, G_FORMAT_SIZE_IEC_UNITS);
   g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_TOO_LARGE,
-               _ ("The file unpacks to more than %" PRIu64 " bytes, the limit for one "
-                  "document; it may be a zip bomb"),
-               max_inflated);
+               _ ("The file unpacks to more than %s, the limit for one document ([limits] "
+                  "max_decompressed_size); it may be a zip bomb"),
+               limit);
   return FALSE;
 }
 

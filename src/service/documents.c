@@ -12,6 +12,8 @@
 #include "common/durations.h"
 #include "common/errors.h"
 #include "common/ids.h"
+#include "ingest/readers.h"
+#include "ingest/sandbox.h"
 #include "service/indexes.h"
 #include "service/ingestion.h"
 #include "service/sessions.h"
@@ -19,6 +21,9 @@
 #include "store/files.h"
 
 #define MAX_FILENAME_BYTES 255
+/* Telling a zip's format reads a few names and one tiny member; a helper that takes longer
+ * is left to fail the document later rather than hold up the caller. */
+#define DETECT_TIMEOUT_SECONDS 10
 
 static gboolean
 invalid (GError **error, const char *message)
@@ -66,6 +71,7 @@ typedef struct {
   char *filename;
   char *title;
   int fd;
+  gboolean is_text; /* from AddText */
   guint64 max_bytes;
   SrStoredFile stored;
 } AddJob;
@@ -83,6 +89,47 @@ add_job_free (gpointer data)
   g_free (job);
 }
 
+/* What only the members of a zip archive tell is read in the sandbox, never here. When the
+ * reader cannot answer, the upload is taken: parsing it later fails the document with the
+ * reason, as for any other file. */
+static gboolean
+zip_is_readable (AddJob *job, int fd)
+{
+  const SrSandboxLimits *configured = NULL;
+  const char *helper = sr_service_extract_helper (job->service, &configured);
+  if (helper == NULL)
+    return TRUE;
+  SrSandboxLimits limits = *configured;
+  limits.wall_timeout_seconds = MIN (limits.wall_timeout_seconds, DETECT_TIMEOUT_SECONDS);
+  SrFormat format = SR_FORMAT_UNKNOWN;
+  g_autoptr (GError) error = NULL;
+  if (!sr_sandbox_detect (helper, fd, job->filename, &limits, NULL, &format, &error)) {
+    g_debug ("Cannot tell the format of %s before storing it: %s", job->filename, error->message);
+    return TRUE;
+  }
+  return format != SR_FORMAT_UNKNOWN;
+}
+
+/* Refuses, before anything is kept, what no reader would take. */
+static gboolean
+check_format (int fd, const guint8 *head, gsize length, gpointer user_data, GError **error)
+{
+  AddJob *job = user_data;
+  gboolean zip_archive = FALSE;
+  SrFormat format = sr_format_detect_head (head, length, job->filename, &zip_archive);
+  if (zip_archive ? zip_is_readable (job, fd) : format != SR_FORMAT_UNKNOWN)
+    return TRUE;
+  if (job->is_text) {
+    g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_UNSUPPORTED_FORMAT,
+                 _ ("The text cannot be read as a document: it holds too many control "
+                    "characters or binary data; supported formats are %s"),
+                 sr_format_supported_list ());
+    return FALSE;
+  }
+  sr_format_set_unsupported (error, head, length);
+  return FALSE;
+}
+
 /* Runs on a worker thread: the client's descriptor may be slow, the disk too. */
 static void
 store_bytes (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
@@ -90,9 +137,13 @@ store_bytes (GTask *task, gpointer source, gpointer data, GCancellable *cancella
   AddJob *job = data;
   GError *error = NULL;
   guint idle_ms = sr_service_limits (job->service)->upload_idle_timeout_ms;
+  SrFilesCheck check = { SR_FORMAT_HEAD_BYTES, check_format, job };
 
-  if (!sr_files_put_fd (sr_service_files_dir (job->service), job->fd, job->max_bytes, idle_ms,
-                        &job->stored, &error)) {
+  if (!sr_files_put_fd_checked (sr_service_files_dir (job->service), job->fd, job->max_bytes,
+                                idle_ms, &check, &job->stored, &error)) {
+    if (g_error_matches (error, SMARTRAG_ERROR, SMARTRAG_ERROR_UNSUPPORTED_FORMAT))
+      g_info ("Refused %s in session %s from %s: %s", job->filename, job->session_id, job->peer,
+              error->message);
     g_task_return_error (task, error);
     return;
   }
@@ -255,6 +306,7 @@ sr_documents_add_text_async (SrService *service, const SrCaller *caller, const c
   }
   AddJob *job = new_job (service, caller, session_id);
   job->fd = fd;
+  job->is_text = TRUE;
   job->title = g_strdup (title);
   job->filename = g_strdup (*title != '\0' ? title : "text");
   job->max_bytes = limits->max_text_bytes;

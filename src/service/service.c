@@ -21,6 +21,8 @@ struct SrService {
   SrIndexes *indexes;
   SrIngestion *ingestion;
   GArray *listeners; /* Listener */
+  char *helper_path; /* the document reader, once documents have started */
+  SrSandboxLimits sandbox;
 };
 
 typedef struct {
@@ -52,6 +54,7 @@ sr_service_free (SrService *service)
   sr_store_close (service->store);
   g_free (service->state_dir);
   g_free (service->files_dir);
+  g_free (service->helper_path);
   g_free (service);
 }
 
@@ -79,6 +82,8 @@ sr_service_start_documents (SrService *service, const SrPipelineConfig *config, 
 {
   g_autoptr (GError) error = NULL;
   service->embedder = config->embedder;
+  service->helper_path = g_strdup (config->helper_path);
+  service->sandbox = config->sandbox;
   service->listeners = g_array_new (FALSE, FALSE, sizeof (Listener));
   service->indexes
       = sr_indexes_new (service, service->embedder->model, service->embedder->dimensions);
@@ -107,6 +112,13 @@ sr_service_forget_session (SrService *service, const char *session_id)
     if (!sr_files_remove (service->files_dir, orphans->pdata[i], &local))
       g_warning ("%s", local->message);
   }
+}
+
+const char *
+sr_service_extract_helper (SrService *service, const SrSandboxLimits **limits)
+{
+  *limits = &service->sandbox;
+  return service->helper_path;
 }
 
 SrEmbedder *

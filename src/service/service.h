@@ -45,6 +45,9 @@ const char *sr_service_files_dir (SrService *service);
 void sr_service_start_documents (SrService *service, const SrPipelineConfig *config, guint workers);
 /* Drops what a removed session leaves outside the database: its index and unused files. */
 void sr_service_forget_session (SrService *service, const char *session_id);
+/* The document reader and its bounds, for looking into uploads; NULL until
+ * sr_service_start_documents(). */
+const char *sr_service_extract_helper (SrService *service, const SrSandboxLimits **limits);
 /* NULL until sr_service_start_documents(). */
 SrEmbedder *sr_service_embedder (SrService *service);
 SrIndexes *sr_service_indexes (SrService *service);

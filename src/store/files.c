@@ -121,10 +121,11 @@ write_all (int fd, const guint8 *data, gsize length, const char *path, GError **
   return TRUE;
 }
 
-/* Copies @in into the open temporary file, hashing and counting as it goes. */
+/* Copies @in into the open temporary file, hashing and counting as it goes, and keeps the
+ * first bytes in @head up to its allocated size. */
 static gboolean
 copy_in (int in, int out, const char *tmp_path, guint64 max_bytes, guint idle_timeout_ms,
-         SrStoredFile *stored, GError **error)
+         GByteArray *head, gsize head_bytes, SrStoredFile *stored, GError **error)
 {
   g_autoptr (GChecksum) sha = g_checksum_new (G_CHECKSUM_SHA256);
   g_autofree guint8 *buffer = g_malloc (BUFFER_SIZE);
@@ -141,6 +142,8 @@ copy_in (int in, int out, const char *tmp_path, guint64 max_bytes, guint idle_ti
       return FALSE;
     }
     g_checksum_update (sha, buffer, (gsize) n);
+    if (head->len < head_bytes)
+      g_byte_array_append (head, buffer, (guint) MIN ((gsize) n, head_bytes - head->len));
     if (!write_all (out, buffer, (gsize) n, tmp_path, error))
       return FALSE;
   }
@@ -176,9 +179,29 @@ publish (const char *files_dir, const char *tmp_path, SrStoredFile *stored, GErr
   return sync_directory (shard, error) && (!created || sync_directory (files_dir, error));
 }
 
+/* Hands @check the complete bytes through a descriptor of their own, opened read-only
+ * so that the check cannot change what is then stored. */
+static gboolean
+run_check (const SrFilesCheck *check, const char *tmp_path, GByteArray *head, GError **error)
+{
+  int fd = open (tmp_path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return fail_errno (error, errno, tmp_path, _ ("Cannot read %s"), tmp_path);
+  gboolean ok = check->func (fd, head->data, head->len, check->user_data, error);
+  close (fd);
+  return ok;
+}
+
 gboolean
 sr_files_put_fd (const char *files_dir, int fd, guint64 max_bytes, guint idle_timeout_ms,
                  SrStoredFile *stored, GError **error)
+{
+  return sr_files_put_fd_checked (files_dir, fd, max_bytes, idle_timeout_ms, NULL, stored, error);
+}
+
+gboolean
+sr_files_put_fd_checked (const char *files_dir, int fd, guint64 max_bytes, guint idle_timeout_ms,
+                         const SrFilesCheck *check, SrStoredFile *stored, GError **error)
 {
   g_autofree char *tmp_dir = g_build_filename (files_dir, TEMPORARY_DIR, NULL);
   g_autofree char *tmp_path = g_build_filename (tmp_dir, "upload-XXXXXX", NULL);
@@ -192,9 +215,14 @@ sr_files_put_fd (const char *files_dir, int fd, guint64 max_bytes, guint idle_ti
   if (out < 0)
     return fail_errno (error, errno, tmp_dir, _ ("Cannot create a file in %s"), tmp_dir);
 
-  gboolean ok = copy_in (fd, out, tmp_path, max_bytes, idle_timeout_ms, stored, error);
+  gsize head_bytes = check != NULL ? check->head_bytes : 0;
+  g_autoptr (GByteArray) head = g_byte_array_sized_new ((guint) head_bytes);
+  gboolean ok
+      = copy_in (fd, out, tmp_path, max_bytes, idle_timeout_ms, head, head_bytes, stored, error);
   if (close (out) != 0 && ok)
     ok = fail_errno (error, errno, tmp_path, _ ("Cannot write %s"), tmp_path);
+  if (ok && check != NULL)
+    ok = run_check (check, tmp_path, head, error);
   if (ok)
     ok = publish (files_dir, tmp_path, stored, error);
   if (!ok)

@@ -20,6 +20,24 @@ typedef struct {
 gboolean sr_files_put_fd (const char *files_dir, int fd, guint64 max_bytes, guint idle_timeout_ms,
                           SrStoredFile *stored, GError **error);
 
+/* Looks at a complete upload before it is stored under its address: @fd reads its bytes from
+ * the start (read-only), @head holds the first of them, up to the head_bytes asked for.
+ * Returning FALSE with @error refuses the upload. Runs on the caller's thread. */
+typedef gboolean (*SrFilesCheckFunc) (int fd, const guint8 *head, gsize head_length,
+                                      gpointer user_data, GError **error);
+
+typedef struct {
+  gsize head_bytes;
+  SrFilesCheckFunc func;
+  gpointer user_data;
+} SrFilesCheck;
+
+/* sr_files_put_fd() that lets @check refuse the bytes once they have all arrived. A refused
+ * upload leaves nothing behind, and stored files with the same bytes are not touched. */
+gboolean sr_files_put_fd_checked (const char *files_dir, int fd, guint64 max_bytes,
+                                  guint idle_timeout_ms, const SrFilesCheck *check,
+                                  SrStoredFile *stored, GError **error);
+
 char *sr_files_path (const char *files_dir, const char *sha256);
 
 /* Removes a stored file; one that is already gone is not an error. */

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "common/errors.h"
+#include "fixtures.h"
 #include "ingest/sandbox.h"
 
 static char *tmpdir;
@@ -204,6 +205,57 @@ test_unsupported (void)
   g_test_message ("%s", error->message);
 }
 
+static gboolean
+detect (const char *name, const void *data, gsize length, SrFormat *format, GError **error)
+{
+  int fd = open_content (name, data, length);
+  gboolean ok = sr_sandbox_detect (helper (), fd, name, NULL, NULL, format, error);
+  close (fd);
+  assert_no_children ();
+  return ok;
+}
+
+static void
+assert_detected (const char *name, GBytes *bytes, SrFormat expected)
+{
+  g_autoptr (GError) error = NULL;
+  SrFormat format = SR_FORMAT_TEXT;
+  gsize length = 0;
+  const void *data = g_bytes_get_data (bytes, &length);
+  g_test_message ("%s", name);
+  g_assert_true (detect (name, data, length, &format, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (format, ==, expected);
+}
+
+/* The helper tells zip-based formats from their members, and any other zip from them. */
+static void
+test_detect (void)
+{
+  g_autoptr (GBytes) docx = fixture_docx ();
+  g_autoptr (GBytes) odt = fixture_odt ();
+  g_autoptr (GBytes) epub = fixture_epub (TRUE);
+  const FixtureMember other[] = { { "readme.txt", "just a zip", 0, FALSE } };
+  g_autoptr (GBytes) zip = fixture_zip (other, 1);
+  g_autoptr (GBytes) cut = g_bytes_new_from_bytes (docx, 0, 40);
+  g_autoptr (GBytes) text = g_bytes_new_static ("# Notes\n\nwords\n", 15);
+  assert_detected ("report.bin", docx, SR_FORMAT_DOCX);
+  assert_detected ("a.docx", odt, SR_FORMAT_ODT);
+  assert_detected ("book", epub, SR_FORMAT_EPUB);
+  assert_detected ("a.docx", zip, SR_FORMAT_UNKNOWN);
+  assert_detected ("a.docx", cut, SR_FORMAT_UNKNOWN);
+  assert_detected ("notes.txt", text, SR_FORMAT_MARKDOWN);
+
+  /* A helper that cannot run is an error, not a verdict. */
+  g_autoptr (GError) error = NULL;
+  SrFormat format = SR_FORMAT_TEXT;
+  int fd = open_content ("a.docx", "PK\x03\x04", 4);
+  g_assert_false (sr_sandbox_detect ("/nonexistent/smartrag-extract", fd, "a.docx", NULL, NULL,
+                                     &format, &error));
+  close (fd);
+  g_assert_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_FAILED);
+}
+
 static void
 test_file_too_large (void)
 {
@@ -381,6 +433,7 @@ main (int argc, char **argv)
   g_test_add_func ("/extract/sandbox/html", test_html);
   g_test_add_func ("/extract/sandbox/pdf", test_pdf);
   g_test_add_func ("/extract/sandbox/unsupported", test_unsupported);
+  g_test_add_func ("/extract/sandbox/detect", test_detect);
   g_test_add_func ("/extract/sandbox/file-too-large", test_file_too_large);
   g_test_add_func ("/extract/sandbox/missing-helper", test_missing_helper);
   g_test_add_func ("/extract/sandbox/fault/crash", test_fault_crash);

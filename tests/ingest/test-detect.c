@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "common/errors.h"
+
 #include "fixtures.h"
 
 static SrFormat
@@ -78,6 +80,81 @@ test_binary (void)
                    SR_FORMAT_UNKNOWN);
 }
 
+/* What the daemon decides from the head alone agrees with detection on the whole file. */
+static void
+assert_head_agrees (const guint8 *data, gsize length, const char *filename)
+{
+  gboolean zip_archive = TRUE;
+  SrFormat whole = sr_format_detect (data, length, filename);
+  SrFormat head
+      = sr_format_detect_head (data, MIN (length, SR_FORMAT_HEAD_BYTES), filename, &zip_archive);
+  g_assert_false (zip_archive);
+  g_assert_cmpint (head == SR_FORMAT_UNKNOWN, ==, whole == SR_FORMAT_UNKNOWN);
+}
+
+static void
+test_head (void)
+{
+  static const char *const pages[] = { "page", NULL };
+  g_autoptr (GBytes) pdf = fixture_pdf (pages, NULL);
+  gsize length = 0;
+  const guint8 *data = g_bytes_get_data (pdf, &length);
+  gboolean zip_archive = TRUE;
+  g_assert_cmpint (sr_format_detect_head (data, length, "a.txt", &zip_archive), ==, SR_FORMAT_PDF);
+  g_assert_false (zip_archive);
+
+  /* Zip archives are only recognised: their members decide, elsewhere. */
+  g_autoptr (GBytes) docx = fixture_docx ();
+  data = g_bytes_get_data (docx, &length);
+  g_assert_cmpint (sr_format_detect_head (data, 8, "a.docx", &zip_archive), ==, SR_FORMAT_UNKNOWN);
+  g_assert_true (zip_archive);
+
+  /* Long text: wherever the sample's end cuts a multi-byte character, the head says text
+   * as the whole file does; binary data after the head does not change the verdict. */
+  g_autoptr (GString) text = g_string_new (NULL);
+  for (guint shift = 0; shift < 4; shift++) {
+    g_string_assign (text, "");
+    for (guint i = 0; i < shift; i++)
+      g_string_append_c (text, 'x');
+    while (text->len < SR_FORMAT_HEAD_BYTES + 100)
+      g_string_append (text, "Grüße aus Köln. ");
+    assert_head_agrees ((const guint8 *) text->str, text->len, "long.txt");
+    g_assert_cmpint (sr_format_detect ((const guint8 *) text->str, text->len, "long.txt"), ==,
+                     SR_FORMAT_TEXT);
+  }
+  g_autoptr (GString) mixed = g_string_new_len (text->str, text->len);
+  g_string_append_len (mixed, "\0\0\0\x01\x02", 5);
+  assert_head_agrees ((const guint8 *) mixed->str, mixed->len, "mixed.txt");
+  g_autoptr (GString) late_nul = g_string_new_len (text->str, 1000);
+  g_string_append_len (late_nul, "\0", 1);
+  assert_head_agrees ((const guint8 *) late_nul->str, late_nul->len, "nul.txt");
+}
+
+static void
+assert_unsupported (const char *head, gsize length, const char *phrase)
+{
+  g_autoptr (GError) error = NULL;
+  sr_format_set_unsupported (&error, (const guint8 *) head, length);
+  g_assert_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_UNSUPPORTED_FORMAT);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, phrase));
+  g_assert_nonnull (strstr (error->message, sr_format_supported_list ()));
+}
+
+static void
+test_unsupported_messages (void)
+{
+  assert_unsupported ("\x89PNG\r\n\x1a\n\0\0", 10,
+                      "The file is a PNG image, which is not supported");
+  assert_unsupported ("\x7f\x45LF\x02\x01", 6, "a program (ELF)");
+  assert_unsupported ("\x1f\x8b\x08\0", 4, "a gzip archive");
+  assert_unsupported ("PK\x03\x04\x14\0", 6, "a zip archive that is not a DOCX, ODT or EPUB");
+  assert_unsupported ("\xff\xfeH\0i\0", 6, "text in UTF-16");
+  assert_unsupported ("\xff\xfe\0\0H\0\0\0", 8, "text in UTF-32");
+  assert_unsupported ("\x01\x02\x03", 3, "not supported or it is not a document");
+  assert_unsupported ("", 0, "not supported or it is not a document");
+}
+
 static void
 test_names (void)
 {
@@ -94,6 +171,8 @@ main (int argc, char **argv)
   g_test_add_func ("/detect/html", test_html);
   g_test_add_func ("/detect/binary", test_binary);
   g_test_add_func ("/detect/names", test_names);
+  g_test_add_func ("/detect/head", test_head);
+  g_test_add_func ("/detect/unsupported-messages", test_unsupported_messages);
   int status = g_test_run ();
   fixture_cleanup ();
   return status;

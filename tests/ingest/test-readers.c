@@ -125,7 +125,8 @@ test_output_limit (void)
     g_string_append (text, "A line of text that repeats.\n\n");
   SrExtractLimits small = limits;
   small.max_output_bytes = 10000;
-  assert_fails (SR_FORMAT_TEXT, text->str, text->len, &small, SMARTRAG_ERROR_TOO_LARGE, "10000");
+  assert_fails (SR_FORMAT_TEXT, text->str, text->len, &small, SMARTRAG_ERROR_TOO_LARGE,
+                "[limits] max_extracted_size");
   assert_fails (SR_FORMAT_MARKDOWN, text->str, text->len, &small, SMARTRAG_ERROR_TOO_LARGE, NULL);
   g_autoptr (GString) html = g_string_new ("<html><body>");
   for (guint i = 0; i < 2000; i++)

@@ -51,6 +51,13 @@ CONFIG_GROUPS = {
     "max_file_size": "limits",
     "max_text_size": "limits",
     "upload_idle_timeout": "limits",
+    "max_decompressed_size": "limits",
+    "max_pages": "limits",
+    "max_chunks_per_document": "limits",
+    "max_extracted_size": "limits",
+    "extract_memory": "limits",
+    "extract_cpu_time": "limits",
+    "extract_timeout": "limits",
     "authorization_cache": "security",
 }
 # No polkit answer is kept unless a test asks for it: each call is decided afresh.

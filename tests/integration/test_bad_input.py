@@ -304,13 +304,18 @@ class StartupFailureTests(harness.IntegrationTest):
         config = os.path.join(self.workdir, "bad.conf")
         with open(config, "w") as f:
             f.write("[daemon]\nsession_expiry=forever\nlog_level=loud\n"
-                    "[limits]\nmax_title_bytes=0\n")
+                    "[limits]\nmax_title_bytes=0\nmax_pages=0\nextract_memory=1K\n"
+                    "extract_timeout=forever\n")
         checked = subprocess.run([harness.SMARTRAGD, "--check-config", f"--config={config}"],
                                  capture_output=True, text=True, timeout=10)
         self.assertNotEqual(checked.returncode, 0)
         for text in (f'{config}: [daemon] session_expiry = "forever": expected',
                      f'{config}: [daemon] log_level = "loud": expected',
-                     f'{config}: [limits] max_title_bytes = "0": expected'):
+                     f'{config}: [limits] max_title_bytes = "0": expected',
+                     f'{config}: [limits] max_pages = "0": expected a whole number from 1 to',
+                     f'{config}: [limits] extract_memory = "1K": expected a size such as 512K, '
+                     '100M or 2G, from 64M to 64G',
+                     f'{config}: [limits] extract_timeout = "forever": expected a duration'):
             self.assertIn(text, checked.stderr)
         # The daemon itself refuses the same file before touching any state.
         daemon = self.new_daemon(config=config)

@@ -79,6 +79,13 @@ assert_defaults (const SrConfig *config)
   g_assert_cmpuint (config->max_file_size, ==, 100 << 20);
   g_assert_cmpuint (config->max_text_size, ==, 10 << 20);
   g_assert_cmpuint (config->upload_idle_timeout, ==, 30);
+  g_assert_cmpuint (config->max_decompressed_size, ==, 512 << 20);
+  g_assert_cmpuint (config->max_pages, ==, 5000);
+  g_assert_cmpuint (config->max_chunks_per_document, ==, 100000);
+  g_assert_cmpuint (config->max_extracted_size, ==, 64 << 20);
+  g_assert_cmpuint (config->extract_memory, ==, 1 << 30);
+  g_assert_cmpuint (config->extract_cpu_time, ==, 60);
+  g_assert_cmpuint (config->extract_timeout, ==, 120);
 }
 
 static void
@@ -269,6 +276,48 @@ static const struct {
     { 1, 3600, 30 },
     { "0", "3601", "2h", "-1s" },
     DURATION_HINT "from 1s to 1h" },
+  { "limits",
+    "max_decompressed_size",
+    { "1M", "64G", "512m" },
+    { 1 << 20, G_GUINT64_CONSTANT (64) << 30, 512u << 20 },
+    { "1023K", "0", "65G", "lots", "" },
+    "a size such as 512K, 100M or 2G, from 1M to 64G" },
+  { "limits",
+    "max_pages",
+    { "1", "1000000", "5000" },
+    { 1, 1000000, 5000 },
+    { "0", "1000001", "-1", "many", "" },
+    "a whole number from 1 to 1000000" },
+  { "limits",
+    "max_chunks_per_document",
+    { "1", "100000000", "100000" },
+    { 1, 100000000, 100000 },
+    { "0", "100000001", "-5", "1e5", "" },
+    "a whole number from 1 to 100000000" },
+  { "limits",
+    "max_extracted_size",
+    { "64K", "2G", "64M" },
+    { 64 << 10, G_GUINT64_CONSTANT (2) << 30, 64u << 20 },
+    { "63K", "0", "3G", "64MB", "" },
+    "a size such as 512K, 100M or 2G, from 64K to 2G" },
+  { "limits",
+    "extract_memory",
+    { "64M", "64G", "1g" },
+    { 64u << 20, G_GUINT64_CONSTANT (64) << 30, 1u << 30 },
+    { "63M", "0", "65G", "1GiB", "" },
+    "a size such as 512K, 100M or 2G, from 64M to 64G" },
+  { "limits",
+    "extract_cpu_time",
+    { "1", "1d", "60s", "5m" },
+    { 1, 86400, 60, 300 },
+    { "0", "86401", "2d", "-1s", "" },
+    DURATION_HINT "from 1s to 1d" },
+  { "limits",
+    "extract_timeout",
+    { "1s", "24h", "120" },
+    { 1, 86400, 120 },
+    { "0", "25h", "forever", "" },
+    DURATION_HINT "from 1s to 1d" },
   { "security",
     "authorization_cache",
     { "0", "3600", "1h", "10s" },
@@ -302,6 +351,20 @@ field_value (const SrConfig *config, const char *key)
     return config->max_text_size;
   if (g_str_equal (key, "upload_idle_timeout"))
     return config->upload_idle_timeout;
+  if (g_str_equal (key, "max_decompressed_size"))
+    return config->max_decompressed_size;
+  if (g_str_equal (key, "max_pages"))
+    return config->max_pages;
+  if (g_str_equal (key, "max_chunks_per_document"))
+    return config->max_chunks_per_document;
+  if (g_str_equal (key, "max_extracted_size"))
+    return config->max_extracted_size;
+  if (g_str_equal (key, "extract_memory"))
+    return config->extract_memory;
+  if (g_str_equal (key, "extract_cpu_time"))
+    return config->extract_cpu_time;
+  if (g_str_equal (key, "extract_timeout"))
+    return config->extract_timeout;
   g_error ("test-config does not know the field of key %s", key);
 }
 

@@ -255,6 +255,114 @@ test_remove_and_clean (Fixture *f, gconstpointer data)
   g_assert_cmpuint (sr_files_clean_temporary (f->dir), ==, 0);
 }
 
+typedef struct {
+  gboolean accept;
+  guint calls;
+  GByteArray *head;
+  GByteArray *whole; /* what the descriptor gave */
+  gboolean writable; /* whether the descriptor took a write */
+} CheckRecord;
+
+static gboolean
+record_check (int fd, const guint8 *head, gsize head_length, gpointer user_data, GError **error)
+{
+  CheckRecord *record = user_data;
+  guint8 buffer[4096];
+  gssize n;
+
+  record->calls++;
+  g_byte_array_append (record->head, head, (guint) head_length);
+  while ((n = read (fd, buffer, sizeof buffer)) > 0)
+    g_byte_array_append (record->whole, buffer, (guint) n);
+  record->writable = write (fd, "x", 1) == 1;
+  if (record->accept)
+    return TRUE;
+  g_set_error_literal (error, SMARTRAG_ERROR, SMARTRAG_ERROR_UNSUPPORTED_FORMAT, "not wanted");
+  return FALSE;
+}
+
+static void
+check_record_clear (CheckRecord *record)
+{
+  g_byte_array_unref (record->head);
+  g_byte_array_unref (record->whole);
+}
+
+/* The check sees the first bytes and, read-only, all of them, before they are stored. */
+static void
+test_check_accepts (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  CheckRecord record = { TRUE, 0, g_byte_array_new (), g_byte_array_new (), FALSE };
+  SrFilesCheck check = { 4, record_check, &record };
+  SrStoredFile stored;
+  int fd = open_text (f, "hello.txt", "hello\n", -1);
+
+  g_assert_true (sr_files_put_fd_checked (f->files, fd, 1024, 1000, &check, &stored, &error));
+  g_assert_no_error (error);
+  close (fd);
+  g_assert_cmpuint (record.calls, ==, 1);
+  g_assert_cmpmem (record.head->data, record.head->len, "hell", 4);
+  g_assert_cmpmem (record.whole->data, record.whole->len, "hello\n", 6);
+  g_assert_false (record.writable);
+  g_assert_cmpstr (stored.sha256, ==, HELLO_SHA);
+  g_autofree char *path = sr_files_path (f->files, HELLO_SHA);
+  g_autofree char *contents = NULL;
+  g_assert_true (g_file_get_contents (path, &contents, NULL, NULL));
+  g_assert_cmpstr (contents, ==, "hello\n");
+  check_record_clear (&record);
+}
+
+/* A refused upload leaves nothing, and the same bytes stored before stay where they are. */
+static void
+test_check_refuses (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  CheckRecord record = { FALSE, 0, g_byte_array_new (), g_byte_array_new (), FALSE };
+  SrFilesCheck check = { 1 << 20, record_check, &record };
+  SrStoredFile stored;
+  int fd = open_text (f, "hello.txt", "hello\n", -1);
+
+  g_assert_false (sr_files_put_fd_checked (f->files, fd, 1024, 1000, &check, &stored, &error));
+  g_assert_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_UNSUPPORTED_FORMAT);
+  g_clear_error (&error);
+  /* A head larger than the file is the whole file. */
+  g_assert_cmpmem (record.head->data, record.head->len, "hello\n", 6);
+  g_autofree char *path = sr_files_path (f->files, HELLO_SHA);
+  g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+  g_autofree char *tmp = g_build_filename (f->files, "tmp", NULL);
+  g_assert_cmpuint (count_entries (tmp), ==, 0);
+
+  g_assert_cmpint (lseek (fd, 0, SEEK_SET), ==, 0);
+  g_assert_true (sr_files_put_fd (f->files, fd, 1024, 1000, &stored, &error));
+  g_assert_cmpint (lseek (fd, 0, SEEK_SET), ==, 0);
+  g_assert_false (sr_files_put_fd_checked (f->files, fd, 1024, 1000, &check, &stored, &error));
+  g_assert_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_UNSUPPORTED_FORMAT);
+  close (fd);
+  g_autofree char *contents = NULL;
+  g_assert_true (g_file_get_contents (path, &contents, NULL, NULL));
+  g_assert_cmpstr (contents, ==, "hello\n");
+  g_assert_cmpuint (count_entries (tmp), ==, 0);
+  check_record_clear (&record);
+}
+
+/* Bytes past the size limit never reach the check. */
+static void
+test_check_not_run_when_too_large (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  CheckRecord record = { TRUE, 0, g_byte_array_new (), g_byte_array_new (), FALSE };
+  SrFilesCheck check = { 16, record_check, &record };
+  SrStoredFile stored;
+  int fd = open_text (f, "hello.txt", "hello\n", -1);
+
+  g_assert_false (sr_files_put_fd_checked (f->files, fd, 5, 1000, &check, &stored, &error));
+  g_assert_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_TOO_LARGE);
+  close (fd);
+  g_assert_cmpuint (record.calls, ==, 0);
+  check_record_clear (&record);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -269,5 +377,8 @@ main (int argc, char **argv)
   ADD ("/files/put/blocking-silent-pipe", test_blocking_pipe_goes_silent);
   ADD ("/files/put/bad-descriptors", test_bad_descriptors);
   ADD ("/files/remove-and-clean", test_remove_and_clean);
+  ADD ("/files/check/accepts", test_check_accepts);
+  ADD ("/files/check/refuses", test_check_refuses);
+  ADD ("/files/check/too-large", test_check_not_run_when_too_large);
   return g_test_run ();
 }
