@@ -89,7 +89,13 @@ search_checked (SrStore *db, SrIndexes *indexes, SrEmbedder *embedder, const cha
     { (const gint64 *) text_ids->data, text_ids->len },
     { (const gint64 *) vector_ids->data, vector_ids->len },
   };
-  g_autoptr (GArray) fused = sr_rank_fuse (rankings, G_N_ELEMENTS (rankings), SR_RRF_K, k);
+  /* Hashed features are no semantic model: their list refines BM25's, it does not
+   * outvote it. */
+  double text_weight
+      = g_str_equal (embedder->klass->name, "builtin") ? SR_RRF_BUILTIN_TEXT_WEIGHT : 1.0;
+  const double weights[] = { text_weight, 1.0 };
+  g_autoptr (GArray) fused
+      = sr_rank_fuse_weighted (rankings, weights, G_N_ELEMENTS (rankings), SR_RRF_K, k);
   g_autofree gint64 *best = g_new0 (gint64, MAX (fused->len, 1));
   for (guint i = 0; i < fused->len; i++)
     best[i] = g_array_index (fused, SrFused, i).id;
