@@ -31,7 +31,7 @@ using hnswlib::tableint;
 constexpr size_t LINKS = 16;
 /* Candidates examined while linking a new vector: recall ≥ 0.95 at k = 10 needs about
  * this much, and insertion time grows linearly with it. */
-constexpr size_t EF_CONSTRUCTION = 128;
+constexpr size_t EF_CONSTRUCTION = 64;
 /* Candidates examined per search (at least k): recall@10 0.95 at 100,000 text vectors
  * (bench-vectors), well under a millisecond. */
 constexpr size_t EF_SEARCH = 160;

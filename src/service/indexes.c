@@ -423,18 +423,32 @@ remove_doomed (SrIndexes *indexes, GPtrArray *doomed)
       g_warning ("Cannot remove %s: %s", (char *) doomed->pdata[i], g_strerror (errno));
 }
 
+/* Called with the lock held. */
+static GArray *
+take_removals (Entry *entry)
+{
+  GArray *removals = g_steal_pointer (&entry->removals);
+  entry->removals = g_array_new (FALSE, FALSE, sizeof (gint64));
+  return removals;
+}
+
+static void
+apply_removals (Entry *entry, GArray *removals)
+{
+  for (guint i = 0; i < removals->len; i++)
+    sr_vector_index_remove (entry->index, (guint64) g_array_index (removals, gint64, i), NULL);
+}
+
 /* Inserts some of the first batch's vectors into the graph. Called with the lock held,
  * which it drops while the graph is changed. */
 static void
 insert_some (SrIndexes *indexes, Entry *entry)
 {
   Batch *batch = g_atomic_rc_box_acquire (entry->batches->pdata[0]);
-  g_autoptr (GArray) removals = g_steal_pointer (&entry->removals);
-  entry->removals = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_autoptr (GArray) removals = take_removals (entry);
   g_mutex_unlock (&indexes->lock);
 
-  for (guint i = 0; i < removals->len; i++)
-    sr_vector_index_remove (entry->index, (guint64) g_array_index (removals, gint64, i), NULL);
+  apply_removals (entry, removals);
   guint end = MIN (batch->inserted + INSERTS_PER_TURN, batch->n);
   for (guint i = batch->inserted; i < end; i++) {
     if (g_atomic_int_get (&batch->removed[i]))
@@ -500,11 +514,9 @@ work_once (SrIndexes *indexes, guint *turn)
     if (entry->batches->len > 0) {
       insert_some (indexes, entry);
     } else {
-      g_autoptr (GArray) removals = g_steal_pointer (&entry->removals);
-      entry->removals = g_array_new (FALSE, FALSE, sizeof (gint64));
+      g_autoptr (GArray) removals = take_removals (entry);
       g_mutex_unlock (&indexes->lock);
-      for (guint i = 0; i < removals->len; i++)
-        sr_vector_index_remove (entry->index, (guint64) g_array_index (removals, gint64, i), NULL);
+      apply_removals (entry, removals);
       g_mutex_lock (&indexes->lock);
       entry->dirty = TRUE;
       entry->changed_at = g_get_monotonic_time ();

@@ -184,6 +184,20 @@ index_file (Fixture *f)
   return g_build_filename (f->dir, "index", name, NULL);
 }
 
+/* Loads the session's graph, lets it take every vector and stops, which saves it; returns
+ * the file's path. */
+static char *
+build_and_save (Fixture *f)
+{
+  f->indexes = sr_indexes_new (f->service, MODEL, DIMENSIONS);
+  assert_exact (f, 1);
+  wait_idle (f);
+  g_clear_pointer (&f->indexes, sr_indexes_free);
+  char *path = index_file (f);
+  g_assert_true (g_file_test (path, G_FILE_TEST_IS_REGULAR));
+  return path;
+}
+
 /* Right after the first load every vector waits for the graph, and is found anyway. */
 static void
 test_search_while_building (Fixture *f, gconstpointer data)
@@ -237,12 +251,7 @@ test_catch_up (Fixture *f, gconstpointer data)
   g_autofree char *first = NULL;
   g_autoptr (GArray) first_ids = add_document (f, &first, NULL);
   g_array_unref (add_document (f, NULL, NULL));
-  f->indexes = sr_indexes_new (f->service, MODEL, DIMENSIONS);
-  assert_exact (f, 1);
-  wait_idle (f);
-  g_clear_pointer (&f->indexes, sr_indexes_free);
-  g_autofree char *path = index_file (f);
-  g_assert_true (g_file_test (path, G_FILE_TEST_IS_REGULAR));
+  g_autofree char *path = build_and_save (f);
 
   /* Changes the index never heard of. */
   g_autoptr (GError) error = NULL;
@@ -287,12 +296,7 @@ static void
 test_forget_removes_file (Fixture *f, gconstpointer data)
 {
   g_array_unref (add_document (f, NULL, NULL));
-  f->indexes = sr_indexes_new (f->service, MODEL, DIMENSIONS);
-  assert_exact (f, 1);
-  wait_idle (f);
-  g_clear_pointer (&f->indexes, sr_indexes_free);
-  g_autofree char *path = index_file (f);
-  g_assert_true (g_file_test (path, G_FILE_TEST_EXISTS));
+  g_autofree char *path = build_and_save (f);
 
   f->indexes = sr_indexes_new (f->service, MODEL, DIMENSIONS);
   assert_exact (f, 1);
