@@ -29,8 +29,9 @@ using hnswlib::tableint;
 /* Links per node (twice that on the bottom layer): hnswlib's usual value; more buys
  * little recall at 384 dimensions and costs memory on every vector. */
 constexpr size_t LINKS = 16;
-/* Candidates examined while linking a new vector: recall ≥ 0.95 at k = 10 needs about
- * this much, and insertion time grows linearly with it. */
+/* Candidates examined while linking a new vector; insertion time grows linearly with it.
+ * At 100,000 builtin vectors, 64 keeps recall@10 at 0.995 (128: 0.997) and inserts twice
+ * as fast (bench-vectors). */
 constexpr size_t EF_CONSTRUCTION = 64;
 /* Candidates examined per search (at least k): recall@10 0.95 at 100,000 text vectors
  * (bench-vectors), well under a millisecond. */
