@@ -155,6 +155,8 @@ run_search (GTask *task, gpointer source, gpointer data, GCancellable *cancellab
                         : search_checked (db, sr_service_indexes (job->service),
                                           sr_service_embedder (job->service), job->session_id,
                                           job->text, job->k, job->mode, &error);
+  g_clear_pointer (&db, sr_store_release);
+  sr_service_thread_end (job->service);
   if (hits == NULL)
     g_task_return_error (task, error);
   else
@@ -183,6 +185,7 @@ sr_search_async (SrService *service, const SrCaller *caller, const char *session
   job->mode = mode;
   /* Counted as work under way: the database stays open until the thread is done. */
   sr_service_work_begin (service);
+  sr_service_thread_begin (service);
   g_task_set_task_data (task, job, search_job_free);
   g_task_run_in_thread (task, run_search);
 }

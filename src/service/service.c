@@ -21,6 +21,9 @@ struct SrService {
   SrIndexes *indexes;
   SrIngestion *ingestion;
   GArray *listeners; /* Listener */
+  GMutex threads_lock;
+  GCond threads_done;
+  guint threads;     /* worker threads using the service right now */
   char *helper_path; /* the document reader, once documents have started */
   SrSandboxLimits sandbox;
 };
@@ -38,6 +41,8 @@ sr_service_new (SrStore *store, const char *state_dir, const SrLimits *limits)
   service->state_dir = g_strdup (state_dir);
   service->files_dir = g_build_filename (state_dir, "files", NULL);
   service->limits = *limits;
+  g_mutex_init (&service->threads_lock);
+  g_cond_init (&service->threads_done);
   return service;
 }
 
@@ -46,12 +51,18 @@ sr_service_free (SrService *service)
 {
   if (service == NULL)
     return;
+  g_mutex_lock (&service->threads_lock);
+  while (service->threads > 0)
+    g_cond_wait (&service->threads_done, &service->threads_lock);
+  g_mutex_unlock (&service->threads_lock);
   /* Workers first: their last results still go to the indexes and the database. */
   g_clear_pointer (&service->ingestion, sr_ingestion_free);
   g_clear_pointer (&service->indexes, sr_indexes_free);
   g_clear_pointer (&service->embedder, sr_embedder_free);
   g_clear_pointer (&service->listeners, g_array_unref);
   sr_store_close (service->store);
+  g_mutex_clear (&service->threads_lock);
+  g_cond_clear (&service->threads_done);
   g_free (service->state_dir);
   g_free (service->files_dir);
   g_free (service->helper_path);
@@ -213,4 +224,21 @@ guint
 sr_service_work_in_flight (SrService *service)
 {
   return service->in_flight;
+}
+
+void
+sr_service_thread_begin (SrService *service)
+{
+  g_mutex_lock (&service->threads_lock);
+  service->threads++;
+  g_mutex_unlock (&service->threads_lock);
+}
+
+void
+sr_service_thread_end (SrService *service)
+{
+  g_mutex_lock (&service->threads_lock);
+  if (--service->threads == 0)
+    g_cond_broadcast (&service->threads_done);
+  g_mutex_unlock (&service->threads_lock);
 }

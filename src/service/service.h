@@ -66,4 +66,9 @@ void sr_service_work_begin (SrService *service);
 void sr_service_work_end (SrService *service);
 guint sr_service_work_in_flight (SrService *service);
 
+/* A worker thread that uses the service (its store, indexes, embedder) says so, from any
+ * thread: sr_service_free() waits for the last to end, whatever the stop deadline did. */
+void sr_service_thread_begin (SrService *service);
+void sr_service_thread_end (SrService *service);
+
 G_END_DECLS
