@@ -15,6 +15,9 @@
  * up on. Writing takes the index's lock: not after every document. */
 #define SAVE_WHEN_QUIET_US (10 * G_USEC_PER_SEC)
 #define SAVE_AT_LEAST_US   (5 * 60 * G_USEC_PER_SEC)
+/* A graph nobody searched for this long, saved and with nothing waiting, leaves memory;
+ * the next search loads it again. */
+#define UNLOAD_UNUSED_US (15 * 60 * G_USEC_PER_SEC)
 /* Vectors inserted in one turn before the thread looks for removals and other sessions. */
 #define INSERTS_PER_TURN 64
 
@@ -41,6 +44,7 @@ typedef struct {
   gboolean dirty;
   gint64 changed_at;
   gint64 saved_at;
+  gint64 used_at; /* the last search */
   /* What the graph holds, as of the thread's last change to it: health must not wait
    * for the graph's lock. */
   guint64 vectors;
@@ -58,6 +62,7 @@ struct SrIndexes {
   GPtrArray *doomed;   /* index files of deleted sessions, removed by the thread */
   GThread *thread;
   gint stopping; /* atomic */
+  gint64 unload_after_us;
 };
 
 static void
@@ -292,6 +297,7 @@ sr_indexes_search (SrIndexes *indexes, SrStore *db, const char *session_id, cons
 {
   g_mutex_lock (&indexes->lock);
   Entry *entry = g_atomic_rc_box_acquire (entry_get (indexes, session_id));
+  entry->used_at = g_get_monotonic_time ();
   if (!ensure_loaded (indexes, db, entry, error)) {
     g_mutex_unlock (&indexes->lock);
     entry_unref (entry);
@@ -538,6 +544,16 @@ work_once (SrIndexes *indexes, guint *turn)
     entry_unref (entry);
     return TRUE;
   }
+  for (guint k = 0; k < entries->len; k++) {
+    Entry *entry = entries->pdata[k];
+    if (entry->index == NULL || entry->loading || entry->dirty || has_work (entry)
+        || now - entry->used_at < indexes->unload_after_us)
+      continue;
+    /* A search under way holds its own reference. */
+    g_info ("Vector index of session %s unused for a while: unloaded", entry->session_id);
+    g_hash_table_remove (indexes->entries, entry->session_id);
+    return TRUE;
+  }
   if (indexes->doomed->len > 0) {
     g_autoptr (GPtrArray) doomed = g_steal_pointer (&indexes->doomed);
     indexes->doomed = g_ptr_array_new_with_free_func (g_free);
@@ -581,6 +597,7 @@ sr_indexes_new (SrService *service, const char *model, guint dimensions)
   g_cond_init (&indexes->changed);
   indexes->entries = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, entry_unref);
   indexes->doomed = g_ptr_array_new_with_free_func (g_free);
+  indexes->unload_after_us = UNLOAD_UNUSED_US;
   indexes->thread = g_thread_new ("sr-index", index_thread, indexes);
   return indexes;
 }
@@ -612,6 +629,15 @@ sr_indexes_free (SrIndexes *indexes)
   g_free (indexes->model);
   g_free (indexes->dir);
   g_free (indexes);
+}
+
+void
+sr_indexes_set_unload_after (SrIndexes *indexes, gint64 unused_us)
+{
+  g_mutex_lock (&indexes->lock);
+  indexes->unload_after_us = unused_us;
+  g_cond_broadcast (&indexes->changed);
+  g_mutex_unlock (&indexes->lock);
 }
 
 void

@@ -33,6 +33,10 @@ void sr_indexes_remove (SrIndexes *indexes, const char *session_id, const GArray
 /* Drops a deleted session's index, file included. */
 void sr_indexes_forget (SrIndexes *indexes, const char *session_id);
 
+/* How long a graph stays in memory unsearched once it is saved and has nothing waiting
+ * (15 minutes unless changed). */
+void sr_indexes_set_unload_after (SrIndexes *indexes, gint64 unused_us);
+
 typedef struct {
   guint loaded;    /* sessions whose graph is in memory */
   guint64 vectors; /* in those graphs */

@@ -316,6 +316,26 @@ count_warnings (GLogLevelFlags level, const GLogField *fields, gsize n_fields, g
   return g_log_writer_default (level, fields, n_fields, data);
 }
 
+/* A graph left alone leaves memory, and the next search brings it back. */
+static void
+test_unused_graph_unloaded (Fixture *f, gconstpointer data)
+{
+  g_array_unref (add_document (f, NULL, NULL));
+  g_autofree char *path = build_and_save (f);
+  f->indexes = sr_indexes_new (f->service, MODEL, DIMENSIONS);
+  sr_indexes_set_unload_after (f->indexes, 0);
+  assert_exact (f, 1);
+
+  gint64 deadline = g_get_monotonic_time () + IDLE_US;
+  SrIndexStats stats;
+  do {
+    g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+    g_usleep (10 * 1000);
+    sr_indexes_stats (f->indexes, &stats);
+  } while (stats.loaded > 0);
+  assert_exact (f, 5);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -328,5 +348,6 @@ main (int argc, char **argv)
   ADD ("/indexes/catch-up", test_catch_up);
   ADD ("/indexes/damaged-file-rebuilt", test_damaged_file_rebuilt);
   ADD ("/indexes/forget-removes-file", test_forget_removes_file);
+  ADD ("/indexes/unused-graph-unloaded", test_unused_graph_unloaded);
   return g_test_run ();
 }
