@@ -37,10 +37,14 @@ typedef struct {
 
 void sr_chunk_hit_free (SrChunkHit *hit);
 
-/* Full-text search of one session's chunks, best first. @query is free text: it is
- * turned into an FTS5 query of its words (any of them), so no syntax reaches FTS5. */
+/* Full-text search of one session's chunks, best first by BM25, ties by text. @query is
+ * free text: it is turned into an FTS5 query of its words (any of them), so no syntax
+ * reaches FTS5; words found in most chunks are left out, as BM25 gives them no weight. */
 GPtrArray *sr_store_chunks_search_text (SrStore *store, const char *session_id, const char *query,
                                         guint limit, GError **error);
+
+/* Registers on @db the FTS5 function that search ranks with; the store does it on open. */
+gboolean sr_store_chunks_register_functions (sqlite3 *db);
 
 /* Calls @func for every embedded chunk of a session (to rebuild its vector index). */
 typedef gboolean (*SrChunkVectorFunc) (gint64 id, const float *vector, guint dimensions,

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "common/errors.h"
+#include "store/chunks.h"
 #include "store/migrations.h"
 
 /* How long a statement waits for a lock another connection holds. */
@@ -278,6 +279,11 @@ sr_store_open (const char *state_dir, GError **error)
 
   if (!check_version (db, path, error) || !configure (db, path, error)
       || !sr_store_migrate_to (db, sr_store_latest_version (), path, error)) {
+    sqlite3_close (db);
+    return NULL;
+  }
+  if (!sr_store_chunks_register_functions (db)) {
+    set_sqlite_error (db, error, path, _ ("set up full-text search"));
     sqlite3_close (db);
     return NULL;
   }

@@ -258,6 +258,151 @@ test_chunks_search_text (Fixture *f, gconstpointer data)
   }
 }
 
+/* Stores @n chunks whose text @make_text writes from their ordinal. */
+static void
+store_generated (Fixture *f, const char *doc, const char *session, guint n,
+                 char *(*make_text) (guint ordinal))
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) texts = g_ptr_array_new_with_free_func (g_free);
+  g_autofree SrChunkRow *rows = g_new0 (SrChunkRow, n);
+  for (guint i = 0; i < n; i++) {
+    g_ptr_array_add (texts, make_text (i));
+    rows[i] = (SrChunkRow){ i, texts->pdata[i], 0, "" };
+  }
+  g_assert_true (
+      sr_store_chunks_replace (f->store, doc, session, rows, n, NULL, 0, NULL, 1, NULL, &error));
+  g_assert_no_error (error);
+}
+
+static char *
+filler_text (guint ordinal)
+{
+  return g_strdup_printf ("the minutes of the meeting number %u", ordinal);
+}
+
+static char *
+strong_match_text (guint ordinal)
+{
+  return g_strdup_printf ("lighthouse lighthouse lighthouse %u", ordinal);
+}
+
+/* Every fifth chunk of the session's own document names the lighthouse, at lengths that
+ * give each a different score. */
+static char *
+weak_match_text (guint ordinal)
+{
+  if (ordinal % 5 != 0 || ordinal >= 5 * 8)
+    return filler_text (ordinal);
+  GString *text = g_string_new ("the lighthouse");
+  for (guint i = 0; i < ordinal / 5; i++)
+    g_string_append (text, " of the coast");
+  return g_string_free (text, FALSE);
+}
+
+static void
+assert_all_in (GPtrArray *hits, const char *document_id)
+{
+  for (guint i = 0; i < hits->len; i++)
+    g_assert_cmpstr (((SrChunkHit *) hits->pdata[i])->document_id, ==, document_id);
+}
+
+/* Another session's chunks match better and are more numerous: they must neither come
+ * back nor push this session's own matches out of the result. */
+static void
+test_chunks_search_session_isolation (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  add_document (f, DOC_C, OTHER_SESSION, SHA_X, 100);
+  add_document (f, DOC_A, SESSION, SHA_X, 101);
+  store_generated (f, DOC_C, OTHER_SESSION, 600, strong_match_text);
+  store_generated (f, DOC_A, SESSION, 600, weak_match_text);
+
+  g_autoptr (GPtrArray) hits
+      = sr_store_chunks_search_text (f->store, SESSION, "lighthouse", 5, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (hits->len, ==, 5);
+  assert_all_in (hits, DOC_A);
+  /* Shorter chunks first: BM25's length normalisation. */
+  for (guint i = 0; i < hits->len; i++)
+    g_assert_cmpuint (((SrChunkHit *) hits->pdata[i])->ordinal, ==, 5 * i);
+
+  g_autoptr (GPtrArray) theirs
+      = sr_store_chunks_search_text (f->store, OTHER_SESSION, "lighthouse", 5, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (theirs->len, ==, 5);
+  assert_all_in (theirs, DOC_C);
+}
+
+/* The ids FTS5's own bm25() ranks first for @match, ties by text: the reference. */
+static GArray *
+reference_ranking (Fixture *f, const char *match, guint limit)
+{
+  g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+  sqlite3_stmt *stmt = NULL;
+  g_assert_cmpint (sqlite3_prepare_v2 (sr_store_db (f->store),
+                                       "SELECT c.id FROM chunks_fts JOIN chunks c"
+                                       " ON c.id = chunks_fts.rowid WHERE chunks_fts MATCH ?1"
+                                       " ORDER BY bm25(chunks_fts), c.text, c.id LIMIT ?2",
+                                       -1, &stmt, NULL),
+                   ==, SQLITE_OK);
+  sqlite3_bind_text (stmt, 1, match, -1, SQLITE_STATIC);
+  sqlite3_bind_int (stmt, 2, limit);
+  while (sqlite3_step (stmt) == SQLITE_ROW) {
+    gint64 id = sqlite3_column_int64 (stmt, 0);
+    g_array_append_val (ids, id);
+  }
+  sqlite3_finalize (stmt);
+  return g_steal_pointer (&ids);
+}
+
+/* "the" is in every chunk: leaving it out must give what BM25 gives with it, the chunks
+ * that name the lighthouse in the same order, and nothing that matches "the" alone. */
+static void
+test_chunks_search_common_words (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  add_document (f, DOC_A, SESSION, SHA_X, 100);
+  store_generated (f, DOC_A, SESSION, 1000, weak_match_text);
+
+  g_autoptr (GPtrArray) hits
+      = sr_store_chunks_search_text (f->store, SESSION, "The lighthouse of THE", 20, &error);
+  g_assert_no_error (error);
+  g_autoptr (GArray) expected = reference_ranking (f, "\"the\" OR \"lighthouse\" OR \"of\"", 8);
+  g_assert_cmpuint (hits->len, ==, 8);
+  for (guint i = 0; i < hits->len; i++)
+    g_assert_cmpint (((SrChunkHit *) hits->pdata[i])->id, ==, g_array_index (expected, gint64, i));
+
+  /* Common words alone still find something. */
+  g_autoptr (GPtrArray) common
+      = sr_store_chunks_search_text (f->store, SESSION, "the of", 20, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (common->len, ==, 20);
+}
+
+static char *
+tied_text (guint ordinal)
+{
+  /* Written in falling order, so that row ids and text order disagree. */
+  return g_strdup_printf ("beacon w%03u", 999 - ordinal);
+}
+
+/* Equal scores are ordered by text, whatever the row ids and wherever the cut falls. */
+static void
+test_chunks_search_ties (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  add_document (f, DOC_A, SESSION, SHA_X, 100);
+  store_generated (f, DOC_A, SESSION, 100, tied_text);
+
+  g_autoptr (GPtrArray) hits = sr_store_chunks_search_text (f->store, SESSION, "beacon", 3, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (hits->len, ==, 3);
+  g_assert_cmpstr (((SrChunkHit *) hits->pdata[0])->text, ==, "beacon w900");
+  g_assert_cmpstr (((SrChunkHit *) hits->pdata[1])->text, ==, "beacon w901");
+  g_assert_cmpstr (((SrChunkHit *) hits->pdata[2])->text, ==, "beacon w902");
+}
+
 static gboolean
 count_vector (gint64 id, const float *vector, guint dimensions, gpointer user_data)
 {
@@ -301,6 +446,9 @@ main (int argc, char **argv)
   ADD ("/documents-store/delete-and-orphans", test_delete_and_orphans);
   ADD ("/documents-store/chunks/replace", test_chunks_replace);
   ADD ("/documents-store/chunks/search-text", test_chunks_search_text);
+  ADD ("/documents-store/chunks/search-session-isolation", test_chunks_search_session_isolation);
+  ADD ("/documents-store/chunks/search-common-words", test_chunks_search_common_words);
+  ADD ("/documents-store/chunks/search-ties", test_chunks_search_ties);
   ADD ("/documents-store/chunks/vectors-and-cascade", test_chunks_vectors_and_cascade);
   return g_test_run ();
 }

@@ -1,0 +1,103 @@
+/* Shared by the daemon benchmarks: private bus, smartragd start and stop, timing, JSON. */
+#pragma once
+
+#include <glib.h>
+#include <signal.h>
+#include <systemd/sd-bus.h>
+
+#define BUS_NAME            "org.smartrag.Daemon"
+#define BUS_PATH            "/org/smartrag/Daemon"
+#define SESSION_PATH_PREFIX BUS_PATH "/session/"
+
+#define BUS_START_TIMEOUT_US    (5 * G_USEC_PER_SEC)
+#define NAME_RELEASE_TIMEOUT_US (5 * G_USEC_PER_SEC)
+/* How long a freshly started daemon is left alone before its RSS counts as idle. */
+#define SETTLE_US (300 * 1000)
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (sd_bus_message, sd_bus_message_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (sd_bus, sd_bus_flush_close_unref)
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (sd_bus_error, sd_bus_error_free)
+
+/* Set by SIGINT, SIGTERM and SIGHUP; every wait checks it. */
+extern volatile sig_atomic_t interrupted;
+
+GQuark bench_error_quark (void);
+
+/* The daemon under test, its private bus and what a run found out about them. */
+typedef struct {
+  /* parameters */
+  char *daemon_path;
+  char *extract_helper; /* NULL: the daemon's own */
+  char *dbus_daemon;
+  gint64 ready_timeout_us;
+  gint64 stop_timeout_us;
+
+  /* resources, all released by bench_daemon_clear */
+  char *dir;
+  char *config_path;
+  char *log_path;
+  char *bus_address;
+  GPid bus_pid;
+  GPid daemon_pid;
+  int notify_fd;
+  sd_bus *client;
+
+  /* what the run found */
+  gboolean system_mode;
+  guint unclean_exits;
+  char *daemon_version;
+  double load_before, load_after; /* 1-minute load average around the run */
+} BenchDaemon;
+
+/* Makes the run's directory under @tmp_parent, writes the daemon's @config there, and
+ * starts the private bus with a client connection to it. */
+gboolean bench_daemon_prepare (BenchDaemon *d, const char *tmp_parent, const char *config,
+                               GError **error);
+
+/* Stops what is still running and frees @d; the directory stays when @keep. */
+void bench_daemon_clear (BenchDaemon *d, gboolean keep);
+
+/* A few lines of writer rather than json-glib, whose generator prints 18.693 as
+ * 18.693000000000001: every figure here comes out with exactly three decimals. */
+typedef struct {
+  GString *out;
+  guint depth;
+  gboolean first; /* nothing written yet in the innermost container */
+} Json;
+
+gint64 now_ns (void);
+gboolean fail (GError **error, const char *format, ...) G_GNUC_PRINTF (2, 3);
+gboolean check_interrupted (GError **error);
+void progress (const char *format, ...) G_GNUC_PRINTF (1, 2);
+void remove_tree (const char *dir);
+char *log_tail (const char *path, guint lines);
+gboolean write_file (const char *path, const char *text, GError **error);
+gboolean spawn (char **argv, char **envp, int log_fd, int pass_fd, GPid *pid, GError **error);
+gboolean terminate (GPid pid, gint64 timeout_us, int *status);
+char *describe_status (int status);
+gboolean read_rss_kb (GPid pid, guint64 *kb, GError **error);
+gboolean start_bus (BenchDaemon *d, GError **error);
+gboolean connect_bus (const char *address, sd_bus **bus, GError **error);
+gboolean read_version (BenchDaemon *d, GError **error);
+gboolean wait_name_released (BenchDaemon *d, GError **error);
+gboolean open_notify_socket (BenchDaemon *d, GError **error);
+gboolean wait_ready (BenchDaemon *d, gint64 *ready_ns, GError **error);
+gboolean start_daemon (BenchDaemon *d, const char *state_dir, double *ready_ms, GError **error);
+gboolean stop_daemon (BenchDaemon *d, GError **error);
+void settle (void);
+int compare_doubles (gconstpointer a, gconstpointer b);
+double percentile (GArray *sorted, double q);
+void json_begin_object (Json *json, const char *name);
+void json_end_object (Json *json);
+void add_number (Json *json, const char *name, double value);
+void add_int (Json *json, const char *name, gint64 value);
+void add_string (Json *json, const char *name, const char *value);
+void add_bool (Json *json, const char *name, gboolean value);
+void add_latency (Json *json, const char *name, GArray *samples, gboolean with_p999);
+double load_average (void);
+char *cpu_model (void);
+const char *filesystem_name (const char *dir);
+void add_machine (Json *json, BenchDaemon *d);
+void install_signal_handlers (void);
+void json_begin_array (Json *json, const char *name);
+void json_end_array (Json *json);
