@@ -179,6 +179,11 @@ configure (sqlite3 *db, const char *path, GError **error)
     return FALSE;
   /* Until the connection has its own busy handler (wait_for_writer). */
   sqlite3_busy_timeout (db, BUSY_TIMEOUT_MS);
+  /* On every connection: searches run on whichever one their thread has. */
+  if (!sr_store_chunks_register_functions (db)) {
+    set_sqlite_error (db, error, path, _ ("set up full-text search"));
+    return FALSE;
+  }
   return exec (db,
                "PRAGMA journal_mode = WAL;"
                /* In WAL mode NORMAL keeps every commit through a crash or kill -9 and never
@@ -282,12 +287,6 @@ sr_store_open (const char *state_dir, GError **error)
     sqlite3_close (db);
     return NULL;
   }
-  if (!sr_store_chunks_register_functions (db)) {
-    set_sqlite_error (db, error, path, _ ("set up full-text search"));
-    sqlite3_close (db);
-    return NULL;
-  }
-
   Family *family = g_new0 (Family, 1);
   g_mutex_init (&family->write_lock);
   g_mutex_init (&family->pool_lock);
