@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 void
-sr_background_thread_enter (void)
+sr_background_thread_enter (int niceness)
 {
   static GPrivate entered;
   if (g_private_get (&entered) != NULL)
@@ -15,5 +15,5 @@ sr_background_thread_enter (void)
   g_private_set (&entered, GINT_TO_POINTER (1));
   /* The process's own niceness as the base, so a daemon started nice stays nicer. */
   int base = getpriority (PRIO_PROCESS, 0);
-  (void) setpriority (PRIO_PROCESS, (id_t) gettid (), MIN (base + SR_BACKGROUND_NICENESS, 19));
+  (void) setpriority (PRIO_PROCESS, (id_t) gettid (), MIN (base + niceness, 19));
 }

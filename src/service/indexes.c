@@ -206,6 +206,27 @@ load (SrIndexes *indexes, SrStore *db, Entry *entry, Batch **missing, gboolean *
   return g_steal_pointer (&index);
 }
 
+static GHashTable *
+label_set_of (const GArray *ids)
+{
+  GHashTable *set = g_hash_table_new (g_int64_hash, g_int64_equal);
+  for (guint i = 0; i < ids->len; i++)
+    g_hash_table_add (set, &g_array_index (ids, gint64, i));
+  return set;
+}
+
+/* Flags the vectors of @batch whose labels are in @gone (borrowing gint64s), so that
+ * they are neither searched nor inserted. */
+static void
+mark_removed (Batch *batch, GHashTable *gone)
+{
+  if (g_hash_table_size (gone) == 0)
+    return;
+  for (guint i = 0; i < batch->n; i++)
+    if (g_hash_table_contains (gone, &batch->labels[i]))
+      g_atomic_int_set (&batch->removed[i], 1);
+}
+
 /* Makes sure @entry has its graph, loading it on this thread (a search's) unless
  * another thread does. Called and returns with the lock held. */
 static gboolean
@@ -221,6 +242,8 @@ ensure_loaded (SrIndexes *indexes, SrStore *db, Entry *entry, GError **error)
   Batch *missing = NULL;
   gboolean changed = FALSE;
   SrVectorIndex *index = load (indexes, db, entry, &missing, &changed, error);
+  guint64 vectors = index != NULL ? sr_vector_index_count (index) : 0;
+  guint64 memory = index != NULL ? sr_vector_index_memory (index) : 0;
   g_mutex_lock (&indexes->lock);
 
   entry->loading = FALSE;
@@ -228,12 +251,15 @@ ensure_loaded (SrIndexes *indexes, SrStore *db, Entry *entry, GError **error)
   if (index == NULL)
     return FALSE;
   entry->index = index;
+  /* The database may have been read before a removal made while loading. */
+  g_autoptr (GHashTable) gone = label_set_of (entry->removals);
+  mark_removed (missing, gone);
   /* Before what arrived while loading, which may come again in it: the later copy wins. */
   g_ptr_array_insert (entry->batches, 0, missing);
   entry->dirty = changed;
   entry->changed_at = entry->saved_at = g_get_monotonic_time ();
-  entry->vectors = sr_vector_index_count (index);
-  entry->memory = sr_vector_index_memory (index);
+  entry->vectors = vectors;
+  entry->memory = memory;
   return TRUE;
 }
 
@@ -367,19 +393,12 @@ sr_indexes_add (SrIndexes *indexes, const char *session_id, const GArray *ids, c
 void
 sr_indexes_remove (SrIndexes *indexes, const char *session_id, const GArray *ids)
 {
-  g_autoptr (GHashTable) gone = g_hash_table_new (g_int64_hash, g_int64_equal);
-  for (guint i = 0; i < ids->len; i++)
-    g_hash_table_add (gone, &g_array_index (ids, gint64, i));
-
+  g_autoptr (GHashTable) gone = label_set_of (ids);
   g_mutex_lock (&indexes->lock);
   Entry *entry = g_hash_table_lookup (indexes->entries, session_id);
   if (entry != NULL) {
-    for (guint b = 0; b < entry->batches->len; b++) {
-      Batch *batch = entry->batches->pdata[b];
-      for (guint i = 0; i < batch->n; i++)
-        if (g_hash_table_contains (gone, &batch->labels[i]))
-          g_atomic_int_set (&batch->removed[i], 1);
-    }
+    for (guint b = 0; b < entry->batches->len; b++)
+      mark_removed (entry->batches->pdata[b], gone);
     /* The graph is changed on the index thread only: an insertion or a save may hold it
      * for a while. Until then the store, which no longer has the chunks, filters them. */
     g_array_append_vals (entry->removals, ids->data, ids->len);
@@ -571,7 +590,8 @@ index_thread (gpointer data)
   SrIndexes *indexes = data;
   guint turn = 0;
 
-  sr_background_thread_enter ();
+  /* Vectors waiting for the graph are searched anyway: documents becoming ready first. */
+  sr_background_thread_enter (SR_NICENESS_MAINTENANCE);
   g_mutex_lock (&indexes->lock);
   while (!g_atomic_int_get (&indexes->stopping)) {
     if (work_once (indexes, &turn))

@@ -208,7 +208,7 @@ run_job (gpointer data, gpointer user_data)
 {
   Job *job = data;
   SrIngestion *ingestion = job->ingestion;
-  sr_background_thread_enter ();
+  sr_background_thread_enter (SR_NICENESS_INGESTION);
   g_autofree char *path = sr_files_path (sr_service_files_dir (ingestion->service), job->sha256);
   g_autoptr (SrStoreLease) db
       = sr_store_acquire (sr_service_store (ingestion->service), &job->error);
