@@ -130,42 +130,17 @@ check_format (int fd, const guint8 *head, gsize length, gpointer user_data, GErr
   return FALSE;
 }
 
-/* Runs on a worker thread: the client's descriptor may be slow, the disk too. */
-static void
-store_bytes (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+/* On the worker, once the bytes are durable: the row, on the worker's own connection, so
+ * that the main loop never waits for another writer. */
+static SrDocumentRecord *
+insert_row (AddJob *job, GError **error)
 {
-  AddJob *job = data;
-  GError *error = NULL;
-  guint idle_ms = sr_service_limits (job->service)->upload_idle_timeout_ms;
-  SrFilesCheck check = { SR_FORMAT_HEAD_BYTES, check_format, job };
-
-  if (!sr_files_put_fd_checked (sr_service_files_dir (job->service), job->fd, job->max_bytes,
-                                idle_ms, &check, &job->stored, &error)) {
-    if (g_error_matches (error, SMARTRAG_ERROR, SMARTRAG_ERROR_UNSUPPORTED_FORMAT))
-      g_info ("Refused %s in session %s from %s: %s", job->filename, job->session_id, job->peer,
-              error->message);
-    g_task_return_error (task, error);
-    return;
-  }
-  g_task_return_boolean (task, TRUE);
-}
-
-/* Back on the main loop: the bytes are durable, now the row. */
-static void
-record_document (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  g_autoptr (GTask) outer = user_data;
-  AddJob *job = g_task_get_task_data (outer);
-  SrService *service = job->service;
-  GError *error = NULL;
-
-  sr_service_work_end (service);
+  g_autoptr (SrStoreLease) db = sr_store_acquire (sr_service_store (job->service), error);
+  if (db == NULL)
+    return NULL;
   /* The session may have gone, or changed hands, while the bytes arrived. */
-  if (!g_task_propagate_boolean (G_TASK (result), &error)
-      || !sr_sessions_check_access (service, &job->caller, job->session_id, &error)) {
-    g_task_return_error (outer, error);
-    return;
-  }
+  if (!sr_sessions_check_access_in (db, &job->caller, job->session_id, error))
+    return NULL;
 
   g_autoptr (SrDocumentRecord) doc = g_new0 (SrDocumentRecord, 1);
   doc->id = sr_id_new ();
@@ -178,11 +153,59 @@ record_document (GObject *source, GAsyncResult *result, gpointer user_data)
   doc->state = g_strdup ("stored");
   doc->message = g_strdup ("");
   doc->created_at = doc->updated_at = sr_now_us ();
-  if (!sr_store_document_insert (sr_service_store (service), doc, &error)) {
+  g_autoptr (GError) local = NULL;
+  if (!sr_store_document_insert (db, doc, &local)) {
+    /* Deleted since the check: say so, not that a constraint failed. */
+    if (sr_sessions_check_access_in (db, &job->caller, job->session_id, error))
+      g_propagate_error (error, g_steal_pointer (&local));
+    return NULL;
+  }
+  sr_store_lock_writes (db);
+  sr_store_session_touch (db, job->session_id, doc->created_at, NULL);
+  sr_store_unlock_writes (db);
+  return g_steal_pointer (&doc);
+}
+
+/* Runs on a worker thread: the client's descriptor may be slow, the disk too. */
+static void
+store_bytes (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+  AddJob *job = data;
+  GError *error = NULL;
+  guint idle_ms = sr_service_limits (job->service)->upload_idle_timeout_ms;
+  SrFilesCheck check = { SR_FORMAT_HEAD_BYTES, check_format, job };
+
+  SrDocumentRecord *doc = NULL;
+  if (!sr_files_put_fd_checked (sr_service_files_dir (job->service), job->fd, job->max_bytes,
+                                idle_ms, &check, &job->stored, &error)) {
+    if (g_error_matches (error, SMARTRAG_ERROR, SMARTRAG_ERROR_UNSUPPORTED_FORMAT))
+      g_info ("Refused %s in session %s from %s: %s", job->filename, job->session_id, job->peer,
+              error->message);
+  } else {
+    doc = insert_row (job, &error);
+  }
+  sr_service_thread_end (job->service);
+  if (doc == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, doc, (GDestroyNotify) sr_document_record_free);
+}
+
+/* Back on the main loop: the bytes are durable and the row committed. */
+static void
+record_document (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GTask) outer = user_data;
+  AddJob *job = g_task_get_task_data (outer);
+  SrService *service = job->service;
+  GError *error = NULL;
+
+  sr_service_work_end (service);
+  g_autoptr (SrDocumentRecord) doc = g_task_propagate_pointer (G_TASK (result), &error);
+  if (doc == NULL) {
     g_task_return_error (outer, error);
     return;
   }
-  sr_store_session_touch (sr_service_store (service), job->session_id, doc->created_at, NULL);
   if (sr_service_ingestion (service) != NULL)
     sr_ingestion_enqueue (sr_service_ingestion (service), doc, job->caller.uid, job->peer);
   g_info ("Document %s (%s, %" PRIu64 " bytes%s) stored in session %s by %s", doc->id,
@@ -206,6 +229,7 @@ start_add (AddJob *job, GAsyncReadyCallback callback, gpointer user_data)
     return;
   }
   sr_service_work_begin (job->service);
+  sr_service_thread_begin (job->service);
   g_autoptr (GTask) inner = g_task_new (NULL, NULL, record_document, g_object_ref (outer));
   g_task_set_task_data (inner, job, NULL);
   g_task_run_in_thread (inner, store_bytes);

@@ -230,12 +230,18 @@ gboolean
 sr_sessions_check_access (SrService *service, const SrCaller *caller, const char *id,
                           GError **error)
 {
+  return sr_sessions_check_access_in (sr_service_store (service), caller, id, error);
+}
+
+gboolean
+sr_sessions_check_access_in (SrStore *db, const SrCaller *caller, const char *id, GError **error)
+{
   guint32 owner;
   g_autoptr (GError) local = NULL;
 
   if (!sr_id_is_valid (id))
     return invalid_id (id, error);
-  if (!sr_store_session_owner (sr_service_store (service), id, &owner, &local)) {
+  if (!sr_store_session_owner (db, id, &owner, &local)) {
     if (local != NULL) {
       g_propagate_error (error, g_steal_pointer (&local));
       return FALSE;

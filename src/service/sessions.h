@@ -43,6 +43,9 @@ gboolean sr_sessions_unknown_error (const char *id, GError **error);
 /* The ownership check behind every per-session operation, for other services too. */
 gboolean sr_sessions_check_access (SrService *service, const SrCaller *caller, const char *id,
                                    GError **error);
+/* The same through @db, a connection of the calling thread's. */
+gboolean sr_sessions_check_access_in (SrStore *db, const SrCaller *caller, const char *id,
+                                      GError **error);
 
 /* Each returns the session as it is after the change, for change notifications. */
 SrSessionRecord *sr_sessions_set_title (SrService *service, const SrCaller *caller, const char *id,
