@@ -135,34 +135,76 @@ entry_get (SrIndexes *indexes, const char *session_id)
 /* ---- loading and catching up ---- */
 
 typedef struct {
-  GHashTable *unseen; /* labels the file holds that SQLite has not shown yet */
   GArray *labels;     /* gint64: stored vectors missing from the graph */
   GArray *vectors;    /* float */
+  GHashTable *wanted; /* of the labels to read in a full scan; NULL: every one */
 } CatchUp;
 
 static gboolean
 catch_up_vector (gint64 id, const float *vector, guint dimensions, gpointer user_data)
 {
   CatchUp *c = user_data;
-  if (c->unseen != NULL && g_hash_table_remove (c->unseen, &id))
+  if (c->wanted != NULL && !g_hash_table_contains (c->wanted, &id))
     return TRUE;
   g_array_append_val (c->labels, id);
   g_array_append_vals (c->vectors, vector, dimensions);
   return TRUE;
 }
 
-static GHashTable *
-label_set (SrVectorIndex *index)
+/* The stored ids the graph lacks; the graph's labels SQLite no longer has are taken out
+ * of it (it is not shared yet, so no search ever sees them). */
+static GArray *
+compare_with_store (SrVectorIndex *index, GArray *stored, guint *stale)
 {
+  GArray *missing = g_array_new (FALSE, FALSE, sizeof (gint64));
   g_autoptr (GArray) labels = sr_vector_index_labels (index);
-  GHashTable *set = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  g_autoptr (GHashTable) in_graph = g_hash_table_new (g_int64_hash, g_int64_equal);
   for (guint i = 0; i < labels->len; i++)
-    g_hash_table_add (set, g_memdup2 (&g_array_index (labels, guint64, i), sizeof (gint64)));
-  return set;
+    g_hash_table_add (in_graph, &g_array_index (labels, gint64, i));
+  g_autoptr (GHashTable) in_store = g_hash_table_new (g_int64_hash, g_int64_equal);
+  for (guint i = 0; i < stored->len; i++) {
+    gint64 *id = &g_array_index (stored, gint64, i);
+    g_hash_table_add (in_store, id);
+    if (!g_hash_table_contains (in_graph, id))
+      g_array_append_val (missing, *id);
+  }
+  *stale = 0;
+  for (guint i = 0; i < labels->len; i++) {
+    gint64 label = g_array_index (labels, gint64, i);
+    if (!g_hash_table_contains (in_store, &label)
+        && sr_vector_index_remove (index, (guint64) label, NULL))
+      (*stale)++;
+  }
+  return missing;
 }
 
-/* Reads the saved graph, or starts an empty one, and lists what it lacks or holds in
- * excess against SQLite, the source of truth. */
+/* Reads the vectors of @ids: one by one when they are few, in one pass over the session
+ * when they are most of it. */
+static gboolean
+read_vectors (SrIndexes *indexes, SrStore *db, const char *session_id, GArray *ids, guint stored,
+              CatchUp *c, GError **error)
+{
+  if (ids->len == 0)
+    return TRUE;
+  if (ids->len < stored / 4)
+    return sr_store_chunks_foreach_vector_of (db, session_id, indexes->model,
+                                              (const gint64 *) ids->data, ids->len, catch_up_vector,
+                                              c, error);
+  g_autoptr (GHashTable) wanted = NULL;
+  if (ids->len < stored) {
+    wanted = g_hash_table_new (g_int64_hash, g_int64_equal);
+    for (guint i = 0; i < ids->len; i++)
+      g_hash_table_add (wanted, &g_array_index (ids, gint64, i));
+  }
+  c->wanted = wanted;
+  gboolean ok
+      = sr_store_chunks_foreach_vector (db, session_id, indexes->model, catch_up_vector, c, error);
+  c->wanted = NULL;
+  return ok;
+}
+
+/* Reads the saved graph, or starts an empty one, and catches it up with SQLite, the
+ * source of truth: what it lacks comes back in @missing, to be inserted. */
 static SrVectorIndex *
 load (SrIndexes *indexes, SrStore *db, Entry *entry, Batch **missing, gboolean *changed,
       GError **error)
@@ -175,30 +217,24 @@ load (SrIndexes *indexes, SrStore *db, Entry *entry, Batch **missing, gboolean *
       g_warning ("Vector index %s is unusable (%s); rebuilding it", entry->path,
                  load_error->message);
   }
-  g_autoptr (GHashTable) unseen = index != NULL ? label_set (index) : NULL;
   if (index == NULL && (index = sr_vector_index_new (indexes->dimensions, 0, error)) == NULL)
     return NULL;
 
+  g_autoptr (GArray) stored
+      = sr_store_chunks_vector_ids (db, entry->session_id, indexes->model, error);
+  if (stored == NULL)
+    return NULL;
+  guint stale = 0;
+  g_autoptr (GArray) absent = compare_with_store (index, stored, &stale);
   g_autoptr (GArray) labels = g_array_new (FALSE, FALSE, sizeof (gint64));
   g_autoptr (GArray) vectors = g_array_new (FALSE, FALSE, sizeof (float));
-  CatchUp c = { unseen, labels, vectors };
-  if (!sr_store_chunks_foreach_vector (db, entry->session_id, indexes->model, catch_up_vector, &c,
-                                       error))
+  CatchUp c = { labels, vectors, NULL };
+  if (!read_vectors (indexes, db, entry->session_id, absent, stored->len, &c, error))
     return NULL;
 
   *missing = batch_new (labels->len, indexes->dimensions);
   memcpy ((*missing)->labels, labels->data, labels->len * sizeof (gint64));
   memcpy ((*missing)->vectors, vectors->data, vectors->len * sizeof (float));
-  /* The graph is not shared yet: what SQLite no longer has goes now, so that no search
-   * ever sees it. */
-  guint stale = 0;
-  if (unseen != NULL) {
-    GHashTableIter iter;
-    gint64 *label;
-    g_hash_table_iter_init (&iter, unseen);
-    while (g_hash_table_iter_next (&iter, (gpointer *) &label, NULL))
-      stale += sr_vector_index_remove (index, (guint64) *label, NULL) ? 1 : 0;
-  }
   if (labels->len > 0 || stale > 0)
     g_info ("Vector index of session %s: %u vector(s) to add, %u removed", entry->session_id,
             labels->len, stale);

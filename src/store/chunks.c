@@ -545,6 +545,60 @@ sr_store_chunks_foreach_vector (SrStore *store, const char *session_id, const ch
   return TRUE;
 }
 
+GArray *
+sr_store_chunks_vector_ids (SrStore *store, const char *session_id, const char *model,
+                            GError **error)
+{
+  g_autoptr (sqlite3_stmt) stmt = sr_store_statement (
+      store, "SELECT id FROM chunks WHERE session_id = ?1 AND embedding_model = ?2 ORDER BY id",
+      error);
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_text (stmt, 1, session_id, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 2, model, -1, SQLITE_STATIC);
+  g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+  int rc;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
+    gint64 id = sqlite3_column_int64 (stmt, 0);
+    g_array_append_val (ids, id);
+  }
+  if (rc != SQLITE_DONE) {
+    sr_store_fail (store, error, _ ("read the document vectors"));
+    return NULL;
+  }
+  return g_steal_pointer (&ids);
+}
+
+gboolean
+sr_store_chunks_foreach_vector_of (SrStore *store, const char *session_id, const char *model,
+                                   const gint64 *ids, guint n_ids, SrChunkVectorFunc func,
+                                   gpointer user_data, GError **error)
+{
+  g_autoptr (sqlite3_stmt) stmt = sr_store_statement (
+      store,
+      "SELECT embedding FROM chunks WHERE id = ?1 AND session_id = ?2 AND embedding_model = ?3",
+      error);
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 2, session_id, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 3, model, -1, SQLITE_STATIC);
+  for (guint i = 0; i < n_ids; i++) {
+    sqlite3_bind_int64 (stmt, 1, ids[i]);
+    int rc = sqlite3_step (stmt);
+    if (rc == SQLITE_ROW) {
+      int bytes = sqlite3_column_bytes (stmt, 0);
+      const float *vector = sqlite3_column_blob (stmt, 0);
+      if (bytes > 0 && bytes % (int) sizeof (float) == 0
+          && !func (ids[i], vector, (guint) (bytes / sizeof (float)), user_data))
+        return TRUE;
+    } else if (rc != SQLITE_DONE) {
+      return sr_store_fail (store, error, _ ("read the document vectors"));
+    }
+    sqlite3_reset (stmt);
+  }
+  return TRUE;
+}
+
 GPtrArray *
 sr_store_chunks_get (SrStore *store, const char *session_id, const gint64 *ids, guint n_ids,
                      GError **error)

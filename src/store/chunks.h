@@ -53,6 +53,17 @@ gboolean sr_store_chunks_foreach_vector (SrStore *store, const char *session_id,
                                          SrChunkVectorFunc func, gpointer user_data,
                                          GError **error);
 
+/* The ids of a session's chunks with vectors from @model, in order: read from an index,
+ * without touching the chunks themselves. */
+GArray *sr_store_chunks_vector_ids (SrStore *store, const char *session_id, const char *model,
+                                    GError **error);
+/* Calls @func for each of these chunks that has a vector from @model in the session;
+ * others are skipped. */
+gboolean sr_store_chunks_foreach_vector_of (SrStore *store, const char *session_id,
+                                            const char *model, const gint64 *ids, guint n_ids,
+                                            SrChunkVectorFunc func, gpointer user_data,
+                                            GError **error);
+
 /* The chunks with these ids (unknown ids are skipped), in the order of @ids. */
 GPtrArray *sr_store_chunks_get (SrStore *store, const char *session_id, const gint64 *ids,
                                 guint n_ids, GError **error);

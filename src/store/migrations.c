@@ -99,6 +99,14 @@ static const SrMigration migrations[] = {
       "  WHERE id = old.session_id;"
       "END;",
   },
+  {
+      3,
+      "the chunk ids of a session's vectors without reading the chunks",
+      /* Loading a vector index compares its labels with these ids; covered by the index,
+       * that reads a few pages instead of every chunk with its text and vector. */
+      "DROP INDEX chunks_by_session;"
+      "CREATE INDEX chunks_by_session ON chunks (session_id, embedding_model);",
+  },
 };
 
 const SrMigration *

@@ -250,7 +250,9 @@ test_catch_up (Fixture *f, gconstpointer data)
 {
   g_autofree char *first = NULL;
   g_autoptr (GArray) first_ids = add_document (f, &first, NULL);
-  g_array_unref (add_document (f, NULL, NULL));
+  /* Enough that the one new document is read by its ids, not in a pass over them all. */
+  for (guint i = 0; i < 4; i++)
+    g_array_unref (add_document (f, NULL, NULL));
   g_autofree char *path = build_and_save (f);
 
   /* Changes the index never heard of. */
@@ -267,7 +269,7 @@ test_catch_up (Fixture *f, gconstpointer data)
   g_assert_cmpuint (stats.waiting, <=, 2 * PER_DOC);
   wait_idle (f);
   sr_indexes_stats (f->indexes, &stats);
-  g_assert_cmpuint (stats.vectors, ==, 2 * PER_DOC);
+  g_assert_cmpuint (stats.vectors, ==, 5 * PER_DOC);
   assert_exact (f, 20);
 }
 

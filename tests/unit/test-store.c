@@ -14,6 +14,8 @@
 #define ID_D "d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0"
 #define ID_E "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"
 #define ID_F "ffffffffffffffffffffffffffffffff"
+#define ID_G "99999999999999999999999999999999"
+#define ID_H "88888888888888888888888888888888"
 
 #define T0     G_GINT64_CONSTANT (1700000000000000) /* µs since the epoch */
 #define SECOND G_GINT64_CONSTANT (1000000)
@@ -581,6 +583,7 @@ check_v1 (SrStore *store)
 }
 
 #define SHA_1 "1111111111111111111111111111111111111111111111111111111111111111"
+#define SHA_2 "2222222222222222222222222222222222222222222222222222222222222222"
 
 static void
 check_v2 (SrStore *store)
@@ -602,6 +605,25 @@ check_v2 (SrStore *store)
   g_assert_cmpint (query_int (db, "SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH "
                                   "'heading:opening'"),
                    ==, 2);
+}
+
+static void
+check_v3 (SrStore *store)
+{
+  sqlite3 *db = sr_store_db (store);
+  /* The ids come from the index alone. */
+  sqlite3_stmt *stmt = NULL;
+  g_assert_cmpint (sqlite3_prepare_v2 (db,
+                                       "EXPLAIN QUERY PLAN SELECT id FROM chunks WHERE session_id"
+                                       " = '" ID_G "' AND embedding_model = 'm'",
+                                       -1, &stmt, NULL),
+                   ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);
+  g_assert_nonnull (
+      strstr ((const char *) sqlite3_column_text (stmt, 3), "COVERING INDEX chunks_by_session"));
+  sqlite3_finalize (stmt);
+  g_assert_cmpint (query_int (db, "SELECT count(*) FROM chunks WHERE session_id = '" ID_G "'"), ==,
+                   1);
 }
 
 static const VersionRows version_rows[] = {
@@ -628,6 +650,17 @@ static const VersionRows version_rows[] = {
     "  ('" ID_E "', '" ID_D "', 0, 2, 'Opening hours', 'Caf\xc3\xa9 du Nord opens at eight.'),"
     "  ('" ID_E "', '" ID_D "', 1, 3, 'Opening hours', 'Closed on Mondays.');",
     check_v2 },
+  { 3,
+    "INSERT INTO users (uid, created_at, last_seen) VALUES (3000, 20, 20);"
+    "INSERT INTO sessions (id, owner_uid, created_at, last_active) VALUES"
+    "  ('" ID_G "', 3000, 20, 20);"
+    "INSERT INTO files (sha256, size, created_at) VALUES ('" SHA_2 "', 7, 20);"
+    "INSERT INTO documents (id, session_id, file_sha256, filename, format, state, progress,"
+    "  chunk_count, created_at, updated_at) VALUES"
+    "  ('" ID_H "', '" ID_G "', '" SHA_2 "', 'v.txt', 'text', 'ready', 1, 1, 20, 21);"
+    "INSERT INTO chunks (document_id, session_id, ordinal, text, embedding, embedding_model)"
+    "  VALUES ('" ID_H "', '" ID_G "', 0, 'vectors', x'0000803f', 'm');",
+    check_v3 },
 };
 
 static const VersionRows *
