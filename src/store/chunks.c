@@ -545,6 +545,23 @@ sr_store_chunks_foreach_vector (SrStore *store, const char *session_id, const ch
   return TRUE;
 }
 
+/* The first column of every row of @stmt, bound and ready. */
+static GArray *
+collect_ids (SrStore *store, sqlite3_stmt *stmt, const char *doing, GError **error)
+{
+  g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+  int rc;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
+    gint64 id = sqlite3_column_int64 (stmt, 0);
+    g_array_append_val (ids, id);
+  }
+  if (rc != SQLITE_DONE) {
+    sr_store_fail (store, error, doing);
+    return NULL;
+  }
+  return g_steal_pointer (&ids);
+}
+
 GArray *
 sr_store_chunks_vector_ids (SrStore *store, const char *session_id, const char *model,
                             GError **error)
@@ -556,17 +573,7 @@ sr_store_chunks_vector_ids (SrStore *store, const char *session_id, const char *
     return NULL;
   sqlite3_bind_text (stmt, 1, session_id, -1, SQLITE_STATIC);
   sqlite3_bind_text (stmt, 2, model, -1, SQLITE_STATIC);
-  g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (gint64));
-  int rc;
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
-    gint64 id = sqlite3_column_int64 (stmt, 0);
-    g_array_append_val (ids, id);
-  }
-  if (rc != SQLITE_DONE) {
-    sr_store_fail (store, error, _ ("read the document vectors"));
-    return NULL;
-  }
-  return g_steal_pointer (&ids);
+  return collect_ids (store, stmt, _ ("read the document vectors"), error);
 }
 
 gboolean
@@ -635,31 +642,5 @@ sr_store_chunks_ids_of_document (SrStore *store, const char *document_id, GError
   if (stmt == NULL)
     return NULL;
   sqlite3_bind_text (stmt, 1, document_id, -1, SQLITE_STATIC);
-  g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (gint64));
-  int rc;
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
-    gint64 id = sqlite3_column_int64 (stmt, 0);
-    g_array_append_val (ids, id);
-  }
-  if (rc != SQLITE_DONE) {
-    sr_store_fail (store, error, _ ("read the document chunks"));
-    return NULL;
-  }
-  return g_steal_pointer (&ids);
-}
-
-gboolean
-sr_store_chunks_count_vectors (SrStore *store, const char *session_id, const char *model,
-                               guint64 *count, GError **error)
-{
-  g_autoptr (sqlite3_stmt) stmt = sr_store_statement (
-      store, "SELECT count(*) FROM chunks WHERE session_id = ?1 AND embedding_model = ?2", error);
-  if (stmt == NULL)
-    return FALSE;
-  sqlite3_bind_text (stmt, 1, session_id, -1, SQLITE_STATIC);
-  sqlite3_bind_text (stmt, 2, model, -1, SQLITE_STATIC);
-  if (sqlite3_step (stmt) != SQLITE_ROW)
-    return sr_store_fail (store, error, _ ("count the document vectors"));
-  *count = (guint64) sqlite3_column_int64 (stmt, 0);
-  return TRUE;
+  return collect_ids (store, stmt, _ ("read the document chunks"), error);
 }

@@ -71,8 +71,4 @@ GPtrArray *sr_store_chunks_get (SrStore *store, const char *session_id, const gi
 /* The ids of a document's chunks, to take its vectors out of an index. */
 GArray *sr_store_chunks_ids_of_document (SrStore *store, const char *document_id, GError **error);
 
-/* How many chunks of a session have vectors from @model: what its index must hold. */
-gboolean sr_store_chunks_count_vectors (SrStore *store, const char *session_id, const char *model,
-                                        guint64 *count, GError **error);
-
 G_END_DECLS
