@@ -233,8 +233,10 @@ load (SrIndexes *indexes, SrStore *db, Entry *entry, Batch **missing, gboolean *
     return NULL;
 
   *missing = batch_new (labels->len, indexes->dimensions);
-  memcpy ((*missing)->labels, labels->data, labels->len * sizeof (gint64));
-  memcpy ((*missing)->vectors, vectors->data, vectors->len * sizeof (float));
+  if (labels->len > 0) {
+    memcpy ((*missing)->labels, labels->data, labels->len * sizeof (gint64));
+    memcpy ((*missing)->vectors, vectors->data, vectors->len * sizeof (float));
+  }
   if (labels->len > 0 || stale > 0)
     g_info ("Vector index of session %s: %u vector(s) to add, %u removed", entry->session_id,
             labels->len, stale);
