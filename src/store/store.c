@@ -346,11 +346,11 @@ sr_store_acquire (SrStore *store, GError **error)
     return connection;
 
   sqlite3 *db = NULL;
+  gboolean opened = sqlite3_open_v2 (primary->path, &db, open_flags (), NULL) == SQLITE_OK;
+  if (!opened)
+    set_sqlite_error (db, error, primary->path, _ ("open the database"));
   /* The schema is the primary's: no migration, only the same settings. */
-  if (sqlite3_open_v2 (primary->path, &db, open_flags (), NULL) != SQLITE_OK
-      || !configure (db, primary->path, error)) {
-    if (db != NULL && error != NULL && *error == NULL)
-      set_sqlite_error (db, error, primary->path, _ ("open the database"));
+  if (!opened || !configure (db, primary->path, error)) {
     sqlite3_close (db);
     g_mutex_lock (&family->pool_lock);
     family->leased--;
