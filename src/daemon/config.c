@@ -35,6 +35,7 @@ static const KeySpec keys[] = {
   { "daemon", "expiry_check_interval", KEY_DURATION, FIELD (expiry_check_interval), "10m", 1,
     24 * 3600 },
   { "daemon", "shutdown_timeout", KEY_DURATION, FIELD (shutdown_timeout), "30s", 0, 3600 },
+  { "daemon", "ingest_workers", KEY_UINT, FIELD (ingest_workers), "0", 0, 256 },
   { "limits", "max_title_bytes", KEY_UINT, FIELD (max_title_bytes), "512", 1, 65536 },
   { "limits", "max_context_bytes", KEY_UINT, FIELD (max_context_bytes), "65536", 2,
     16 * 1024 * 1024 },

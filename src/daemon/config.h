@@ -20,6 +20,7 @@ typedef struct {
   guint64 session_expiry;        /* seconds of inactivity; 0 keeps sessions forever */
   guint64 expiry_check_interval; /* seconds */
   guint64 shutdown_timeout;      /* seconds running work may take after SIGTERM */
+  guint64 ingest_workers;        /* documents processed at once; 0: one per processor */
 
   /* [limits] */
   guint64 max_title_bytes;

@@ -156,9 +156,10 @@ start_documents (SrDaemon *daemon)
   guint removed = sr_files_clean_temporary (sr_service_files_dir (daemon->service));
   if (removed > 0)
     g_info ("Removed %u upload(s) a previous run left unfinished", removed);
-  /* A worker per core: a worker spends much of a document waiting for the extraction
-   * helper, and the workers run nicer than the main loop, which still answers at once. */
-  guint workers = MAX (g_get_num_processors (), 1);
+  /* By default a worker per core: a worker spends much of a document waiting for the
+   * extraction helper, and the workers run nicer than the main loop. */
+  guint workers = config->ingest_workers > 0 ? (guint) config->ingest_workers
+                                             : MAX (g_get_num_processors (), 1);
   sr_service_start_documents (daemon->service, &pipeline, workers);
 }
 

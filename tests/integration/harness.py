@@ -45,6 +45,7 @@ CONFIG_GROUPS = {
     "session_expiry": "daemon",
     "expiry_check_interval": "daemon",
     "shutdown_timeout": "daemon",
+    "ingest_workers": "daemon",
     "max_title_bytes": "limits",
     "max_context_bytes": "limits",
     "max_sessions_per_user": "limits",

@@ -72,6 +72,7 @@ assert_defaults (const SrConfig *config)
   g_assert_cmpuint (config->session_expiry, ==, 24 * 3600);
   g_assert_cmpuint (config->expiry_check_interval, ==, 10 * 60);
   g_assert_cmpuint (config->shutdown_timeout, ==, 30);
+  g_assert_cmpuint (config->ingest_workers, ==, 0);
   g_assert_cmpuint (config->max_title_bytes, ==, 512);
   g_assert_cmpuint (config->max_context_bytes, ==, 65536);
   g_assert_cmpuint (config->max_sessions_per_user, ==, 10000);
@@ -240,6 +241,12 @@ static const struct {
     { 0, 3600, 3600, 45 },
     { "3601", "61m", "2h", "-30s", "30 s", "half" },
     DURATION_HINT "at most 1h, or 0" },
+  { "daemon",
+    "ingest_workers",
+    { "0", "256", "1" },
+    { 0, 256, 1 },
+    { "257", "-1", "two", "" },
+    "a whole number from 0 to 256" },
   { "limits",
     "max_title_bytes",
     { "1", "65536", "512" },
@@ -337,6 +344,8 @@ field_value (const SrConfig *config, const char *key)
     return config->expiry_check_interval;
   if (g_str_equal (key, "shutdown_timeout"))
     return config->shutdown_timeout;
+  if (g_str_equal (key, "ingest_workers"))
+    return config->ingest_workers;
   if (g_str_equal (key, "max_title_bytes"))
     return config->max_title_bytes;
   if (g_str_equal (key, "max_context_bytes"))
