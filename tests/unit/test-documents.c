@@ -30,15 +30,8 @@ typedef struct {
 static void
 set_up (Fixture *f, gconstpointer data)
 {
-  g_autoptr (GError) error = NULL;
   f->dir = sr_test_make_tmpdir ();
-  SrStore *store = sr_store_open (f->dir, &error);
-  g_assert_no_error (error);
-  f->service = sr_service_new (store, f->dir, &limits);
-  SrSessionSpec spec = SR_SESSION_SPEC_INIT;
-  g_autoptr (SrSessionRecord) s = sr_sessions_create (f->service, &alice, &spec, &error);
-  g_assert_no_error (error);
-  f->session = g_strdup (s->id);
+  f->service = sr_test_service_with_session (f->dir, &limits, &alice, &f->session);
 }
 
 static void

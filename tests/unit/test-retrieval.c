@@ -153,7 +153,6 @@ store_passages (Fixture *f)
 static void
 set_up (Fixture *f, gconstpointer data)
 {
-  g_autoptr (GError) error = NULL;
   f->passages = g_ptr_array_new_with_free_func (entry_free);
   f->questions = g_ptr_array_new_with_free_func (entry_free);
   f->passage_of_document = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
@@ -161,13 +160,7 @@ set_up (Fixture *f, gconstpointer data)
   check_eval_set (f);
 
   f->dir = sr_test_make_tmpdir ();
-  SrStore *store = sr_store_open (f->dir, &error);
-  g_assert_no_error (error);
-  f->service = sr_service_new (store, f->dir, &limits);
-  SrSessionSpec spec = SR_SESSION_SPEC_INIT;
-  g_autoptr (SrSessionRecord) s = sr_sessions_create (f->service, &alice, &spec, &error);
-  g_assert_no_error (error);
-  f->session = g_strdup (s->id);
+  f->service = sr_test_service_with_session (f->dir, &limits, &alice, &f->session);
   f->embedder = sr_embedder_builtin_new (0);
   store_passages (f);
   /* Created after the chunks are stored, so the session's index is built from SQLite on

@@ -1,4 +1,4 @@
-/* Shared by the unit tests: scratch directories, file snapshots and dropping root. */
+/* Shared by the unit tests: scratch directories, file snapshots, dropping root, a service. */
 #pragma once
 
 #include <errno.h>
@@ -8,6 +8,8 @@
 #include <pwd.h>
 #include <sys/prctl.h>
 #include <unistd.h>
+
+#include "service/sessions.h"
 
 G_BEGIN_DECLS
 
@@ -92,6 +94,23 @@ sr_test_drop_root (void)
   /* A uid change makes the process undumpable, which stops LeakSanitizer from
    * inspecting it at exit. */
   prctl (PR_SET_DUMPABLE, 1, 0, 0, 0);
+}
+
+/* A service on a new database in @dir, with one session of @owner's, whose id goes to
+ * @session_id. */
+static inline SrService *
+sr_test_service_with_session (const char *dir, const SrLimits *limits, const SrCaller *owner,
+                              char **session_id)
+{
+  g_autoptr (GError) error = NULL;
+  SrStore *store = sr_store_open (dir, &error);
+  g_assert_no_error (error);
+  SrService *service = sr_service_new (store, dir, limits);
+  SrSessionSpec spec = SR_SESSION_SPEC_INIT;
+  g_autoptr (SrSessionRecord) s = sr_sessions_create (service, owner, &spec, &error);
+  g_assert_no_error (error);
+  *session_id = g_strdup (s->id);
+  return service;
 }
 
 G_END_DECLS
