@@ -17,3 +17,13 @@ sr_background_thread_enter (int niceness)
   int base = getpriority (PRIO_PROCESS, 0);
   (void) setpriority (PRIO_PROCESS, (id_t) gettid (), MIN (base + niceness, 19));
 }
+
+void
+sr_background_post (GMainContext *context, int priority, GSourceFunc func, gpointer data)
+{
+  g_autoptr (GSource) source = g_idle_source_new ();
+  g_source_set_priority (source, priority);
+  g_source_set_callback (source, func, data, NULL);
+  g_source_set_static_name (source, "[smartrag] background result");
+  g_source_attach (source, context);
+}

@@ -16,4 +16,10 @@ G_BEGIN_DECLS
  * politely. */
 void sr_background_thread_enter (int niceness);
 
+/* Runs @func with @data on the thread iterating @context, always later, never on the
+ * calling thread. (g_main_context_invoke() calls it at once on the caller's thread when
+ * no thread owns @context, as before the main loop runs or after it returns: a worker
+ * would then use the main thread's database connection alongside it.) */
+void sr_background_post (GMainContext *context, int priority, GSourceFunc func, gpointer data);
+
 G_END_DECLS

@@ -121,7 +121,7 @@ write_state (Job *job, const char *state, double progress, const char *message)
   c->ingestion = job->ingestion;
   c->document_id = g_strdup (job->document_id);
   c->adder = g_strdup (job->adder);
-  g_main_context_invoke_full (job->ingestion->context, RESULT_PRIORITY, announce_change, c, NULL);
+  sr_background_post (job->ingestion->context, RESULT_PRIORITY, announce_change, c);
 }
 
 static void
@@ -228,7 +228,7 @@ run_job (gpointer data, gpointer user_data)
   if (db != NULL)
     record_outcome (job);
   job->db = NULL;
-  g_main_context_invoke_full (ingestion->context, RESULT_PRIORITY, finish_job, job, NULL);
+  sr_background_post (ingestion->context, RESULT_PRIORITY, finish_job, job);
 }
 
 SrIngestion *
