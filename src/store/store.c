@@ -33,6 +33,7 @@ struct SrStore {
   Family *family;         /* owned by the first connection, borrowed by the others */
   SrStore *primary;       /* NULL on the first connection */
   gboolean writing;       /* this connection holds the family's write lock */
+  GData *data;            /* sr_store_set_data_full() */
   gint64 busy_since;
 };
 
@@ -303,6 +304,7 @@ static void
 close_connection (SrStore *store)
 {
   g_hash_table_destroy (store->statements);
+  g_datalist_clear (&store->data);
   /* A clean close of the last connection checkpoints the WAL, so the next start reads
    * one file. */
   if (sqlite3_close (store->db) != SQLITE_OK)
@@ -435,6 +437,49 @@ sr_store_begin (SrStore *store, GError **error)
     return TRUE;
   sr_store_unlock_writes (store);
   return FALSE;
+}
+
+gboolean
+sr_store_begin_read (SrStore *store, gboolean *started, GError **error)
+{
+  *started = FALSE;
+  if (!sqlite3_get_autocommit (store->db))
+    return TRUE;
+  /* Deferred, so never the write lock; reading the header takes the snapshot now, so
+   * that sr_store_data_version() speaks of it. */
+  if (!exec (store->db, "BEGIN; PRAGMA schema_version", store->path, _ ("start reading"), error)) {
+    sr_store_end_read (store, TRUE);
+    return FALSE;
+  }
+  *started = TRUE;
+  return TRUE;
+}
+
+void
+sr_store_end_read (SrStore *store, gboolean started)
+{
+  if (started && !sqlite3_get_autocommit (store->db))
+    sqlite3_exec (store->db, "COMMIT", NULL, NULL, NULL);
+}
+
+guint32
+sr_store_data_version (SrStore *store)
+{
+  unsigned int version = 0;
+  sqlite3_file_control (store->db, "main", SQLITE_FCNTL_DATA_VERSION, &version);
+  return version;
+}
+
+gpointer
+sr_store_get_data (SrStore *store, const char *key)
+{
+  return g_datalist_get_data (&store->data, key);
+}
+
+void
+sr_store_set_data_full (SrStore *store, const char *key, gpointer data, GDestroyNotify destroy)
+{
+  g_datalist_set_data_full (&store->data, key, data, destroy);
 }
 
 gboolean

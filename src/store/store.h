@@ -43,6 +43,19 @@ gboolean sr_store_migrate_to (sqlite3 *db, int target, const char *path, GError 
 sqlite3_stmt *sr_store_statement (SrStore *store, const char *sql, GError **error);
 
 gboolean sr_store_begin (SrStore *store, GError **error);
+/* One snapshot for several reads: what other connections commit meanwhile stays unseen
+ * until sr_store_end_read(). Inside a transaction already, the reads are part of it and
+ * @started is FALSE. */
+gboolean sr_store_begin_read (SrStore *store, gboolean *started, GError **error);
+void sr_store_end_read (SrStore *store, gboolean started);
+/* Changes whenever the database does, by this connection or another; only meaningful
+ * inside a read started with sr_store_begin_read(). */
+guint32 sr_store_data_version (SrStore *store);
+/* What a module keeps with one connection, as g_object_set_data_full() does with an
+ * object: caches valid for the connection's snapshot. Freed when the connection closes. */
+gpointer sr_store_get_data (SrStore *store, const char *key);
+void sr_store_set_data_full (SrStore *store, const char *key, gpointer data,
+                             GDestroyNotify destroy);
 /* The write lock alone, around a single statement outside a transaction: what a thread
  * other than the main one writes must not look like another process's lock to health. */
 void sr_store_lock_writes (SrStore *store);

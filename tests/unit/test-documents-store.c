@@ -1,4 +1,6 @@
 /* Unit tests for the document and file rows (src/store/documents.c). */
+#include <math.h>
+
 #include "common/errors.h"
 #include "store/chunks.h"
 #include "store/documents.h"
@@ -403,6 +405,126 @@ test_chunks_search_ties (Fixture *f, gconstpointer data)
   g_assert_cmpstr (((SrChunkHit *) hits->pdata[2])->text, ==, "beacon w902");
 }
 
+/* Words drawn with weight 1 / (rank + 10): frequent ones in about a quarter of the
+ * chunks, rare ones in a handful, none in half (where FTS5's IDF would turn negative). */
+static const char *
+zipf_word (GRand *rand, GPtrArray *vocabulary)
+{
+  static double total = 0;
+  if (total == 0)
+    for (guint r = 0; r < vocabulary->len; r++)
+      total += 1.0 / (r + 10);
+  double x = g_rand_double (rand) * total;
+  for (guint r = 0; r < vocabulary->len; r++)
+    if ((x -= 1.0 / (r + 10)) <= 0)
+      return vocabulary->pdata[r];
+  return vocabulary->pdata[vocabulary->len - 1];
+}
+
+static void
+store_random (Fixture *f, GRand *rand, GPtrArray *vocabulary, const char *doc, const char *session,
+              guint n)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) texts = g_ptr_array_new_with_free_func (g_free);
+  g_autofree SrChunkRow *rows = g_new0 (SrChunkRow, n);
+  for (guint i = 0; i < n; i++) {
+    GString *text = g_string_new (zipf_word (rand, vocabulary));
+    for (gint w = g_rand_int_range (rand, 3, 14); w > 0; w--)
+      g_string_append_printf (text, " %s", zipf_word (rand, vocabulary));
+    g_ptr_array_add (texts, g_string_free (text, FALSE));
+    rows[i] = (SrChunkRow){ i, texts->pdata[i], 0, "" };
+  }
+  g_assert_true (
+      sr_store_chunks_replace (f->store, doc, session, rows, n, NULL, 0, NULL, 1, NULL, &error));
+  g_assert_no_error (error);
+}
+
+/* The reference: FTS5's own bm25() over every chunk of the session matching @match. */
+static GArray *
+reference_scores (Fixture *f, const char *match, guint k)
+{
+  g_autoptr (GArray) expected = g_array_new (FALSE, FALSE, sizeof (double));
+  sqlite3_stmt *stmt = NULL;
+  g_assert_cmpint (sqlite3_prepare_v2 (sr_store_db (f->store),
+                                       "SELECT -bm25(chunks_fts) FROM chunks_fts JOIN chunks c"
+                                       " ON c.id = chunks_fts.rowid WHERE chunks_fts MATCH ?1"
+                                       " AND c.session_id = ?2 ORDER BY 1 DESC LIMIT ?3",
+                                       -1, &stmt, NULL),
+                   ==, SQLITE_OK);
+  sqlite3_bind_text (stmt, 1, match, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 2, SESSION, -1, SQLITE_STATIC);
+  sqlite3_bind_int (stmt, 3, (int) k);
+  while (sqlite3_step (stmt) == SQLITE_ROW) {
+    double score = sqlite3_column_double (stmt, 0);
+    g_array_append_val (expected, score);
+  }
+  sqlite3_finalize (stmt);
+  return g_steal_pointer (&expected);
+}
+
+/* Random queries of one to five words, some in no chunk, each checked against the
+ * reference: the same scores, and only chunks of the session. */
+static void
+check_random_queries (Fixture *f, SrStore *connection, GRand *rand, GPtrArray *vocabulary, guint n)
+{
+  for (guint q = 0; q < n; q++) {
+    g_autoptr (GError) error = NULL;
+    guint k = (guint) g_rand_int_range (rand, 1, 12);
+    g_autoptr (GString) query = g_string_new (NULL);
+    g_autoptr (GString) match = g_string_new (NULL);
+    for (gint w = g_rand_int_range (rand, 1, 6); w > 0; w--) {
+      const char *word = g_rand_int_range (rand, 0, 20) == 0
+                             ? "absent"
+                             : vocabulary->pdata[g_rand_int_range (rand, 0, vocabulary->len)];
+      g_autofree char *phrase = g_strdup_printf ("\"%s\"", word);
+      g_string_append_printf (query, "%s%s", query->len > 0 ? " " : "", word);
+      /* Search takes each word once; FTS5 would count a phrase given twice twice. */
+      if (strstr (match->str, phrase) == NULL)
+        g_string_append_printf (match, "%s%s", match->len > 0 ? " OR " : "", phrase);
+    }
+    g_autoptr (GPtrArray) hits
+        = sr_store_chunks_search_text (connection, SESSION, query->str, k, &error);
+    g_assert_no_error (error);
+    g_autoptr (GArray) expected = reference_scores (f, match->str, k);
+
+    g_assert_cmpuint (hits->len, ==, expected->len);
+    for (guint i = 0; i < hits->len; i++) {
+      SrChunkHit *hit = hits->pdata[i];
+      double want = g_array_index (expected, double, i);
+      if (fabs (hit->score - want) > 1e-9 * MAX (1.0, fabs (want)))
+        g_error ("query '%s', k %u: hit %u scores %.12g, FTS5's bm25() %.12g", query->str, k, i,
+                 hit->score, want);
+      g_assert_cmpstr (hit->document_id, !=, DOC_C);
+    }
+  }
+}
+
+/* Search reads the chunks of a query's rarest word first and stops before the common
+ * words' long lists once they cannot change the result; it keeps the words' chunk counts
+ * while the database is unchanged. Against FTS5's bm25() over every matching chunk the
+ * result must be the same, also after another connection added chunks. */
+static void
+test_chunks_search_matches_exhaustive (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GRand) rand = g_rand_new_with_seed (7);
+  g_autoptr (GPtrArray) vocabulary = g_ptr_array_new_with_free_func (g_free);
+  for (guint r = 0; r < 400; r++)
+    g_ptr_array_add (vocabulary, g_strdup_printf ("w%ux", r));
+  add_document (f, DOC_A, SESSION, SHA_X, 100);
+  add_document (f, DOC_C, OTHER_SESSION, SHA_X, 101);
+  store_random (f, rand, vocabulary, DOC_A, SESSION, 1500);
+  store_random (f, rand, vocabulary, DOC_C, OTHER_SESSION, 1500);
+
+  g_autoptr (SrStoreLease) connection = sr_store_acquire (f->store, &error);
+  g_assert_no_error (error);
+  check_random_queries (f, connection, rand, vocabulary, 150);
+  add_document (f, DOC_B, SESSION, SHA_Y, 102);
+  store_random (f, rand, vocabulary, DOC_B, SESSION, 1500);
+  check_random_queries (f, connection, rand, vocabulary, 150);
+}
+
 static gboolean
 count_vector (gint64 id, const float *vector, guint dimensions, gpointer user_data)
 {
@@ -449,6 +571,7 @@ main (int argc, char **argv)
   ADD ("/documents-store/chunks/search-session-isolation", test_chunks_search_session_isolation);
   ADD ("/documents-store/chunks/search-common-words", test_chunks_search_common_words);
   ADD ("/documents-store/chunks/search-ties", test_chunks_search_ties);
+  ADD ("/documents-store/chunks/search-matches-exhaustive", test_chunks_search_matches_exhaustive);
   ADD ("/documents-store/chunks/vectors-and-cascade", test_chunks_vectors_and_cascade);
   return g_test_run ();
 }
