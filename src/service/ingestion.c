@@ -31,6 +31,9 @@ struct SrIngestion {
   GMainContext *context;      /* where results go: the daemon's main loop */
   GHashTable *queued_per_uid; /* uid → jobs queued or running, for turns */
   guint64 sequence;
+  gboolean compacting; /* a compaction job is queued or running */
+  gint documents;      /* queued or running; atomic, compaction gives way to them */
+  GHashTable *jobs;    /* Job: every job pushed and not finished, for those a stop drops */
 };
 
 typedef struct {
@@ -41,7 +44,8 @@ typedef struct {
   char *filename;
   char *adder;
   guint32 owner_uid;
-  guint turn; /* how many of this user's jobs were ahead when it was queued */
+  gboolean compact; /* no document: merge the full-text index while the queue is empty */
+  guint turn;       /* how many of this user's jobs were ahead when it was queued */
   guint64 sequence;
   /* filled by the worker */
   SrStore *db; /* the worker's connection while it runs the job */
@@ -188,6 +192,16 @@ finish_job (gpointer data)
       = g_hash_table_lookup (ingestion->queued_per_uid, GUINT_TO_POINTER (job->owner_uid));
   if (queued != NULL && --(*queued) == 0)
     g_hash_table_remove (ingestion->queued_per_uid, GUINT_TO_POINTER (job->owner_uid));
+  if (g_atomic_int_dec_and_test (&ingestion->documents) && !ingestion->compacting
+      && !g_cancellable_is_cancelled (ingestion->cancellable)) {
+    Job *compaction = g_new0 (Job, 1);
+    compaction->ingestion = ingestion;
+    compaction->compact = TRUE;
+    compaction->sequence = ingestion->sequence++;
+    ingestion->compacting = TRUE;
+    g_hash_table_add (ingestion->jobs, compaction);
+    g_thread_pool_push (ingestion->pool, compaction, NULL);
+  }
 
   if (job->ready) {
     const SrIngested *r = job->result;
@@ -199,7 +213,41 @@ finish_job (gpointer data)
     notify_record (ingestion, job->document_id, job->adder, job->ids, job->result->vectors,
                    job->result->dimensions);
   }
-  job_free (job);
+  g_hash_table_remove (ingestion->jobs, job);
+  return G_SOURCE_REMOVE;
+}
+
+/* Each document's words went into the full-text index as a segment of their own; a
+ * search reads every segment, so once the queue is empty they are merged, a step at a
+ * time, giving way as soon as a document is queued again. */
+static void
+compact (Job *job)
+{
+  SrIngestion *ingestion = job->ingestion;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SrStoreLease) db = sr_store_acquire (sr_service_store (ingestion->service), &error);
+  gint64 start = g_get_monotonic_time ();
+  guint steps = 0;
+  gboolean done = db == NULL;
+  while (!done && !g_cancellable_is_cancelled (ingestion->cancellable)
+         && g_atomic_int_get (&ingestion->documents) == 0) {
+    if (!sr_store_chunks_compact_step (db, &done, &error))
+      break;
+    steps++;
+  }
+  if (error != NULL)
+    g_warning ("Cannot compact the full-text index: %s", error->message);
+  else if (steps > 1)
+    g_debug ("Compacted the full-text index in %u step(s), %" G_GINT64_FORMAT " ms%s", steps,
+             (g_get_monotonic_time () - start) / 1000, done ? "" : " (not finished)");
+}
+
+static gboolean
+finish_compaction (gpointer data)
+{
+  Job *job = data;
+  job->ingestion->compacting = FALSE;
+  g_hash_table_remove (job->ingestion->jobs, job);
   return G_SOURCE_REMOVE;
 }
 
@@ -209,6 +257,11 @@ run_job (gpointer data, gpointer user_data)
   Job *job = data;
   SrIngestion *ingestion = job->ingestion;
   sr_background_thread_enter (SR_NICENESS_INGESTION);
+  if (job->compact) {
+    compact (job);
+    sr_background_post (ingestion->context, RESULT_PRIORITY, finish_compaction, job);
+    return;
+  }
   g_autofree char *path = sr_files_path (sr_service_files_dir (ingestion->service), job->sha256);
   g_autoptr (SrStoreLease) db
       = sr_store_acquire (sr_service_store (ingestion->service), &job->error);
@@ -245,6 +298,7 @@ sr_ingestion_new (SrService *service, const SrPipelineConfig *config, guint work
   ingestion->cancellable = g_cancellable_new ();
   ingestion->context = g_main_context_ref_thread_default ();
   ingestion->queued_per_uid = g_hash_table_new_full (NULL, NULL, NULL, g_free);
+  ingestion->jobs = g_hash_table_new_full (NULL, NULL, (GDestroyNotify) job_free, NULL);
   ingestion->pool = g_thread_pool_new (run_job, ingestion, (gint) MAX (workers, 1), FALSE, NULL);
   g_thread_pool_set_sort_function (ingestion->pool, compare_jobs, NULL);
   return ingestion;
@@ -264,6 +318,8 @@ sr_ingestion_free (SrIngestion *ingestion)
   g_object_unref (ingestion->cancellable);
   g_main_context_unref (ingestion->context);
   g_hash_table_unref (ingestion->queued_per_uid);
+  /* What is left was still queued: the pool drops such jobs without a word. */
+  g_hash_table_unref (ingestion->jobs);
   g_free (ingestion->helper_path);
   g_free (ingestion);
 }
@@ -289,6 +345,8 @@ sr_ingestion_enqueue (SrIngestion *ingestion, const SrDocumentRecord *document, 
   job->turn = (*queued)++;
   job->sequence = ingestion->sequence++;
   job->ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_hash_table_add (ingestion->jobs, job);
+  g_atomic_int_inc (&ingestion->documents);
   g_thread_pool_push (ingestion->pool, job, NULL);
 }
 

@@ -43,6 +43,11 @@ void sr_chunk_hit_free (SrChunkHit *hit);
 GPtrArray *sr_store_chunks_search_text (SrStore *store, const char *session_id, const char *query,
                                         guint limit, GError **error);
 
+/* One bounded step of merging the full-text index's segments into one, in a transaction
+ * of its own: @done says that nothing was left to merge. Many small segments, as many
+ * separate inserts leave, make every search read each word's list in each of them. */
+gboolean sr_store_chunks_compact_step (SrStore *store, gboolean *done, GError **error);
+
 /* Registers on @db the FTS5 function that search ranks with; the store does it on open. */
 gboolean sr_store_chunks_register_functions (sqlite3 *db);
 

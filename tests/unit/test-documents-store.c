@@ -525,6 +525,57 @@ test_chunks_search_matches_exhaustive (Fixture *f, gconstpointer data)
   check_random_queries (f, connection, rand, vocabulary, 150);
 }
 
+/* Merging the index's segments changes no result, and ends. */
+static void
+test_chunks_compact (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GRand) rand = g_rand_new_with_seed (11);
+  g_autoptr (GPtrArray) vocabulary = g_ptr_array_new_with_free_func (g_free);
+  for (guint r = 0; r < 300; r++)
+    g_ptr_array_add (vocabulary, g_strdup_printf ("w%ux", r));
+  /* A transaction per document, a segment each. */
+  for (guint d = 0; d < 40; d++) {
+    g_autofree char *id = g_strdup_printf ("%032x", d + 1);
+    add_document (f, id, SESSION, SHA_X, 100 + d);
+    store_random (f, rand, vocabulary, id, SESSION, 100);
+  }
+  const char *queries[] = { "w3x", "w17x w250x", "w1x w2x w299x", "w120x w7x" };
+  g_autoptr (GPtrArray) before
+      = g_ptr_array_new_with_free_func ((GDestroyNotify) g_ptr_array_unref);
+  for (guint q = 0; q < G_N_ELEMENTS (queries); q++) {
+    g_ptr_array_add (before,
+                     sr_store_chunks_search_text (f->store, SESSION, queries[q], 8, &error));
+    g_assert_no_error (error);
+  }
+
+  gboolean done = FALSE;
+  guint steps = 0;
+  while (!done) {
+    g_assert_true (sr_store_chunks_compact_step (f->store, &done, &error));
+    g_assert_no_error (error);
+    g_assert_cmpuint (++steps, <, 1000);
+  }
+  g_assert_cmpuint (steps, >, 1);
+  g_test_message ("%u steps", steps);
+  g_assert_true (sr_store_chunks_compact_step (f->store, &done, &error));
+  g_assert_true (done);
+
+  for (guint q = 0; q < G_N_ELEMENTS (queries); q++) {
+    g_autoptr (GPtrArray) after
+        = sr_store_chunks_search_text (f->store, SESSION, queries[q], 8, &error);
+    g_assert_no_error (error);
+    GPtrArray *was = before->pdata[q];
+    g_assert_cmpuint (after->len, ==, was->len);
+    for (guint i = 0; i < after->len; i++) {
+      g_assert_cmpint (((SrChunkHit *) after->pdata[i])->id, ==,
+                       ((SrChunkHit *) was->pdata[i])->id);
+      g_assert_cmpfloat (((SrChunkHit *) after->pdata[i])->score, ==,
+                         ((SrChunkHit *) was->pdata[i])->score);
+    }
+  }
+}
+
 static gboolean
 count_vector (gint64 id, const float *vector, guint dimensions, gpointer user_data)
 {
@@ -572,6 +623,7 @@ main (int argc, char **argv)
   ADD ("/documents-store/chunks/search-common-words", test_chunks_search_common_words);
   ADD ("/documents-store/chunks/search-ties", test_chunks_search_ties);
   ADD ("/documents-store/chunks/search-matches-exhaustive", test_chunks_search_matches_exhaustive);
+  ADD ("/documents-store/chunks/compact", test_chunks_compact);
   ADD ("/documents-store/chunks/vectors-and-cascade", test_chunks_vectors_and_cascade);
   return g_test_run ();
 }
