@@ -29,6 +29,16 @@ typedef struct {
   gssize word;
 } Cuts;
 
+/* The kinds of character the chunker asks about. */
+enum {
+  CLASS_SPACE = 1 << 0,        /* g_unichar_isspace() */
+  CLASS_SENTENCE_END = 1 << 1, /* is_sentence_end() */
+  CLASS_CLOSER = 1 << 2,       /* is_closer_uncached() */
+  CLASS_IDEOGRAPH = 1 << 3,    /* is_ideograph_uncached() */
+};
+/* A character of none of these kinds cannot be a cut, so windows skip it at once. */
+#define CLASS_CUTS (CLASS_SPACE | CLASS_SENTENCE_END | CLASS_IDEOGRAPH)
+
 static gboolean
 is_sentence_end (gunichar c)
 {
@@ -66,7 +76,7 @@ is_wide_sentence_end (gunichar c)
 
 /* Quotes and brackets that may close a sentence after its full stop. */
 static gboolean
-is_closer (gunichar c)
+is_closer_uncached (gunichar c)
 {
   if (c == '"' || c == '\'')
     return TRUE;
@@ -76,9 +86,97 @@ is_closer (gunichar c)
 
 /* A break before an ideograph is a word boundary in scripts written without spaces. */
 static gboolean
-is_ideograph (gunichar c)
+is_ideograph_uncached (gunichar c)
 {
   return c >= 0x2E80 && g_unichar_break_type (c) == G_UNICODE_BREAK_IDEOGRAPHIC;
+}
+
+static guint8
+classify (gunichar c)
+{
+  return (g_unichar_isspace (c) ? CLASS_SPACE : 0) | (is_sentence_end (c) ? CLASS_SENTENCE_END : 0)
+         | (is_closer_uncached (c) ? CLASS_CLOSER : 0)
+         | (is_ideograph_uncached (c) ? CLASS_IDEOGRAPH : 0);
+}
+
+/* GLib's answers for the Basic Multilingual Plane, asked once per process (under a
+ * millisecond) instead of several times for every character of every window, which was
+ * most of the chunker's time. The table holds nothing but those answers, so the chunks
+ * stay exactly what asking each time gave. */
+static guint8 bmp_classes[0x10000];
+
+static void
+ensure_classes (void)
+{
+  static gsize ready = 0;
+  if (!g_once_init_enter (&ready))
+    return;
+  for (gunichar c = 0; c < G_N_ELEMENTS (bmp_classes); c++)
+    bmp_classes[c] = classify (c);
+  g_once_init_leave (&ready, 1);
+}
+
+static inline guint8
+class_of (gunichar c)
+{
+  return c < G_N_ELEMENTS (bmp_classes) ? bmp_classes[c] : classify (c);
+}
+
+static inline gboolean
+is_space (gunichar c)
+{
+  return (class_of (c) & CLASS_SPACE) != 0;
+}
+
+static inline gboolean
+is_closer (gunichar c)
+{
+  return (class_of (c) & CLASS_CLOSER) != 0;
+}
+
+static inline gboolean
+is_ideograph (gunichar c)
+{
+  return (class_of (c) & CLASS_IDEOGRAPH) != 0;
+}
+
+/* The character at *@p, moving *@p past it. Sections are validated before they are
+ * chunked, so this decodes without the checks g_utf8_get_char() makes. */
+static inline gunichar
+next_char (const char **p)
+{
+  const guchar *s = (const guchar *) *p;
+  if (s[0] < 0x80) {
+    *p += 1;
+    return s[0];
+  }
+  if (s[0] < 0xE0) {
+    *p += 2;
+    return (gunichar) (s[0] & 0x1F) << 6 | (s[1] & 0x3F);
+  }
+  if (s[0] < 0xF0) {
+    *p += 3;
+    return (gunichar) (s[0] & 0x0F) << 12 | (gunichar) (s[1] & 0x3F) << 6 | (s[2] & 0x3F);
+  }
+  *p += 4;
+  return (gunichar) (s[0] & 0x07) << 18 | (gunichar) (s[1] & 0x3F) << 12
+         | (gunichar) (s[2] & 0x3F) << 6 | (s[3] & 0x3F);
+}
+
+static inline gunichar
+char_at (const char *p)
+{
+  return next_char (&p);
+}
+
+/* Where the character before @p starts. */
+static inline const char *
+prev_char (const char *p)
+{
+  do
+    p--;
+  while (((guchar) *p & 0xC0) == 0x80);
+  return p;
 }
 
 /* After the sentence ending at @p (just past its terminator): the end of the sentence with
@@ -87,11 +185,11 @@ static const char *
 sentence_end_after (gunichar terminator, const char *p, const char *end, guint *closers)
 {
   *closers = 0;
-  while (p < end && is_closer (g_utf8_get_char (p))) {
-    p = g_utf8_next_char (p);
+  while (p < end && is_closer (char_at (p))) {
+    next_char (&p);
     (*closers)++;
   }
-  if (p == end || is_wide_sentence_end (terminator) || g_unichar_isspace (g_utf8_get_char (p)))
+  if (p == end || is_wide_sentence_end (terminator) || is_space (char_at (p)))
     return p;
   return NULL;
 }
@@ -106,16 +204,23 @@ scan_window (const char *start, const char *end, guint target, Cuts *cuts)
 
   *cuts = (Cuts){ -1, -1, -1 };
   while (n < target && p < end) {
-    gunichar c = g_utf8_get_char (p);
-    const char *next = g_utf8_next_char (p);
+    const char *next = p;
+    gunichar c = next_char (&next);
+    guint8 class = class_of (c);
+    if ((class & CLASS_CUTS) == 0) {
+      p = next;
+      n++;
+      continue;
+    }
     gboolean past_half = n >= target / 2;
     if (c == '\n' && next < end && *next == '\n' && past_half)
       cuts->paragraph = p - start;
-    else if ((g_unichar_isspace (c) || is_ideograph (c)) && n >= target / 4 && p > start)
+    else if ((class & (CLASS_SPACE | CLASS_IDEOGRAPH)) && n >= target / 4 && p > start)
       cuts->word = p - start;
     guint closers = 0;
-    const char *after
-        = is_sentence_end (c) && past_half ? sentence_end_after (c, next, end, &closers) : NULL;
+    const char *after = (class & CLASS_SENTENCE_END) && past_half
+                            ? sentence_end_after (c, next, end, &closers)
+                            : NULL;
     if (after != NULL && n + 1 + closers <= target)
       cuts->sentence = after - start;
     p = next;
@@ -127,8 +232,12 @@ scan_window (const char *start, const char *end, guint target, Cuts *cuts)
 static const char *
 skip_space (const char *p, const char *end)
 {
-  while (p < end && g_unichar_isspace (g_utf8_get_char (p)))
-    p = g_utf8_next_char (p);
+  while (p < end) {
+    const char *next = p;
+    if (!is_space (next_char (&next)))
+      break;
+    p = next;
+  }
   return p;
 }
 
@@ -137,8 +246,8 @@ emit (Chunking *chunking, const char *start, const char *stop, GError **error)
 {
   start = skip_space (start, stop);
   while (stop > start) {
-    const char *prev = g_utf8_prev_char (stop);
-    if (!g_unichar_isspace (g_utf8_get_char (prev)))
+    const char *prev = prev_char (stop);
+    if (!is_space (char_at (prev)))
       break;
     stop = prev;
   }
@@ -168,15 +277,15 @@ overlap_start (const char *floor, const char *cut, guint overlap)
 {
   const char *tail = cut;
   for (guint i = 0; i < overlap && tail > floor; i++)
-    tail = g_utf8_prev_char (tail);
+    tail = prev_char (tail);
 
   const char *word = NULL;
   gunichar last = 0; /* the last character that was neither space nor closing quote */
   gboolean after_space = FALSE;
   gboolean after_newline = FALSE;
-  for (const char *p = tail; p < cut; p = g_utf8_next_char (p)) {
-    gunichar c = g_utf8_get_char (p);
-    if (g_unichar_isspace (c)) {
+  for (const char *p = tail, *next = tail; p < cut; p = next) {
+    gunichar c = next_char (&next);
+    if (is_space (c)) {
       after_space = TRUE;
       after_newline |= c == '\n';
       continue;
@@ -242,6 +351,7 @@ sr_chunk_document (const SrExtracted *document, const SrChunkOptions *options, G
     options = &defaults;
   if (!check_options (options, error))
     return NULL;
+  ensure_classes ();
 
   g_autoptr (GPtrArray) chunks = g_ptr_array_new_with_free_func ((GDestroyNotify) sr_chunk_free);
   Chunking chunking = { options, NULL, chunks };
