@@ -1,4 +1,5 @@
 /* The chunker: sections into chunks of about target_chars, cut at the best boundary near. */
+#define _GNU_SOURCE /* memrchr */
 #include "ingest/chunker.h"
 
 #include <glib/gi18n.h>
@@ -28,6 +29,16 @@ typedef struct {
   gssize sentence;
   gssize word;
 } Cuts;
+
+/* The kinds of character the chunker asks about. */
+enum {
+  CLASS_SPACE = 1 << 0,        /* g_unichar_isspace() */
+  CLASS_SENTENCE_END = 1 << 1, /* is_sentence_end() */
+  CLASS_CLOSER = 1 << 2,       /* is_closer_uncached() */
+  CLASS_IDEOGRAPH = 1 << 3,    /* is_ideograph_uncached() */
+};
+/* A character of none of these kinds cannot be a cut, so windows skip it at once. */
+#define CLASS_CUTS (CLASS_SPACE | CLASS_SENTENCE_END | CLASS_IDEOGRAPH)
 
 static gboolean
 is_sentence_end (gunichar c)
@@ -66,7 +77,7 @@ is_wide_sentence_end (gunichar c)
 
 /* Quotes and brackets that may close a sentence after its full stop. */
 static gboolean
-is_closer (gunichar c)
+is_closer_uncached (gunichar c)
 {
   if (c == '"' || c == '\'')
     return TRUE;
@@ -76,9 +87,97 @@ is_closer (gunichar c)
 
 /* A break before an ideograph is a word boundary in scripts written without spaces. */
 static gboolean
-is_ideograph (gunichar c)
+is_ideograph_uncached (gunichar c)
 {
   return c >= 0x2E80 && g_unichar_break_type (c) == G_UNICODE_BREAK_IDEOGRAPHIC;
+}
+
+static guint8
+classify (gunichar c)
+{
+  return (g_unichar_isspace (c) ? CLASS_SPACE : 0) | (is_sentence_end (c) ? CLASS_SENTENCE_END : 0)
+         | (is_closer_uncached (c) ? CLASS_CLOSER : 0)
+         | (is_ideograph_uncached (c) ? CLASS_IDEOGRAPH : 0);
+}
+
+/* GLib's answers for the Basic Multilingual Plane, asked once per process (under a
+ * millisecond) instead of several times for every character of every window, which was
+ * most of the chunker's time. The table holds nothing but those answers, so the chunks
+ * stay exactly what asking each time gave. */
+static guint8 bmp_classes[0x10000];
+
+static void
+ensure_classes (void)
+{
+  static gsize ready = 0;
+  if (!g_once_init_enter (&ready))
+    return;
+  for (gunichar c = 0; c < G_N_ELEMENTS (bmp_classes); c++)
+    bmp_classes[c] = classify (c);
+  g_once_init_leave (&ready, 1);
+}
+
+static inline guint8
+class_of (gunichar c)
+{
+  return c < G_N_ELEMENTS (bmp_classes) ? bmp_classes[c] : classify (c);
+}
+
+static inline gboolean
+is_space (gunichar c)
+{
+  return (class_of (c) & CLASS_SPACE) != 0;
+}
+
+static inline gboolean
+is_closer (gunichar c)
+{
+  return (class_of (c) & CLASS_CLOSER) != 0;
+}
+
+static inline gboolean
+is_ideograph (gunichar c)
+{
+  return (class_of (c) & CLASS_IDEOGRAPH) != 0;
+}
+
+/* The character at *@p, moving *@p past it. Sections are validated before they are
+ * chunked, so this decodes without the checks g_utf8_get_char() makes. */
+static inline gunichar
+next_char (const char **p)
+{
+  const guchar *s = (const guchar *) *p;
+  if (s[0] < 0x80) {
+    *p += 1;
+    return s[0];
+  }
+  if (s[0] < 0xE0) {
+    *p += 2;
+    return (gunichar) (s[0] & 0x1F) << 6 | (s[1] & 0x3F);
+  }
+  if (s[0] < 0xF0) {
+    *p += 3;
+    return (gunichar) (s[0] & 0x0F) << 12 | (gunichar) (s[1] & 0x3F) << 6 | (s[2] & 0x3F);
+  }
+  *p += 4;
+  return (gunichar) (s[0] & 0x07) << 18 | (gunichar) (s[1] & 0x3F) << 12
+         | (gunichar) (s[2] & 0x3F) << 6 | (s[3] & 0x3F);
+}
+
+static inline gunichar
+char_at (const char *p)
+{
+  return next_char (&p);
+}
+
+/* Where the character before @p starts. */
+static inline const char *
+prev_char (const char *p)
+{
+  do
+    p--;
+  while (((guchar) *p & 0xC0) == 0x80);
+  return p;
 }
 
 /* After the sentence ending at @p (just past its terminator): the end of the sentence with
@@ -87,11 +186,11 @@ static const char *
 sentence_end_after (gunichar terminator, const char *p, const char *end, guint *closers)
 {
   *closers = 0;
-  while (p < end && is_closer (g_utf8_get_char (p))) {
-    p = g_utf8_next_char (p);
+  while (p < end && is_closer (char_at (p))) {
+    next_char (&p);
     (*closers)++;
   }
-  if (p == end || is_wide_sentence_end (terminator) || g_unichar_isspace (g_utf8_get_char (p)))
+  if (p == end || is_wide_sentence_end (terminator) || is_space (char_at (p)))
     return p;
   return NULL;
 }
@@ -106,16 +205,23 @@ scan_window (const char *start, const char *end, guint target, Cuts *cuts)
 
   *cuts = (Cuts){ -1, -1, -1 };
   while (n < target && p < end) {
-    gunichar c = g_utf8_get_char (p);
-    const char *next = g_utf8_next_char (p);
+    const char *next = p;
+    gunichar c = next_char (&next);
+    guint8 class = class_of (c);
+    if ((class & CLASS_CUTS) == 0) {
+      p = next;
+      n++;
+      continue;
+    }
     gboolean past_half = n >= target / 2;
     if (c == '\n' && next < end && *next == '\n' && past_half)
       cuts->paragraph = p - start;
-    else if ((g_unichar_isspace (c) || is_ideograph (c)) && n >= target / 4 && p > start)
+    else if ((class & (CLASS_SPACE | CLASS_IDEOGRAPH)) && n >= target / 4 && p > start)
       cuts->word = p - start;
     guint closers = 0;
-    const char *after
-        = is_sentence_end (c) && past_half ? sentence_end_after (c, next, end, &closers) : NULL;
+    const char *after = (class & CLASS_SENTENCE_END) && past_half
+                            ? sentence_end_after (c, next, end, &closers)
+                            : NULL;
     if (after != NULL && n + 1 + closers <= target)
       cuts->sentence = after - start;
     p = next;
@@ -124,11 +230,75 @@ scan_window (const char *start, const char *end, guint target, Cuts *cuts)
   return p;
 }
 
+/* Eight bytes at a time: it is asked of every window. */
+static gboolean
+is_all_ascii (const char *p, gsize length)
+{
+  gsize i = 0;
+  for (; i + sizeof (guint64) <= length; i += sizeof (guint64)) {
+    guint64 bytes;
+    memcpy (&bytes, p + i, sizeof bytes);
+    if (bytes & G_GUINT64_CONSTANT (0x8080808080808080))
+      return FALSE;
+  }
+  for (; i < length; i++)
+    if ((guchar) p[i] >= 0x80)
+      return FALSE;
+  return TRUE;
+}
+
+/* What scan_window() finds, for the window of most text: all ASCII, and not the last of
+ * its section. A character is then a byte, so the last cut of a kind is the first one met
+ * going back from the window's end, and the kinds can be looked for one after the other
+ * in the order chunk_section() prefers them; walking forward weighed every space on the
+ * way, which was most of the chunker's time. Fills only the cut that will be taken (with
+ * no paragraph cut, no space was taken for one, so any space may be the word cut); NULL
+ * when the window is not of that kind. */
+static const char *
+scan_ascii_window (const char *start, const char *end, guint target, Cuts *cuts)
+{
+  if ((gsize) (end - start) <= target || !is_all_ascii (start, target))
+    return NULL;
+
+  const char *window_end = start + target;
+  const char *half = start + target / 2;
+  *cuts = (Cuts){ -1, -1, -1 };
+  for (const char *p = window_end; (p = memrchr (half, '\n', p - half)) != NULL;) {
+    if (p + 1 < end && p[1] == '\n') {
+      cuts->paragraph = p - start;
+      return window_end;
+    }
+  }
+  for (const char *p = window_end; p > half;) {
+    p--;
+    if (!(bmp_classes[(guchar) *p] & CLASS_SENTENCE_END))
+      continue;
+    guint closers = 0;
+    const char *after = sentence_end_after ((guchar) *p, p + 1, end, &closers);
+    if (after != NULL && (gsize) (p - start) + 1 + closers <= target) {
+      cuts->sentence = after - start;
+      return window_end;
+    }
+  }
+  for (const char *p = window_end; p > start + MAX (target / 4, 1);) {
+    p--;
+    if (bmp_classes[(guchar) *p] & CLASS_SPACE) {
+      cuts->word = p - start;
+      return window_end;
+    }
+  }
+  return window_end;
+}
+
 static const char *
 skip_space (const char *p, const char *end)
 {
-  while (p < end && g_unichar_isspace (g_utf8_get_char (p)))
-    p = g_utf8_next_char (p);
+  while (p < end) {
+    const char *next = p;
+    if (!is_space (next_char (&next)))
+      break;
+    p = next;
+  }
   return p;
 }
 
@@ -137,8 +307,8 @@ emit (Chunking *chunking, const char *start, const char *stop, GError **error)
 {
   start = skip_space (start, stop);
   while (stop > start) {
-    const char *prev = g_utf8_prev_char (stop);
-    if (!g_unichar_isspace (g_utf8_get_char (prev)))
+    const char *prev = prev_char (stop);
+    if (!is_space (char_at (prev)))
       break;
     stop = prev;
   }
@@ -168,15 +338,15 @@ overlap_start (const char *floor, const char *cut, guint overlap)
 {
   const char *tail = cut;
   for (guint i = 0; i < overlap && tail > floor; i++)
-    tail = g_utf8_prev_char (tail);
+    tail = prev_char (tail);
 
   const char *word = NULL;
   gunichar last = 0; /* the last character that was neither space nor closing quote */
   gboolean after_space = FALSE;
   gboolean after_newline = FALSE;
-  for (const char *p = tail; p < cut; p = g_utf8_next_char (p)) {
-    gunichar c = g_utf8_get_char (p);
-    if (g_unichar_isspace (c)) {
+  for (const char *p = tail, *next = tail; p < cut; p = next) {
+    gunichar c = next_char (&next);
+    if (is_space (c)) {
       after_space = TRUE;
       after_newline |= c == '\n';
       continue;
@@ -204,7 +374,9 @@ chunk_section (Chunking *chunking, GError **error)
 
   while (start < end) {
     Cuts cuts;
-    const char *window_end = scan_window (start, end, target, &cuts);
+    const char *window_end = scan_ascii_window (start, end, target, &cuts);
+    if (window_end == NULL)
+      window_end = scan_window (start, end, target, &cuts);
     if (window_end == end)
       return emit (chunking, start, end, error);
     gssize cut = cuts.paragraph >= 0  ? cuts.paragraph
@@ -242,6 +414,7 @@ sr_chunk_document (const SrExtracted *document, const SrChunkOptions *options, G
     options = &defaults;
   if (!check_options (options, error))
     return NULL;
+  ensure_classes ();
 
   g_autoptr (GPtrArray) chunks = g_ptr_array_new_with_free_func ((GDestroyNotify) sr_chunk_free);
   Chunking chunking = { options, NULL, chunks };

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common/errors.h"
+#include "varied-text.h"
 
 #define DIMS SR_EMBEDDER_BUILTIN_DEFAULT_DIMENSIONS
 
@@ -186,6 +187,275 @@ test_rejects_bad_text (void)
   g_assert_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_INVALID_ARGS);
 }
 
+/* Pinned output: the vectors of varied texts, digested bit for bit. Stored vectors carry
+ * the model name, so any change here must come with a new BUILTIN_MODEL; when one does,
+ * print the new digests with --verbose and pin them. */
+
+static void
+add_text (GPtrArray *texts, GString *text)
+{
+  g_ptr_array_add (texts, g_string_free (text, FALSE));
+}
+
+/* Short texts at the edges: words of one to six letters, the word markers themselves,
+ * folding that changes the length, texts without a single word. */
+static void
+build_specials (GPtrArray *texts, SrTestRandom *random)
+{
+  /* clang-format off */
+  static const char *const specials[] = {
+    "", " ", "a", "ab", "abc", "abcd", "abcde", "abcdef", "A", "Ab", "é", "éé", "ß", "ﬁ", "İ",
+    "ǅ", "\x02" "abc\x03", "abc\x02" "def", "\x01\x02\x03", "a b c d e", "x1 y2", "_", "a_b",
+    "don't", "ÀÉÎÕÜ", "ｆｕｌｌ", "𝐁𝐨𝐥𝐝", "1️⃣", "Ⅻ", "한국어", "ﷺ", "\u0301", "a\u0301", "\u0301a",
+    "中", "日本語", "😀", "the the the the", "Ǆ ǅ ǆ", "ΌΣΟΣ όσος", "ŉ", "ﬃ",
+  };
+  /* clang-format on */
+  for (guint i = 0; i < G_N_ELEMENTS (specials); i++)
+    g_ptr_array_add (texts, g_strdup (specials[i]));
+
+  GString *repeated = g_string_new (NULL);
+  for (guint i = 0; i < 300; i++)
+    g_string_append (repeated, "word ");
+  add_text (texts, repeated);
+  static const struct {
+    const char *unit;
+    guint count;
+  } long_words[] = { { "x", 20000 }, { "é", 10000 }, { "😀", 3000 }, { "a\u0301", 2000 } };
+  for (guint i = 0; i < G_N_ELEMENTS (long_words); i++) {
+    GString *text = g_string_new (NULL);
+    sr_test_append_long_word (text, long_words[i].unit, long_words[i].count);
+    add_text (texts, text);
+  }
+  /* The same prose as plain ASCII and with one letter beyond it, which takes the general
+   * path: the two vectors differ by that word alone. */
+  GString *ascii = g_string_new (NULL);
+  sr_test_append_prose (ascii, random, &sr_test_ascii, 1000, TRUE);
+  GString *nearly = g_string_new (ascii->str);
+  g_string_append (nearly, " é");
+  add_text (texts, ascii);
+  add_text (texts, nearly);
+}
+
+static void
+build_script (GPtrArray *texts, SrTestRandom *random, const SrTestScript *script)
+{
+  for (guint i = 0; i < 12; i++) {
+    GString *text = g_string_new (NULL);
+    sr_test_append_prose (text, random, script, sr_test_random_below (random, 3000),
+                          sr_test_random_below (random, 4) != 0);
+    add_text (texts, text);
+  }
+}
+
+static void
+build_ascii (GPtrArray *texts, SrTestRandom *random)
+{
+  build_script (texts, random, &sr_test_ascii);
+}
+
+static void
+build_latin (GPtrArray *texts, SrTestRandom *random)
+{
+  build_script (texts, random, &sr_test_latin);
+}
+
+static void
+build_combining (GPtrArray *texts, SrTestRandom *random)
+{
+  build_script (texts, random, &sr_test_combining);
+}
+
+static void
+build_cjk (GPtrArray *texts, SrTestRandom *random)
+{
+  build_script (texts, random, &sr_test_cjk);
+}
+
+static void
+build_rtl (GPtrArray *texts, SrTestRandom *random)
+{
+  build_script (texts, random, &sr_test_rtl);
+}
+
+static void
+build_emoji (GPtrArray *texts, SrTestRandom *random)
+{
+  build_script (texts, random, &sr_test_emoji);
+}
+
+static void
+build_odd (GPtrArray *texts, SrTestRandom *random)
+{
+  build_script (texts, random, &sr_test_odd);
+}
+
+static void
+build_mixed (GPtrArray *texts, SrTestRandom *random)
+{
+  for (guint i = 0; i < 16; i++) {
+    GString *text = g_string_new (NULL);
+    sr_test_append_mixed (text, random, sr_test_random_below (random, 4000));
+    add_text (texts, text);
+  }
+}
+
+/* Large texts between small ones: the counting table grows and shrinks between texts. */
+static void
+build_large (GPtrArray *texts, SrTestRandom *random)
+{
+  GString *mixed = g_string_new (NULL);
+  sr_test_append_mixed (mixed, random, 200000);
+  add_text (texts, mixed);
+  g_ptr_array_add (texts, g_strdup ("small after large"));
+  GString *ascii = g_string_new (NULL);
+  sr_test_append_prose (ascii, random, &sr_test_ascii, 100000, TRUE);
+  add_text (texts, ascii);
+  g_ptr_array_add (texts, g_strdup (""));
+  g_ptr_array_add (texts, g_strdup ("Größe"));
+
+  /* Thousands of distinct features crowd the table and each dimension, so that the order
+   * in which they are counted and summed shows in the last bits of the vectors. */
+  static const char *const ascii_letters[]
+      = { "a", "b", "c", "d", "e", "f", "g", "h", "i", "k", "l", "m", "n", "o",
+          "p", "r", "s", "t", "u", "w", "y", "z", "A", "Q", "X", "0", "7", NULL };
+  static const char *const other_letters[]
+      = { "a", "e", "o", "n",  "é",  "ß",  "ø", "ł", "İ", "ж", "λ",
+          "ǅ", "ﬁ", "á", "日", "ア", "한", "م", "ँ",  "𝐁", NULL };
+  GString *ascii_words = g_string_new (NULL);
+  sr_test_append_random_words (ascii_words, random, ascii_letters, 60000);
+  add_text (texts, ascii_words);
+  GString *other_words = g_string_new (NULL);
+  sr_test_append_random_words (other_words, random, other_letters, 60000);
+  add_text (texts, other_words);
+  for (guint i = 0; i < 8; i++) {
+    GString *text = g_string_new (NULL);
+    sr_test_append_random_words (text, random, i % 2 ? other_letters : ascii_letters,
+                                 500 + sr_test_random_below (random, 3000));
+    add_text (texts, text);
+  }
+}
+
+static void
+digest_vectors (GChecksum *digest, const float *vectors, gsize n)
+{
+  for (gsize i = 0; i < n; i++) {
+    guint32 bits;
+    memcpy (&bits, &vectors[i], sizeof bits);
+    bits = GUINT32_TO_LE (bits);
+    g_checksum_update (digest, (const guchar *) &bits, sizeof bits);
+  }
+}
+
+/* Embeds @texts as one batch at several widths; each text alone must give the same. */
+static char *
+vectors_digest (GPtrArray *texts)
+{
+  static const guint dimensions[] = { DIMS, 100, 7, 3, 2 };
+  const char *const *strings = (const char *const *) texts->pdata;
+  g_autoptr (GChecksum) digest = g_checksum_new (G_CHECKSUM_SHA256);
+
+  for (guint d = 0; d < G_N_ELEMENTS (dimensions); d++) {
+    g_autoptr (SrEmbedder) embedder = sr_embedder_builtin_new (dimensions[d]);
+    gsize width = dimensions[d];
+    g_autofree float *batch = g_new (float, texts->len *width);
+    g_autoptr (GError) error = NULL;
+    g_assert_true (sr_embedder_embed (embedder, strings, texts->len, batch, &error));
+    g_assert_no_error (error);
+    sr_test_digest_uint (digest, width);
+    sr_test_digest_uint (digest, texts->len);
+    digest_vectors (digest, batch, texts->len * width);
+    for (guint i = 0; i < texts->len && d == 0; i++) {
+      g_autofree float *single = embed_one (embedder, strings[i]);
+      g_assert_cmpmem (single, width * sizeof (float), batch + i * width, width * sizeof (float));
+    }
+  }
+  return g_strdup (g_checksum_get_string (digest));
+}
+
+static void
+test_digests (void)
+{
+  static const struct {
+    const char *name;
+    void (*build) (GPtrArray *texts, SrTestRandom *random);
+    const char *sha256;
+  } cases[] = {
+    { "specials", build_specials,
+      "a72a3b2919b4af2f7afe4cc320e742067e1d2d08601d413b548fb22526a29470" },
+    { "ascii", build_ascii, "be12d740b4ccb19b5806eab627bce7bcef4717d260d97e9b9f16e23f4aaf13cc" },
+    { "latin", build_latin, "58b05e58f0e0cb30753fe14a18055692f22d3f80a08c463bc65cc2dbe961446a" },
+    { "combining", build_combining,
+      "72d84efbd94a51763a92254af04bc30bf5420d9362173c486556f29ac61d96ad" },
+    { "cjk", build_cjk, "d5f77e0cc690bdeb5d9964591082b7eb4d2429610eedd7da4fecb979dd2bfec5" },
+    { "rtl", build_rtl, "0080be114598542304fcb6365671ddca3f66622368ae049760897e17dfb70e93" },
+    { "emoji", build_emoji, "7af7a11803c0c6d2042066d598d00cd6774eed06654a75761bb6b1d2bccac573" },
+    { "odd", build_odd, "3dd7f9bf8633e00760ce6f8867add66df4c2b1eeb024f79df0bc9b0935d9f69a" },
+    { "mixed", build_mixed, "c621412a3bef092e8cb2e7c2517e425f006cde36cee43a880ac7cf69b6a3c863" },
+    { "large", build_large, "516e288b8d5d1d230236dbfd28a183660ee1534ab508b896121fe3c7c7c9f01d" },
+  };
+  guint failed = 0;
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    SrTestRandom random = { 100 + i };
+    g_autoptr (GPtrArray) texts = g_ptr_array_new_with_free_func (g_free);
+    cases[i].build (texts, &random);
+    g_autofree char *sha256 = vectors_digest (texts);
+    g_test_message ("%s %s", cases[i].name, sha256);
+    failed += g_strcmp0 (sha256, cases[i].sha256) != 0;
+  }
+  g_assert_cmpuint (failed, ==, 0);
+}
+
+static gboolean
+is_mark (gunichar c)
+{
+  GUnicodeType type = g_unichar_type (c);
+  return type == G_UNICODE_NON_SPACING_MARK || type == G_UNICODE_SPACING_MARK
+         || type == G_UNICODE_ENCLOSING_MARK;
+}
+
+/* What the embedder makes of @text before it splits words: case-folded, decomposed, no
+ * marks. */
+static void
+append_folded (GArray *out, const char *text, gssize length)
+{
+  g_autofree char *folded = g_utf8_casefold (text, length);
+  g_autofree char *decomposed = g_utf8_normalize (folded, -1, G_NORMALIZE_NFKD);
+  for (const char *p = decomposed; *p != '\0'; p = g_utf8_next_char (p)) {
+    gunichar c = g_utf8_get_char (p);
+    if (!is_mark (c))
+      g_array_append_val (out, c);
+  }
+}
+
+/* The embedder folds each character once and looks it up. That gives what folding whole
+ * texts gave only because GLib folds character by character and decomposing a text is
+ * decomposing each of its characters, but for the reordering of combining marks, which
+ * are all dropped: every character with a combining class is a mark. Should GLib's
+ * Unicode data ever break that, this fails before any stored vector moves. */
+static void
+test_folding_by_character (void)
+{
+  for (gunichar c = 1; c <= 0x10FFFF; c++) {
+    if (c >= 0xD800 && c < 0xE000)
+      continue;
+    if (g_unichar_combining_class (c) != 0 && !is_mark (c))
+      g_test_fail_printf ("U+%04X has a combining class but is no mark", c);
+  }
+
+  SrTestRandom random = { 7 };
+  for (guint i = 0; i < 200; i++) {
+    g_autoptr (GString) text = g_string_new (NULL);
+    sr_test_append_mixed (text, &random, sr_test_random_below (&random, 400));
+    g_autoptr (GArray) whole = g_array_new (FALSE, FALSE, sizeof (gunichar));
+    g_autoptr (GArray) by_character = g_array_new (FALSE, FALSE, sizeof (gunichar));
+    append_folded (whole, text->str, -1);
+    for (const char *p = text->str; *p != '\0'; p = g_utf8_next_char (p))
+      append_folded (by_character, p, g_utf8_next_char (p) - p);
+    g_assert_cmpmem (whole->data, whole->len * sizeof (gunichar), by_character->data,
+                     by_character->len * sizeof (gunichar));
+  }
+}
+
 #define N_THREAD_TEXTS 64
 
 typedef struct {
@@ -246,5 +516,7 @@ main (int argc, char **argv)
   g_test_add_func ("/embedder/batch-matches-single", test_batch_matches_single);
   g_test_add_func ("/embedder/rejects-bad-text", test_rejects_bad_text);
   g_test_add_func ("/embedder/threads", test_threads);
+  g_test_add_func ("/embedder/digests", test_digests);
+  g_test_add_func ("/embedder/folding-by-character", test_folding_by_character);
   return g_test_run ();
 }

@@ -74,7 +74,9 @@ test_results_wait_for_the_loop (void)
   g_autofree char *session = NULL;
   SrService *service = sr_test_service_with_session (dir, &limits, &alice, &session);
   enum { DOCUMENTS = 6 };
-  g_autofree char *ids[DOCUMENTS] = { 0 };
+  /* A GStrv, not an array of g_autofree pointers: the cleanup of an array frees its first
+   * element only. */
+  g_auto (GStrv) ids = g_new0 (char *, DOCUMENTS + 1);
   for (guint i = 0; i < DOCUMENTS; i++) {
     g_autofree char *text = g_strdup_printf ("Document %u is about the number %u.", i, i * 7);
     ids[i] = add_text (service, session, text);

@@ -1,4 +1,4 @@
-/* Vector benchmark: builtin embedder throughput and HNSW build, search and memory, as JSON. */
+/* Vector benchmark: chunker and builtin embedder throughput, HNSW build, search and memory. */
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
@@ -6,19 +6,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "embed/embedder.h"
 #include "index/vector-index.h"
+#include "ingest/chunker.h"
+#include "ingest/readers.h"
 
-#define CHUNK_CHARS    1000 /* what the chunker aims at */
-#define EMBED_TEXTS    5000
-#define SEARCH_QUERIES 1000
-#define BRUTE_QUERIES  200
-#define K              10
-#define VOCABULARY     20000
+#define CHUNK_CHARS     1000 /* what the chunker aims at */
+#define EMBED_TEXTS     5000
+#define SEARCH_QUERIES  1000
+#define BRUTE_QUERIES   200
+#define K               10
+#define VOCABULARY      20000
+#define CHUNK_DOCUMENTS 40
+#define DOCUMENT_BYTES  200000 /* what bench-documents sends */
 
 /* The targets for the parts measured here. */
 #define TARGET_EMBED_PER_S        5000.0
+#define TARGET_CHUNK_MB_PER_S     100.0
 #define TARGET_SEARCH_P95_100K_MS 10.0
 #define TARGET_SEARCH_P95_1M_MS   25.0
 
@@ -27,24 +33,38 @@ typedef struct {
   char **words;
 } Corpus;
 
+static const char *const latin_syllables[]
+    = { "ka", "lo",  "mi", "ne",  "ru",  "sa",  "ti", "vo",  "de",  "fu", "ga", "hi", "jo",
+        "pe", "qui", "ze", "bra", "cto", "ist", "um", "ent", "ion", "ar", "os", NULL };
+
+/* Accents, Cyrillic, Greek and CJK among plain syllables: text that takes the Unicode
+ * paths rather than the ASCII ones. */
+static const char *const multilingual_syllables[]
+    = { "ka",  "lé", "mü", "ne",  "ßa", "ño", "ти", "во", "де", "λα", "γι", "語", "本",
+        "ist", "ça", "ør", "ent", "ký", "ён", "os", "ζω", "文", "ła", "ür", NULL };
+
 /* Pseudo-words drawn with a Zipf-like skew and a topic per text, so that vectors have the
  * structure of real text rather than of noise. */
 static Corpus *
-corpus_new (guint32 seed)
+corpus_new_from (guint32 seed, const char *const *syllables)
 {
-  static const char *const syllables[]
-      = { "ka", "lo", "mi",  "ne", "ru",  "sa",  "ti",  "vo", "de",  "fu",  "ga", "hi",
-          "jo", "pe", "qui", "ze", "bra", "cto", "ist", "um", "ent", "ion", "ar", "os" };
+  guint n_syllables = g_strv_length ((char **) syllables);
   Corpus *c = g_new0 (Corpus, 1);
   c->rand = g_rand_new_with_seed (seed);
   c->words = g_new0 (char *, VOCABULARY + 1);
   for (guint w = 0; w < VOCABULARY; w++) {
     GString *word = g_string_new (NULL);
-    for (guint x = w + 1, n = 0; x > 0 || n < 2; x /= G_N_ELEMENTS (syllables), n++)
-      g_string_append (word, syllables[x % G_N_ELEMENTS (syllables)]);
+    for (guint x = w + 1, n = 0; x > 0 || n < 2; x /= n_syllables, n++)
+      g_string_append (word, syllables[x % n_syllables]);
     c->words[w] = g_string_free (word, FALSE);
   }
   return c;
+}
+
+static Corpus *
+corpus_new (guint32 seed)
+{
+  return corpus_new_from (seed, latin_syllables);
 }
 
 static void
@@ -53,6 +73,42 @@ corpus_free (Corpus *c)
   g_rand_free (c->rand);
   g_strfreev (c->words);
   g_free (c);
+}
+
+static const char *
+corpus_word (Corpus *c)
+{
+  double u = g_rand_double_range (c->rand, 1e-9, 1.0);
+  return c->words[(guint) pow (VOCABULARY, u) - 1];
+}
+
+/* A document as bench-documents makes them: sentences of 6 to 18 words, some with a
+ * comma, in paragraphs of 3 to 7 sentences. */
+static char *
+corpus_document (Corpus *c, gsize bytes)
+{
+  GString *text = g_string_sized_new (bytes + 256);
+  while (text->len < bytes) {
+    guint sentences = (guint) g_rand_int_range (c->rand, 3, 8);
+    for (guint s = 0; s < sentences; s++) {
+      guint words = (guint) g_rand_int_range (c->rand, 6, 19);
+      for (guint w = 0; w < words; w++) {
+        const char *word = corpus_word (c);
+        if (w == 0) {
+          g_string_append_unichar (text, g_unichar_toupper (g_utf8_get_char (word)));
+          g_string_append (text, g_utf8_next_char (word));
+        } else {
+          g_string_append (text, word);
+        }
+        if (w + 1 < words)
+          g_string_append (text, g_rand_int_range (c->rand, 0, 10) == 0 ? ", " : " ");
+      }
+      g_string_append (text, g_rand_int_range (c->rand, 0, 10) == 0 ? "? " : ". ");
+    }
+    g_string_truncate (text, text->len - 1);
+    g_string_append (text, "\n\n");
+  }
+  return g_string_free (text, FALSE);
 }
 
 static char *
@@ -133,6 +189,78 @@ member_int (JsonBuilder *b, const char *name, gint64 value)
   json_builder_add_int_value (b, value);
 }
 
+/* CPU time of this thread: other work on the machine does not count against the code. */
+static double
+thread_cpu_seconds (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (double) ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Chunks CHUNK_DOCUMENTS plain-text documents read as the daemon reads an uploaded file;
+ * only the chunker is timed. Returns the throughput in CPU time. */
+static double
+bench_chunker_on (JsonBuilder *b, const char *name, const char *const *syllables)
+{
+  Corpus *c = corpus_new_from (3, syllables);
+  g_autoptr (GPtrArray) documents
+      = g_ptr_array_new_with_free_func ((GDestroyNotify) sr_extracted_free);
+  SrExtractLimits limits = { 0, 0, 0 };
+  gsize bytes = 0;
+
+  for (guint i = 0; i < CHUNK_DOCUMENTS; i++) {
+    g_autofree char *text = corpus_document (c, DOCUMENT_BYTES);
+    bytes += strlen (text);
+    SrExtracted *document
+        = sr_read_document (SR_FORMAT_TEXT, (const guint8 *) text, strlen (text), &limits, NULL);
+    if (document == NULL)
+      g_error ("reading a generated document failed");
+    g_ptr_array_add (documents, document);
+  }
+  corpus_free (c);
+
+  guint chunks = 0;
+  gint64 start = g_get_monotonic_time ();
+  double cpu_start = thread_cpu_seconds ();
+  for (guint i = 0; i < documents->len; i++) {
+    g_autoptr (GPtrArray) result = sr_chunk_document (documents->pdata[i], NULL, NULL);
+    if (result == NULL)
+      g_error ("chunking failed");
+    chunks += result->len;
+  }
+  double cpu = thread_cpu_seconds () - cpu_start;
+  double seconds = (double) (g_get_monotonic_time () - start) / G_USEC_PER_SEC;
+
+  json_builder_set_member_name (b, name);
+  json_builder_begin_object (b);
+  member_int (b, "documents", CHUNK_DOCUMENTS);
+  member_int (b, "text_bytes", (gint64) bytes);
+  member_int (b, "chunks", chunks);
+  member_double (b, "seconds", seconds);
+  member_double (b, "cpu_seconds", cpu);
+  member_double (b, "mb_per_s_one_core", bytes / seconds / 1e6);
+  member_double (b, "mb_per_s_cpu", bytes / cpu / 1e6);
+  json_builder_end_object (b);
+  fprintf (stderr, "chunker, %s: %.1f MB/s of CPU time\n", name, bytes / cpu / 1e6);
+  return bytes / cpu / 1e6;
+}
+
+static gboolean
+bench_chunker (JsonBuilder *b)
+{
+  json_builder_set_member_name (b, "chunker");
+  json_builder_begin_object (b);
+  member_int (b, "document_bytes", DOCUMENT_BYTES);
+  double rate = bench_chunker_on (b, "plain_text", latin_syllables);
+  bench_chunker_on (b, "multilingual", multilingual_syllables);
+  member_double (b, "target_mb_per_s", TARGET_CHUNK_MB_PER_S);
+  json_builder_set_member_name (b, "target_pass");
+  json_builder_add_boolean_value (b, rate >= TARGET_CHUNK_MB_PER_S);
+  json_builder_end_object (b);
+  return rate >= TARGET_CHUNK_MB_PER_S;
+}
+
 static gboolean
 bench_embedder (JsonBuilder *b, SrEmbedder *embedder)
 {
@@ -148,8 +276,10 @@ bench_embedder (JsonBuilder *b, SrEmbedder *embedder)
   corpus_free (c);
   g_autofree float *vectors = g_new (float, (gsize) EMBED_TEXTS * embedder->dimensions);
   gint64 start = g_get_monotonic_time ();
+  double cpu_start = thread_cpu_seconds ();
   if (!sr_embedder_embed (embedder, (const char *const *) texts->pdata, EMBED_TEXTS, vectors, NULL))
     return FALSE;
+  double cpu = thread_cpu_seconds () - cpu_start;
   double seconds = (double) (g_get_monotonic_time () - start) / G_USEC_PER_SEC;
   double per_s = EMBED_TEXTS / seconds;
 
@@ -160,11 +290,13 @@ bench_embedder (JsonBuilder *b, SrEmbedder *embedder)
   member_int (b, "chars_per_text", CHUNK_CHARS);
   member_double (b, "texts_per_s_one_core", per_s);
   member_double (b, "mb_per_s_one_core", bytes / seconds / 1e6);
+  member_double (b, "cpu_seconds", cpu);
+  member_double (b, "mb_per_s_cpu", bytes / cpu / 1e6);
   member_double (b, "target_texts_per_s", TARGET_EMBED_PER_S);
   json_builder_set_member_name (b, "target_pass");
   json_builder_add_boolean_value (b, per_s > TARGET_EMBED_PER_S);
   json_builder_end_object (b);
-  fprintf (stderr, "embedder: %.0f texts/s\n", per_s);
+  fprintf (stderr, "embedder: %.0f texts/s, %.1f MB/s of CPU time\n", per_s, bytes / cpu / 1e6);
   return per_s > TARGET_EMBED_PER_S;
 }
 
@@ -308,16 +440,19 @@ int
 main (int argc, char **argv)
 {
   gboolean million = FALSE;
+  gboolean no_index = FALSE;
   GOptionEntry entries[] = {
     { "million", 0, 0, G_OPTION_ARG_NONE, &million,
       "Also build and search 1,000,000 vectors (minutes, several GB of memory)", NULL },
+    { "no-index", 0, 0, G_OPTION_ARG_NONE, &no_index,
+      "Measure only the chunker and the embedder (seconds instead of minutes)", NULL },
     { NULL },
   };
   g_autoptr (GOptionContext) context = g_option_context_new (NULL);
   g_autoptr (GError) error = NULL;
 
-  g_option_context_set_summary (context, "Measures the builtin embedder and the HNSW index; "
-                                         "prints one JSON document.");
+  g_option_context_set_summary (context, "Measures the chunker, the builtin embedder and the HNSW "
+                                         "index; prints one JSON document.");
   g_option_context_add_main_entries (context, entries, NULL);
   if (!g_option_context_parse (context, &argc, &argv, &error)) {
     fprintf (stderr, "%s\n", error->message);
@@ -332,10 +467,12 @@ main (int argc, char **argv)
   json_builder_set_member_name (b, "cpus");
   json_builder_add_int_value (b, g_get_num_processors ());
 
-  gboolean pass = bench_embedder (b, embedder);
+  gboolean pass = bench_chunker (b);
+  pass = bench_embedder (b, embedder) && pass;
   json_builder_set_member_name (b, "index");
   json_builder_begin_array (b);
-  pass = bench_index (b, embedder, 100000, TARGET_SEARCH_P95_100K_MS, TRUE) && pass;
+  if (!no_index)
+    pass = bench_index (b, embedder, 100000, TARGET_SEARCH_P95_100K_MS, TRUE) && pass;
   if (million)
     pass = bench_index (b, embedder, 1000000, TARGET_SEARCH_P95_1M_MS, FALSE) && pass;
   json_builder_end_array (b);
