@@ -74,7 +74,8 @@ test_results_wait_for_the_loop (void)
   g_autofree char *session = NULL;
   SrService *service = sr_test_service_with_session (dir, &limits, &alice, &session);
   enum { DOCUMENTS = 6 };
-  g_autofree char *ids[DOCUMENTS] = { 0 };
+  /* g_autofree on an array would free its first element only. */
+  char *ids[DOCUMENTS] = { 0 };
   for (guint i = 0; i < DOCUMENTS; i++) {
     g_autofree char *text = g_strdup_printf ("Document %u is about the number %u.", i, i * 7);
     ids[i] = add_text (service, session, text);
@@ -104,6 +105,8 @@ test_results_wait_for_the_loop (void)
     g_main_context_iteration (NULL, TRUE);
   }
   g_assert_false (listened.elsewhere);
+  for (guint i = 0; i < DOCUMENTS; i++)
+    g_free (ids[i]);
   sr_service_free (service);
   sr_test_remove_tree (dir);
 }
