@@ -37,7 +37,7 @@ typedef struct {
   guint32 cpu_seconds;
   guint32 max_pages;
   guint32 filename_length; /* bytes of filename after the header, without a NUL */
-  guint32 reserved;
+  gint32 niceness;         /* of the thread that asked; the child runs at least as nice */
 } SrServeRequest;
 
 typedef enum {

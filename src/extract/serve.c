@@ -104,6 +104,10 @@ run_child (const Server *server, const SrServeRequest *request, const char *file
    * compromised parser reach past its own document. */
   if (close_range (STDERR_FILENO + 1, ~0U, 0) != 0)
     _exit (EXIT_FAILURE);
+  /* A forked helper, like an executed one, yields to the daemon as much as the thread that
+   * waits for it does. Only a nicer server keeps it nicer still: becoming less nice takes
+   * a privilege, so the failure is no error. */
+  (void) setpriority (PRIO_PROCESS, 0, request->niceness);
 
   SrExtractJob job = {
     .filename = filename,

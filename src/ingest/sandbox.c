@@ -1,5 +1,5 @@
 /* Has the helper's fork server read a document, bounds it in time and output, reads the reply. */
-#define _GNU_SOURCE /* pipe2 */
+#define _GNU_SOURCE /* pipe2, gettid */
 #include "ingest/sandbox.h"
 
 #include <errno.h>
@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/pidfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -84,6 +85,8 @@ encode_request (const Run *run)
     .cpu_seconds = limits->cpu_seconds,
     .max_pages = limits->max_pages,
     .filename_length = (guint32) strlen (run->filename),
+    /* Linux keeps one per thread; the workers lower theirs to yield to the main loop. */
+    .niceness = getpriority (PRIO_PROCESS, (id_t) gettid ()),
   };
   return sr_serve_request_encode (&request, run->filename);
 }

@@ -1,4 +1,5 @@
 /* The real helper, confined: documents come through, and misbehaviour fails cleanly. */
+#define _GNU_SOURCE /* gettid */
 #include <errno.h>
 #include <fcntl.h>
 #include <glib.h>
@@ -7,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "common/errors.h"
@@ -707,6 +709,74 @@ test_child_stderr (void)
   g_unlink (wrapper);
 }
 
+/* The niceness of process @pid. */
+static int
+niceness_of (pid_t pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", (int) pid);
+  g_autofree char *stat = NULL;
+  int nice = 0;
+  g_assert_true (g_file_get_contents (path, &stat, NULL, NULL));
+  const char *after_comm = strrchr (stat, ')');
+  g_assert_nonnull (after_comm);
+  g_assert_cmpint (sscanf (after_comm + 2,
+                           "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %d",
+                           &nice),
+                   ==, 1);
+  return nice;
+}
+
+static int
+nicer (void)
+{
+  return MIN (getpriority (PRIO_PROCESS, 0) + 7, 19);
+}
+
+static gpointer
+extract_nicely (gpointer data)
+{
+  g_assert_cmpint (setpriority (PRIO_PROCESS, (id_t) gettid (), nicer ()), ==, 0);
+  SrSandboxLimits limits = tight_limits ();
+  limits.wall_timeout_seconds = 3;
+  int fd = open_content ("slow.txt", "text\n", 5);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SrExtracted) extracted
+      = sr_sandbox_extract (data, fd, "slow.txt", &limits, NULL, &error);
+  close (fd);
+  g_assert_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_TOO_LARGE);
+  return NULL;
+}
+
+/* A reader runs as nice as the thread that waits for it, as an executed helper did, so
+ * that workers' documents yield to the main loop whichever thread started the server. */
+static void
+test_niceness (void)
+{
+  if (getpriority (PRIO_PROCESS, 0) >= 19) {
+    g_test_skip ("already as nice as can be");
+    return;
+  }
+  g_autofree char *wrapper = write_wrapper ("slow-helper", "hang:slow.txt");
+  assert_text_extracts (wrapper);
+  pid_t server = server_with ("--fault=hang:slow.txt");
+  g_assert_cmpint (server, >, 0);
+
+  GThread *thread = g_thread_new ("nice", extract_nicely, wrapper);
+  pid_t child = 0;
+  for (guint i = 0; i < 200 && child == 0; i++) {
+    g_autoptr (GArray) children = children_of (server, NULL);
+    if (children->len > 0)
+      child = g_array_index (children, pid_t, 0);
+    else
+      g_usleep (G_USEC_PER_SEC / 100);
+  }
+  g_assert_cmpint (child, >, 0);
+  g_assert_cmpint (niceness_of (child), ==, nicer ());
+  g_thread_join (thread);
+  assert_no_children ();
+  g_unlink (wrapper);
+}
+
 /* The descriptors of process @pid, as "number → target" lines. */
 static char *
 describe_fds (pid_t pid)
@@ -802,6 +872,7 @@ main (int argc, char **argv)
   g_test_add_func ("/extract/sandbox/server/helper-replaced", test_helper_replaced);
   g_test_add_func ("/extract/sandbox/server/broken-helper", test_broken_helper);
   g_test_add_func ("/extract/sandbox/server/child-stderr", test_child_stderr);
+  g_test_add_func ("/extract/sandbox/server/niceness", test_niceness);
   g_test_add_func ("/extract/sandbox/server/leaks-nothing", test_server_leaks_nothing);
   g_test_add_func ("/extract/sandbox/server/shutdown", test_shutdown);
 
