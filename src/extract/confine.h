@@ -19,7 +19,8 @@ typedef struct {
 } SrConfineLimits;
 
 /* Loads what the readers would otherwise open from disk later (message catalogs,
- * character set converters), while opening files is still possible. */
+ * character set converters), while opening files is still possible; only once per
+ * process, and a forked child inherits it. */
 void sr_confine_preload (void);
 
 /* setrlimit for memory, CPU, file size, descriptors and core dumps. */

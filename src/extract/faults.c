@@ -70,14 +70,34 @@ fault_open (void)
   _exit (EXIT_SUCCESS);
 }
 
+/* A fork server serves every document with the same options; a name lets a test tell one
+ * bad document from the good ones that follow it. */
+static gboolean
+applies (const char *fault, const char *filename, char **name_out)
+{
+  const char *colon = strchr (fault, ':');
+  if (colon == NULL) {
+    *name_out = g_strdup (fault);
+    return TRUE;
+  }
+  *name_out = g_strndup (fault, (gsize) (colon - fault));
+  return g_str_equal (colon + 1, filename);
+}
+
 void
-sr_fault_run (const char *fault)
+sr_fault_run (const char *spec, const char *filename)
 {
   static const char garbage[] = "this is not the protocol\n";
   volatile guint64 spins = 0;
+  g_autofree char *fault = NULL;
 
-  if (fault == NULL)
+  if (spec == NULL || !applies (spec, filename, &fault))
     return;
+  /* Complains on stderr, which may be the daemon's log file, then reads the document. */
+  if (g_str_equal (fault, "complain")) {
+    g_printerr ("smartrag-extract: a complaint from the parser\n");
+    return;
+  }
   if (g_str_equal (fault, "crash"))
     raise (SIGSEGV);
   if (g_str_equal (fault, "hang"))

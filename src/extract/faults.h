@@ -9,10 +9,12 @@ G_BEGIN_DECLS
 /* clang-format off */
 #define SR_FAULT_OPTION_ENTRY(field)                                                      \
   { "fault", 0, 0, G_OPTION_ARG_STRING, &(field),                                         \
-    "crash, hang, spin, oom, garbage, bigoutput, open or socket", "FAULT" }
+    "complain, crash, hang, spin, oom, garbage, bigoutput, open or socket, then "       \
+    "optionally :NAME to misbehave only on documents of that name", "FAULT[:NAME]" }
 /* clang-format on */
-/* Misbehaves as @fault says, inside the sandbox; returns when @fault is NULL. */
-void sr_fault_run (const char *fault);
+/* Misbehaves as @fault says, inside the sandbox, when reading @filename; returns when
+ * @fault is NULL or names another document. */
+void sr_fault_run (const char *fault, const char *filename);
 #else
 /* The shipped helper has no such option: an entry without a name ends the table. */
 #define SR_FAULT_OPTION_ENTRY(field)                                                               \
@@ -20,7 +22,7 @@ void sr_fault_run (const char *fault);
     NULL                                                                                           \
   }
 static inline void
-sr_fault_run (const char *fault)
+sr_fault_run (const char *fault, const char *filename)
 {
 }
 #endif

@@ -21,6 +21,11 @@ static GIConv converters[G_N_ELEMENTS (charsets)];
 void
 sr_confine_preload (void)
 {
+  /* A fork server loads once; its children find everything in place. */
+  static gboolean loaded;
+  if (loaded)
+    return;
+  loaded = TRUE;
   /* gettext reads the catalog on the first lookup, so one lookup now loads it. */
   (void) _ ("");
   /* libarchive converts member times to local time; without TZ, glibc would look at

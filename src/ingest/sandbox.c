@@ -1,4 +1,5 @@
-/* Spawns smartrag-extract on a file descriptor, bounds it in time and output, reads its reply. */
+/* Has the helper's fork server read a document, bounds it in time and output, reads the reply. */
+#define _GNU_SOURCE /* pipe2, gettid */
 #include "ingest/sandbox.h"
 
 #include <errno.h>
@@ -9,12 +10,16 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/errors.h"
 #include "extract/protocol.h"
+#include "extract/serve-protocol.h"
+#include "ingest/sandbox-server.h"
 
 /* Resident memory is sampled this often; the helper's own RLIMIT_AS is the hard bound. */
 #define WATCH_INTERVAL_MS 50
@@ -31,17 +36,25 @@ typedef enum {
 
 typedef struct {
   const SrSandboxLimits *limits;
+  const char *helper_path;
   const char *filename;
   gboolean detect_only;
-  GPid pid;
-  int out_fd;
-  int err_fd;
+  SrSandboxServer *server; /* held while the request runs */
+  int out_fd;              /* the child's stdout */
+  int err_fd;              /* the child's stderr, non-blocking */
+  int reply_fd;            /* the server's reports on this request */
+  int pidfd;               /* the child, once the server has started it */
+  pid_t pid;
+  gboolean exited; /* reaped by the server; status and usage below are known */
+  int refused;     /* the server started no child, for this errno */
+  gboolean lost;   /* the server went away before reporting the end */
   gint64 deadline; /* monotonic µs */
   GByteArray *out;
-  GString *err;
+  GByteArray *err;
   StopReason stop;
   int status;
-  struct rusage usage;
+  guint64 cpu_usec;
+  guint64 peak_bytes;
 } Run;
 
 void
@@ -58,89 +71,116 @@ sr_sandbox_limits_init (SrSandboxLimits *limits)
   };
 }
 
-/* Runs in the child between fork and exec: only async-signal-safe calls. Worker threads
- * block signals and the daemon may ignore some; the helper must start with the defaults so
- * that SIGXCPU and SIGPIPE stop it. Its own process group lets one kill reach everything. */
-static void
-child_setup (gpointer user_data)
-{
-  sigset_t none;
-  sigemptyset (&none);
-  sigprocmask (SIG_SETMASK, &none, NULL);
-  for (int sig = 1; sig < NSIG; sig++)
-    if (sig != SIGKILL && sig != SIGSTOP)
-      signal (sig, SIG_DFL);
-  setpgid (0, 0);
-}
-
-/* Only the locale travels, so that messages come back in the daemon's language. */
-static char **
-helper_environment (void)
-{
-  static const char *const keep[] = { "LANG", "LANGUAGE", "LC_ALL", "LC_MESSAGES", "LC_CTYPE" };
-  g_auto (GStrv) current = g_get_environ ();
-  char **env = NULL;
-
-  for (gsize i = 0; i < G_N_ELEMENTS (keep); i++) {
-    const char *value = g_environ_getenv (current, keep[i]);
-    if (value != NULL)
-      env = g_environ_setenv (env, keep[i], value, TRUE);
-  }
-  return env != NULL ? env : g_new0 (char *, 1);
-}
-
-static GPtrArray *
-helper_arguments (const char *helper_path, const Run *run)
+static GByteArray *
+encode_request (const Run *run)
 {
   const SrSandboxLimits *limits = run->limits;
-  GPtrArray *argv = g_ptr_array_new_with_free_func (g_free);
-  g_ptr_array_add (argv, g_strdup (helper_path));
-  g_ptr_array_add (argv, g_strdup_printf ("--filename=%s", run->filename));
-  if (run->detect_only)
-    g_ptr_array_add (argv, g_strdup ("--detect"));
-  g_ptr_array_add (argv,
-                   g_strdup_printf ("--max-file-bytes=%" G_GUINT64_FORMAT, limits->max_file_bytes));
-  g_ptr_array_add (
-      argv, g_strdup_printf ("--max-memory-bytes=%" G_GUINT64_FORMAT, limits->max_memory_bytes));
-  g_ptr_array_add (argv, g_strdup_printf ("--cpu-seconds=%u", limits->cpu_seconds));
-  g_ptr_array_add (
-      argv, g_strdup_printf ("--max-output-bytes=%" G_GUINT64_FORMAT, limits->max_output_bytes));
-  g_ptr_array_add (argv, g_strdup_printf ("--max-decompressed-bytes=%" G_GUINT64_FORMAT,
-                                          limits->max_decompressed_bytes));
-  g_ptr_array_add (argv, g_strdup_printf ("--max-pages=%u", limits->max_pages));
-  g_ptr_array_add (argv, NULL);
-  return argv;
+  SrServeRequest request = {
+    .version = SR_SERVE_VERSION,
+    .flags = run->detect_only ? SR_SERVE_DETECT_ONLY : 0,
+    .max_file_bytes = limits->max_file_bytes,
+    .max_memory_bytes = limits->max_memory_bytes,
+    .max_output_bytes = limits->max_output_bytes,
+    .max_decompressed_bytes = limits->max_decompressed_bytes,
+    .cpu_seconds = limits->cpu_seconds,
+    .max_pages = limits->max_pages,
+    .filename_length = (guint32) strlen (run->filename),
+    /* Linux keeps one per thread; the workers lower theirs to yield to the main loop. */
+    .niceness = getpriority (PRIO_PROCESS, (id_t) gettid ()),
+  };
+  return sr_serve_request_encode (&request, run->filename);
 }
 
-static gboolean
-spawn_helper (Run *run, const char *helper_path, int fd, GError **error)
+static void
+close_pair (int pair[2])
 {
-  g_autoptr (GPtrArray) argv = helper_arguments (helper_path, run);
-  g_auto (GStrv) env = helper_environment ();
-  g_autoptr (GError) local = NULL;
+  close (pair[0]);
+  close (pair[1]);
+}
 
-  if (!g_spawn_async_with_pipes_and_fds ("/", (const char *const *) argv->pdata,
-                                         (const char *const *) env, G_SPAWN_DO_NOT_REAP_CHILD,
-                                         child_setup, NULL, fd, -1, -1, NULL, NULL, 0, &run->pid,
-                                         NULL, &run->out_fd, &run->err_fd, &local)) {
-    g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_FAILED,
-                 _ ("Could not start the document reader %s: %s; check the installation"),
-                 helper_path, local->message);
+/* Both ends of the child's stdout and stderr and of the request's reply socket. */
+static gboolean
+open_channels (const Run *run, int out[2], int err[2], int reply[2], GError **error)
+{
+  int saved;
+
+  if (pipe2 (out, O_CLOEXEC) != 0) {
+    saved = errno;
+  } else if (pipe2 (err, O_CLOEXEC | O_NONBLOCK) != 0) {
+    saved = errno;
+    close_pair (out);
+  } else if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, reply) != 0) {
+    saved = errno;
+    close_pair (out);
+    close_pair (err);
+  } else {
+    return TRUE;
+  }
+  sr_sandbox_server_set_start_error (error, run->helper_path, g_strerror (saved));
+  return FALSE;
+}
+
+/* Hands the document, fresh output and error pipes and a fresh reply socket to the fork
+ * server. */
+static gboolean
+submit (Run *run, int fd, GError **error)
+{
+  int out[2], err[2], reply[2];
+
+  if (strlen (run->filename) > SR_SERVE_MAX_FILENAME) {
+    g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_INVALID_ARGS,
+                 _ ("The file name is longer than %d bytes"), SR_SERVE_MAX_FILENAME);
     return FALSE;
   }
+  if (!open_channels (run, out, err, reply, error))
+    return FALSE;
+  g_autoptr (GByteArray) request = encode_request (run);
+  const int fds[SR_SERVE_N_FDS] = {
+    [SR_SERVE_FD_INPUT] = fd,
+    [SR_SERVE_FD_OUTPUT] = out[1],
+    [SR_SERVE_FD_ERRORS] = err[1],
+    [SR_SERVE_FD_REPLY] = reply[1],
+  };
+  run->server = sr_sandbox_server_send (run->helper_path, request->data, request->len, fds,
+                                        SR_SERVE_N_FDS, error);
+  /* Only the child may keep the write ends: its exit has to be the end of its output. */
+  close (out[1]);
+  close (err[1]);
+  close (reply[1]);
+  if (run->server == NULL) {
+    close (out[0]);
+    close (err[0]);
+    close (reply[0]);
+    return FALSE;
+  }
+  run->out_fd = out[0];
+  run->err_fd = err[0];
+  run->reply_fd = reply[0];
   return TRUE;
 }
 
-static guint64
-resident_bytes (GPid pid)
+/* Whether the child has been reaped: its pidfd polls readable from then on. */
+static gboolean
+child_exited (const Run *run)
 {
+  struct pollfd pfd = { run->pidfd, POLLIN, 0 };
+  return poll (&pfd, 1, 0) != 0;
+}
+
+/* The pid is only the child's while it has not exited; checking after reading makes sure
+ * the figure is not another process's that got the pid again. */
+static guint64
+resident_bytes (const Run *run)
+{
+  if (run->pidfd < 0)
+    return 0;
   char path[64];
-  g_snprintf (path, sizeof path, "/proc/%d/statm", (int) pid);
+  g_snprintf (path, sizeof path, "/proc/%d/statm", (int) run->pid);
   g_autofree char *contents = NULL;
   if (!g_file_get_contents (path, &contents, NULL, NULL))
     return 0;
   guint64 size = 0, resident = 0;
-  if (sscanf (contents, "%" SCNu64 " %" SCNu64, &size, &resident) != 2)
+  if (sscanf (contents, "%" SCNu64 " %" SCNu64, &size, &resident) != 2 || child_exited (run))
     return 0;
   return resident * (guint64) sysconf (_SC_PAGESIZE);
 }
@@ -177,69 +217,176 @@ check_bounds (const Run *run, GCancellable *cancellable)
     return STOP_CANCELLED;
   if (g_get_monotonic_time () >= run->deadline)
     return STOP_TIMEOUT;
-  if (resident_bytes (run->pid) > run->limits->max_memory_bytes)
+  if (resident_bytes (run) > run->limits->max_memory_bytes)
     return STOP_MEMORY;
   return STOP_NONE;
 }
 
-/* Collects stdout (capped) and the start of stderr until stdout closes or a bound is hit. */
+/* The server reports on the request until it closes the reply socket. */
+static gboolean
+reporting (const Run *run)
+{
+  return run->reply_fd >= 0;
+}
+
 static void
-collect_output (Run *run, GCancellable *cancellable)
+close_reply (Run *run)
+{
+  close (run->reply_fd);
+  run->reply_fd = -1;
+}
+
+static void
+take_started (Run *run, const SrServeReport *report, int pidfd, guint n_fds)
+{
+  if (n_fds != 1 || run->pidfd >= 0) {
+    if (n_fds == 1)
+      close (pidfd);
+    run->lost = TRUE;
+    close_reply (run);
+    return;
+  }
+  run->pidfd = pidfd;
+  run->pid = report->pid;
+}
+
+/* Takes the next report, blocking if there is none yet. */
+static void
+receive_report (Run *run)
+{
+  SrServeReport report;
+  int pidfd = -1;
+  guint n_fds = 0;
+  gssize n = sr_serve_receive (run->reply_fd, &report, sizeof report, &pidfd, 1, &n_fds);
+
+  if (n == -EINTR || n == -EAGAIN)
+    return;
+  if (n != sizeof report) {
+    /* The end of the stream, or a report that is not one: the server is gone or broken. */
+    if (n_fds > 0)
+      close (pidfd);
+    run->lost = TRUE;
+    close_reply (run);
+    return;
+  }
+  switch (report.type) {
+  case SR_SERVE_STARTED:
+    take_started (run, &report, pidfd, n_fds);
+    return;
+  case SR_SERVE_EXITED:
+    run->exited = TRUE;
+    run->status = report.wait_status;
+    run->cpu_usec = report.cpu_usec;
+    run->peak_bytes = report.max_rss_bytes;
+    break;
+  case SR_SERVE_REFUSED:
+    run->refused = report.error > 0 ? report.error : EPROTO;
+    break;
+  default:
+    run->lost = TRUE;
+    break;
+  }
+  if (n_fds > 0)
+    close (pidfd);
+  close_reply (run);
+}
+
+/* Collects stdout (capped), the start of stderr and the server's reports until the output
+ * has ended and the child has been reaped, or a bound is hit. */
+static void
+watch (Run *run, GCancellable *cancellable)
 {
   gsize out_cap = run->limits->max_output_bytes + SR_PROTOCOL_ERROR_OVERHEAD;
-  g_autoptr (GByteArray) err = g_byte_array_new ();
-  struct pollfd fds[3] = { { run->out_fd, POLLIN, 0 }, { run->err_fd, POLLIN, 0 } };
-  nfds_t nfds = 2;
   GPollFD cancel_fd;
+  gboolean cancel_pollable = g_cancellable_make_pollfd (cancellable, &cancel_fd);
 
-  if (g_cancellable_make_pollfd (cancellable, &cancel_fd)) {
-    fds[nfds++] = (struct pollfd){ cancel_fd.fd, POLLIN, 0 };
-  }
-  while (fds[0].fd >= 0 && (run->stop = check_bounds (run, cancellable)) == STOP_NONE) {
-    if (poll (fds, nfds, poll_timeout (run)) < 0 && errno != EINTR)
-      break;
-    gboolean over = FALSE;
-    if (fds[0].revents != 0 && !drain (run->out_fd, run->out, out_cap, &over))
-      fds[0].fd = -1;
-    if (over)
-      run->stop = STOP_OUTPUT;
+  while (run->out_fd >= 0 || reporting (run)) {
+    run->stop = check_bounds (run, cancellable);
     if (run->stop != STOP_NONE)
       break;
+    struct pollfd fds[4] = {
+      { run->out_fd, POLLIN, 0 },
+      { run->reply_fd, POLLIN, 0 },
+      { run->err_fd, POLLIN, 0 },
+      { cancel_pollable ? cancel_fd.fd : -1, POLLIN, 0 },
+    };
+    /* Only EINTR, or ENOMEM when the kernel is short of memory; the bounds still hold. */
+    if (poll (fds, G_N_ELEMENTS (fds), poll_timeout (run)) < 0) {
+      g_usleep (1000);
+      continue;
+    }
+    if (fds[1].revents != 0)
+      receive_report (run);
+    gboolean over = FALSE;
+    if (fds[0].revents != 0 && !drain (run->out_fd, run->out, out_cap, &over)) {
+      close (run->out_fd);
+      run->out_fd = -1;
+    }
+    if (over) {
+      run->stop = STOP_OUTPUT;
+      break;
+    }
     gboolean err_over = FALSE;
-    if (fds[1].revents != 0 && !drain (run->err_fd, err, MAX_STDERR_BYTES, &err_over))
-      fds[1].fd = -1;
+    if (fds[2].revents != 0 && !drain (run->err_fd, run->err, MAX_STDERR_BYTES, &err_over)) {
+      close (run->err_fd);
+      run->err_fd = -1;
+    }
   }
-  if (nfds == 3)
+  if (cancel_pollable)
     g_cancellable_release_fd (cancellable);
-  g_string_append_len (run->err, (const char *) err->data, err->len);
 }
 
-/* Waits for the helper to exit on its own, within the deadline, without reaping it. */
+/* What the child wrote to stderr and was not read yet. Called once the child is gone, so
+ * nothing more can come; the descriptor does not block, should a child the server lost
+ * still hold it. */
 static void
-await_exit (Run *run, GCancellable *cancellable)
+drain_stderr (Run *run)
 {
-  while (run->stop == STOP_NONE) {
-    siginfo_t info = { 0 };
-    if (waitid (P_PID, run->pid, &info, WEXITED | WNOHANG | WNOWAIT) < 0 && errno != EINTR)
-      return;
-    if (info.si_pid == run->pid)
-      return;
-    run->stop = check_bounds (run, cancellable);
-    g_usleep (2000);
+  guint8 buffer[4096];
+
+  for (;;) {
+    ssize_t n = read (run->err_fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      break;
+    gsize room = MAX_STDERR_BYTES - MIN (run->err->len, MAX_STDERR_BYTES);
+    g_byte_array_append (run->err, buffer, (guint) MIN ((gsize) n, room));
   }
+  close (run->err_fd);
+  run->err_fd = -1;
 }
 
-/* The zombie leader keeps the group id from being reused, so killing the group before
- * reaping cannot hit an unrelated process. */
+/* A child that is stopped is killed, and waited for in every case, so that none outlives
+ * the call. The server names its child before anything else, so waiting for the pidfd is
+ * short. A child the server can no longer report on is waited for through its pidfd. */
 static void
-kill_and_reap (Run *run)
+finish (Run *run)
 {
-  kill (-run->pid, SIGKILL);
-  if (run->stop != STOP_NONE)
-    kill (run->pid, SIGKILL);
-  while (wait4 (run->pid, &run->status, 0, &run->usage) < 0 && errno == EINTR)
-    ;
-  g_spawn_close_pid (run->pid);
+  if (run->stop != STOP_NONE) {
+    while (run->pidfd < 0 && reporting (run))
+      receive_report (run);
+    if (run->pidfd >= 0)
+      pidfd_send_signal (run->pidfd, SIGKILL, NULL, 0);
+  }
+  while (reporting (run))
+    receive_report (run);
+  if (run->lost && run->pidfd >= 0) {
+    pidfd_send_signal (run->pidfd, SIGKILL, NULL, 0);
+    struct pollfd pfd = { run->pidfd, POLLIN, 0 };
+    while (poll (&pfd, 1, -1) < 0 && errno == EINTR)
+      ;
+  }
+  if (run->out_fd >= 0)
+    close (run->out_fd);
+  run->out_fd = -1;
+  if (run->err_fd >= 0)
+    drain_stderr (run);
+  if (run->pidfd >= 0)
+    close (run->pidfd);
+  run->pidfd = -1;
+  sr_sandbox_server_release (run->server, run->lost);
+  run->server = NULL;
 }
 
 static const char *
@@ -247,13 +394,6 @@ parser_name (const Run *run)
 {
   SrFormat format = sr_protocol_peek_format (run->out->data, run->out->len);
   return format == SR_FORMAT_UNKNOWN ? _ ("document") : sr_format_name (format);
-}
-
-static double
-cpu_seconds_used (const struct rusage *usage)
-{
-  return (double) usage->ru_utime.tv_sec + usage->ru_utime.tv_usec / 1e6
-         + (double) usage->ru_stime.tv_sec + usage->ru_stime.tv_usec / 1e6;
 }
 
 static gboolean too_large (GError **error, const char *format, ...) G_GNUC_PRINTF (2, 3);
@@ -326,9 +466,10 @@ report_signal (const Run *run, GError **error)
 {
   const SrSandboxLimits *limits = run->limits;
   int sig = WTERMSIG (run->status);
-  guint64 peak = (guint64) run->usage.ru_maxrss * 1024;
+  guint64 peak = run->peak_bytes;
 
-  if (sig == SIGXCPU || (sig == SIGKILL && cpu_seconds_used (&run->usage) >= limits->cpu_seconds))
+  if (sig == SIGXCPU
+      || (sig == SIGKILL && run->cpu_usec >= (guint64) limits->cpu_seconds * G_USEC_PER_SEC))
     return too_large (error,
                       _ ("Reading %s used more than %u s of processor time and was stopped "
                          "([limits] extract_cpu_time); the file may be damaged or too complex"),
@@ -352,10 +493,25 @@ report_signal (const Run *run, GError **error)
 }
 
 static SrExtracted *
-interpret (const Run *run, GError **error)
+interpret (const Run *run, gboolean started, GError **error)
 {
   if (run->stop != STOP_NONE) {
     report_stop (run, error);
+    return NULL;
+  }
+  if (run->refused != 0) {
+    sr_sandbox_server_set_start_error (error, run->helper_path, g_strerror (run->refused));
+    return NULL;
+  }
+  if (run->lost && !started) {
+    sr_sandbox_server_set_start_error (error, run->helper_path,
+                                       _ ("it exited before taking the document"));
+    return NULL;
+  }
+  if (run->lost) {
+    g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_FAILED,
+                 _ ("The document reader stopped unexpectedly while reading %s; see the log"),
+                 run->filename);
     return NULL;
   }
   if (WIFSIGNALED (run->status)) {
@@ -375,7 +531,26 @@ static void
 log_stderr (const Run *run)
 {
   if (run->err->len > 0)
-    g_debug ("smartrag-extract on %s said: %s", run->filename, run->err->str);
+    g_debug ("smartrag-extract on %s said: %.*s", run->filename, (int) run->err->len,
+             (const char *) run->err->data);
+}
+
+/* One request; *started says whether the server got as far as forking a child. */
+static gboolean
+run_once (Run *run, int fd, GCancellable *cancellable, gboolean *started, GError **error)
+{
+  run->out_fd = run->err_fd = run->reply_fd = run->pidfd = -1;
+  run->pid = 0;
+  run->exited = run->lost = FALSE;
+  run->refused = 0;
+  g_byte_array_set_size (run->out, 0);
+  g_byte_array_set_size (run->err, 0);
+  if (!submit (run, fd, error))
+    return FALSE;
+  watch (run, cancellable);
+  *started = run->pidfd >= 0 || run->exited;
+  finish (run);
+  return TRUE;
 }
 
 static SrExtracted *
@@ -388,15 +563,14 @@ run_helper (const char *helper_path, int fd, const char *filename, const SrSandb
     limits = &defaults;
   }
   g_autoptr (GByteArray) out = g_byte_array_new ();
-  g_autoptr (GString) err = g_string_new (NULL);
+  g_autoptr (GByteArray) err = g_byte_array_new ();
   Run run = {
     .limits = limits,
+    .helper_path = helper_path,
     .filename = filename,
     .detect_only = detect_only,
     .out = out,
     .err = err,
-    .out_fd = -1,
-    .err_fd = -1,
     .deadline = g_get_monotonic_time () + (gint64) limits->wall_timeout_seconds * G_USEC_PER_SEC,
   };
 
@@ -405,15 +579,20 @@ run_helper (const char *helper_path, int fd, const char *filename, const SrSandb
     report_stop (&run, error);
     return NULL;
   }
-  if (!spawn_helper (&run, helper_path, fd, error))
-    return NULL;
-  collect_output (&run, cancellable);
-  await_exit (&run, cancellable);
-  kill_and_reap (&run);
-  close (run.out_fd);
-  close (run.err_fd);
-
-  SrExtracted *extracted = interpret (&run, error);
+  /* A server that died just before it took the request is replaced and the request sent
+   * again, once; from the same offset, should a child have begun to read. */
+  off_t offset = lseek (fd, 0, SEEK_CUR);
+  gboolean started = FALSE;
+  for (guint attempt = 0;; attempt++) {
+    if (!run_once (&run, fd, cancellable, &started, error))
+      return NULL;
+    if (started || !run.lost || run.stop != STOP_NONE || attempt > 0 || offset < 0
+        || lseek (fd, offset, SEEK_SET) < 0)
+      break;
+    g_debug ("The document reader %s went away before taking %s; trying again", helper_path,
+             filename);
+  }
+  SrExtracted *extracted = interpret (&run, started, error);
   if (extracted == NULL)
     log_stderr (&run);
   return extracted;

@@ -31,8 +31,11 @@ typedef struct {
 void sr_sandbox_limits_init (SrSandboxLimits *limits);
 
 /* Reads the file behind @fd (from its current offset) in the helper at @helper_path and
- * returns what it found. @filename only helps to tell the format. Blocks until the helper
- * has exited and been reaped, so call it from a worker thread; cancelling kills the helper.
+ * returns what it found. @filename only helps to tell the format. The helper runs as a fork
+ * server (`--serve`), started on the first call for @helper_path and again when it has died
+ * or been replaced on disk; each document is read by a child it forks. Blocks until that
+ * child has exited and been reaped, so call it from a worker thread; any number of threads
+ * may call at once. Cancelling kills the child.
  * @limits may be NULL for the defaults. Errors are SMARTRAG_ERROR: the reader's own
  * UNSUPPORTED_FORMAT, INVALID_ARGS and TOO_LARGE pass through; a limit the helper hits
  * (time, CPU, memory, output) is TOO_LARGE; a crash, a sandbox violation or malformed output
@@ -48,5 +51,9 @@ SrExtracted *sr_sandbox_extract (const char *helper_path, int fd, const char *fi
 gboolean sr_sandbox_detect (const char *helper_path, int fd, const char *filename,
                             const SrSandboxLimits *limits, GCancellable *cancellable,
                             SrFormat *format, GError **error);
+
+/* Stops every fork server this process started: each takes no more requests, finishes the
+ * children it has, and is reaped. A later call starts a new one. */
+void sr_sandbox_shutdown (void);
 
 G_END_DECLS

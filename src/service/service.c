@@ -4,6 +4,7 @@
 #include <glib/gi18n.h>
 
 #include "common/errors.h"
+#include "ingest/sandbox.h"
 #include "service/indexes.h"
 #include "service/ingestion.h"
 #include "store/files.h"
@@ -57,6 +58,9 @@ sr_service_free (SrService *service)
   g_mutex_unlock (&service->threads_lock);
   /* Workers first: their last results still go to the indexes and the database. */
   g_clear_pointer (&service->ingestion, sr_ingestion_free);
+  /* Nothing reads documents any more, neither workers nor uploads: the helper's fork
+   * server can go, and is reaped rather than left to notice that the daemon has gone. */
+  sr_sandbox_shutdown ();
   g_clear_pointer (&service->indexes, sr_indexes_free);
   g_clear_pointer (&service->embedder, sr_embedder_free);
   g_clear_pointer (&service->listeners, g_array_unref);
