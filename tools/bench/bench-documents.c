@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "bench-common.h"
+#include "bench-store-floor.h"
 
 #define DOCUMENT_INTERFACE BUS_NAME ".Document"
 #define QUERY_INTERFACE    BUS_NAME ".Query"
@@ -1008,6 +1009,7 @@ typedef struct {
 
 typedef struct {
   IngestResult ingest;
+  StoreFloor floor; /* the same documents' chunks written by SQLite alone */
   SizeResult small;
   Larger *larger; /* n_larger of them */
   guint n_larger;
@@ -1159,6 +1161,25 @@ add_target (Json *json, const char *name, const char *measured_as, gboolean meas
   return pass;
 }
 
+/* What one SQLite writer takes for the ingest's chunks: with every write behind one lock,
+ * no ingest of these documents can be faster. */
+static void
+add_store_floor (Json *json, Results *r)
+{
+  StoreFloor *f = &r->floor;
+  json_begin_object (json, "store_floor_baseline");
+  add_string (json, "what",
+              "the ingest's chunks, vectors and full-text index written again by SQLite alone, "
+              "one transaction per document, one thread, same schema and settings");
+  add_int (json, "documents", f->documents);
+  add_int (json, "chunks", (gint64) f->chunks);
+  add_int (json, "chunk_text_bytes", (gint64) f->text_bytes);
+  add_number (json, "seconds", f->seconds);
+  /* Over the documents' own bytes, as ingest.mb_per_second is. */
+  add_number (json, "mb_per_second", f->seconds > 0 ? r->ingest.bytes / 1e6 / f->seconds : 0);
+  json_end_object (json);
+}
+
 /* The smallest size measured with at least @chunks, or NULL. */
 static SizeResult *
 size_at_least (Results *r, guint64 chunks)
@@ -1256,6 +1277,7 @@ report (Bench *b, Results *r)
   add_parameters (json, b);
   add_ingest (json, "ingest", "the session's vector index loaded (one Search on the empty session)",
               &r->ingest);
+  add_store_floor (json, r);
   json_begin_object (json, "fills");
   for (guint i = 0; i < r->n_larger; i++) {
     g_autofree char *name
@@ -1342,7 +1364,11 @@ run (Bench *b, Results *r, GError **error)
         || !measure_size (b, keywords, questions, &r->larger[i].size, error))
       return FALSE;
   }
-  return stop_daemon (&b->d, error);
+  if (!stop_daemon (&b->d, error))
+    return FALSE;
+  progress ("the store floor: the ingest's chunks written again by SQLite alone");
+  g_autofree char *database = g_build_filename (b->state_dir, DATABASE_FILENAME, NULL);
+  return bench_store_floor (database, b->d.dir, r->ingest.documents, &r->floor, error);
 }
 
 static void
