@@ -90,7 +90,9 @@ read_input (guint64 max_bytes, GError **error)
 static int
 extract (const SrExtractJob *job, GByteArray *input)
 {
-  SrFormat format = sr_format_detect (input->data, input->len, job->filename);
+  SrFormat format = job->typed_text
+                        ? sr_format_detect_typed (input->data, input->len, job->filename)
+                        : sr_format_detect (input->data, input->len, job->filename);
   g_autoptr (GByteArray) out = g_byte_array_new ();
   sr_protocol_append_start (out, format);
   if (!write_all (out->data, out->len))

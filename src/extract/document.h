@@ -14,7 +14,8 @@ typedef struct {
   guint64 max_decompressed_bytes;
   guint max_pages;
   gboolean detect_only;
-  const char *fault; /* test builds only; NULL otherwise */
+  gboolean typed_text; /* sr_format_detect_typed(): text from AddText, never binary */
+  const char *fault;   /* test builds only; NULL otherwise */
 } SrExtractJob;
 
 /* Reads the input whole, confines this process for good, parses and writes the reply.

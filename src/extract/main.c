@@ -34,6 +34,7 @@ typedef struct {
   gint64 max_decompressed_bytes;
   int max_pages;
   gboolean detect_only;
+  gboolean typed_text;
   gboolean serve;
   char *fault;
 } Options;
@@ -55,7 +56,8 @@ check_serve_options (const Options *options, GError **error)
 
   if (options->filename != NULL || options->max_file_bytes != 0 || options->max_memory_bytes != 0
       || options->cpu_seconds != 0 || options->max_output_bytes != 0
-      || options->max_decompressed_bytes != 0 || options->max_pages != 0 || options->detect_only) {
+      || options->max_decompressed_bytes != 0 || options->max_pages != 0 || options->detect_only
+      || options->typed_text) {
     g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                          _ ("With --serve, the file name and the limits come with each request"));
     return FALSE;
@@ -88,6 +90,8 @@ parse_options (int argc, char **argv, Options *options, GError **error)
       N_ ("PAGES") },
     { "detect", 0, 0, G_OPTION_ARG_NONE, &options->detect_only,
       N_ ("Only tell the format, without reading the text"), NULL },
+    { "typed-text", 0, 0, G_OPTION_ARG_NONE, &options->typed_text,
+      N_ ("The input is text a person typed, never a binary format"), NULL },
     { "serve", 0, 0, G_OPTION_ARG_NONE, &options->serve,
       N_ ("Fork a reader for each request from the daemon's socket on descriptor 3"), NULL },
     SR_FAULT_OPTION_ENTRY (options->fault),
@@ -141,6 +145,7 @@ main (int argc, char **argv)
     .max_decompressed_bytes = (guint64) options.max_decompressed_bytes,
     .max_pages = (guint) options.max_pages,
     .detect_only = options.detect_only,
+    .typed_text = options.typed_text,
     .fault = options.fault,
   };
   return sr_extract_document (&job);

@@ -121,8 +121,8 @@ sr_serve_request_decode (const guint8 *data, gsize length, SrServeRequest *reque
   if (request->max_file_bytes == 0 || request->max_memory_bytes == 0
       || request->max_output_bytes == 0 || request->max_decompressed_bytes == 0
       || request->cpu_seconds == 0 || request->max_pages == 0
-      || (request->flags & ~SR_SERVE_DETECT_ONLY) != 0 || request->niceness < -20
-      || request->niceness > 19)
+      || (request->flags & ~(SR_SERVE_DETECT_ONLY | SR_SERVE_TYPED_TEXT)) != 0
+      || request->niceness < -20 || request->niceness > 19)
     return -EINVAL;
   const char *name = (const char *) data + sizeof *request;
   if (memchr (name, '\0', request->filename_length) != NULL)

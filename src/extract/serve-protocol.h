@@ -26,6 +26,7 @@ enum {
 };
 
 #define SR_SERVE_DETECT_ONLY (1u << 0)
+#define SR_SERVE_TYPED_TEXT  (1u << 1) /* SrExtractJob.typed_text */
 
 typedef struct {
   guint32 version;

@@ -118,6 +118,7 @@ run_child (const Server *server, const SrServeRequest *request, const char *file
     .max_decompressed_bytes = request->max_decompressed_bytes,
     .max_pages = request->max_pages,
     .detect_only = (request->flags & SR_SERVE_DETECT_ONLY) != 0,
+    .typed_text = (request->flags & SR_SERVE_TYPED_TEXT) != 0,
     .fault = server->fault,
   };
   int status = sr_extract_document (&job);

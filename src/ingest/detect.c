@@ -132,18 +132,14 @@ is_zip (const guint8 *data, gsize length)
   return length >= 4 && memcmp (data, "PK\x03\x04", 4) == 0;
 }
 
-/* Everything but a look inside zip archives, which the caller does when it may. */
+/* The formats that are text: HTML, Markdown or plain. */
 static SrFormat
-detect_leading (const guint8 *data, gsize length, const char *filename)
+detect_text (const guint8 *data, gsize length, const char *filename)
 {
   static const char *const markdown_names[] = { ".md", ".markdown", ".mkd", NULL };
   static const char *const html_names[] = { ".html", ".htm", ".xhtml", NULL };
   static const char *const text_names[] = { ".txt", ".text", NULL };
 
-  /* The PDF header may follow some junk, which readers accept. */
-  for (gsize i = 0; i + 5 <= MIN (length, SNIFF_BYTES); i++)
-    if (memcmp (data + i, "%PDF-", 5) == 0)
-      return SR_FORMAT_PDF;
   if (looks_like_html (data, length))
     return SR_FORMAT_HTML;
   if (!sr_text_plausible (data, length, TEXT_SAMPLE))
@@ -158,6 +154,23 @@ detect_leading (const guint8 *data, gsize length, const char *filename)
       && has_markdown_headings (start, rest))
     return SR_FORMAT_MARKDOWN;
   return SR_FORMAT_TEXT;
+}
+
+/* Everything but a look inside zip archives, which the caller does when it may. */
+static SrFormat
+detect_leading (const guint8 *data, gsize length, const char *filename)
+{
+  /* The PDF header may follow some junk, which readers accept. */
+  for (gsize i = 0; i + 5 <= MIN (length, SNIFF_BYTES); i++)
+    if (memcmp (data + i, "%PDF-", 5) == 0)
+      return SR_FORMAT_PDF;
+  return detect_text (data, length, filename);
+}
+
+SrFormat
+sr_format_detect_typed (const guint8 *data, gsize length, const char *filename)
+{
+  return detect_text (data, length, filename);
 }
 
 SrFormat

@@ -46,15 +46,18 @@ embed_all (const SrPipelineConfig *config, SrIngested *ingested, SrPipelineProgr
 }
 
 SrIngested *
-sr_pipeline_run (const SrPipelineConfig *config, int fd, const char *filename,
+sr_pipeline_run (const SrPipelineConfig *config, int fd, const char *filename, gboolean typed_text,
                  SrPipelineProgress progress, gpointer user_data, GCancellable *cancellable,
                  GError **error)
 {
   gint64 start = g_get_monotonic_time ();
   if (progress != NULL)
     progress ("parsing", 0.0, user_data);
-  g_autoptr (SrExtracted) extracted = sr_sandbox_extract (config->helper_path, fd, filename,
-                                                          &config->sandbox, cancellable, error);
+  g_autoptr (SrExtracted) extracted
+      = typed_text ? sr_sandbox_extract_typed (config->helper_path, fd, filename, &config->sandbox,
+                                               cancellable, error)
+                   : sr_sandbox_extract (config->helper_path, fd, filename, &config->sandbox,
+                                         cancellable, error);
   if (extracted == NULL)
     return NULL;
 

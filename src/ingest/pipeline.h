@@ -35,10 +35,11 @@ typedef struct {
 void sr_ingested_free (SrIngested *ingested);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SrIngested, sr_ingested_free)
 
-/* Extracts the file behind @fd in the sandbox, chunks it and embeds every chunk.
- * Blocks; errors are those of the sandbox, the chunker and the embedder. */
+/* Extracts the file behind @fd in the sandbox (as text a person typed with @typed_text,
+ * see sr_sandbox_extract_typed()), chunks it and embeds every chunk. Blocks; errors are
+ * those of the sandbox, the chunker and the embedder. */
 SrIngested *sr_pipeline_run (const SrPipelineConfig *config, int fd, const char *filename,
-                             SrPipelineProgress progress, gpointer user_data,
+                             gboolean typed_text, SrPipelineProgress progress, gpointer user_data,
                              GCancellable *cancellable, GError **error);
 
 G_END_DECLS

@@ -10,6 +10,11 @@ G_BEGIN_DECLS
 /* Content first (magic bytes, zip member names, markup), the file name second. */
 SrFormat sr_format_detect (const guint8 *data, gsize length, const char *filename);
 
+/* For text a person typed or pasted (AddText): HTML, Markdown or plain text by the same
+ * rules as sr_format_detect(), but never a binary format, whatever the text starts
+ * with ("%PDF-", "PK"). */
+SrFormat sr_format_detect_typed (const guint8 *data, gsize length, const char *filename);
+
 /* How many leading bytes sr_format_detect_head() looks at. */
 #define SR_FORMAT_HEAD_BYTES ((gsize) 64 * 1024 + 16)
 

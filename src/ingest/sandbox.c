@@ -39,6 +39,7 @@ typedef struct {
   const char *helper_path;
   const char *filename;
   gboolean detect_only;
+  gboolean typed_text;
   SrSandboxServer *server; /* held while the request runs */
   int out_fd;              /* the child's stdout */
   int err_fd;              /* the child's stderr, non-blocking */
@@ -77,7 +78,8 @@ encode_request (const Run *run)
   const SrSandboxLimits *limits = run->limits;
   SrServeRequest request = {
     .version = SR_SERVE_VERSION,
-    .flags = run->detect_only ? SR_SERVE_DETECT_ONLY : 0,
+    .flags
+    = (run->detect_only ? SR_SERVE_DETECT_ONLY : 0) | (run->typed_text ? SR_SERVE_TYPED_TEXT : 0),
     .max_file_bytes = limits->max_file_bytes,
     .max_memory_bytes = limits->max_memory_bytes,
     .max_output_bytes = limits->max_output_bytes,
@@ -555,7 +557,7 @@ run_once (Run *run, int fd, GCancellable *cancellable, gboolean *started, GError
 
 static SrExtracted *
 run_helper (const char *helper_path, int fd, const char *filename, const SrSandboxLimits *limits,
-            gboolean detect_only, GCancellable *cancellable, GError **error)
+            gboolean detect_only, gboolean typed_text, GCancellable *cancellable, GError **error)
 {
   SrSandboxLimits defaults;
   if (limits == NULL) {
@@ -569,6 +571,7 @@ run_helper (const char *helper_path, int fd, const char *filename, const SrSandb
     .helper_path = helper_path,
     .filename = filename,
     .detect_only = detect_only,
+    .typed_text = typed_text,
     .out = out,
     .err = err,
     .deadline = g_get_monotonic_time () + (gint64) limits->wall_timeout_seconds * G_USEC_PER_SEC,
@@ -602,7 +605,14 @@ SrExtracted *
 sr_sandbox_extract (const char *helper_path, int fd, const char *filename,
                     const SrSandboxLimits *limits, GCancellable *cancellable, GError **error)
 {
-  return run_helper (helper_path, fd, filename, limits, FALSE, cancellable, error);
+  return run_helper (helper_path, fd, filename, limits, FALSE, FALSE, cancellable, error);
+}
+
+SrExtracted *
+sr_sandbox_extract_typed (const char *helper_path, int fd, const char *filename,
+                          const SrSandboxLimits *limits, GCancellable *cancellable, GError **error)
+{
+  return run_helper (helper_path, fd, filename, limits, FALSE, TRUE, cancellable, error);
 }
 
 gboolean
@@ -612,7 +622,7 @@ sr_sandbox_detect (const char *helper_path, int fd, const char *filename,
 {
   g_autoptr (GError) local = NULL;
   g_autoptr (SrExtracted) extracted
-      = run_helper (helper_path, fd, filename, limits, TRUE, cancellable, &local);
+      = run_helper (helper_path, fd, filename, limits, TRUE, FALSE, cancellable, &local);
   if (extracted != NULL) {
     *format = extracted->format;
     return TRUE;

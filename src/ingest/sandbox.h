@@ -43,6 +43,11 @@ void sr_sandbox_limits_init (SrSandboxLimits *limits);
 SrExtracted *sr_sandbox_extract (const char *helper_path, int fd, const char *filename,
                                  const SrSandboxLimits *limits, GCancellable *cancellable,
                                  GError **error);
+/* The same for text a person typed (AddText): read as text, HTML or Markdown, never as
+ * the binary format its first bytes may look like (sr_format_detect_typed()). */
+SrExtracted *sr_sandbox_extract_typed (const char *helper_path, int fd, const char *filename,
+                                       const SrSandboxLimits *limits, GCancellable *cancellable,
+                                       GError **error);
 
 /* Only tells the format of the file behind @fd, as the helper would when extracting it,
  * with the same confinement and bounds; for what cannot be told from leading bytes alone,

@@ -149,7 +149,8 @@ insert_row (AddJob *job, GError **error)
   doc->size = job->stored.size;
   doc->filename = g_strdup (job->filename);
   doc->title = g_strdup (job->title ? job->title : "");
-  doc->format = g_strdup ("");
+  /* Text given as text is read as text: a note that starts with "%PDF-" is no PDF. */
+  doc->format = g_strdup (job->is_text ? "text" : "");
   doc->state = g_strdup ("stored");
   doc->message = g_strdup ("");
   doc->created_at = doc->updated_at = sr_now_us ();

@@ -44,8 +44,9 @@ typedef struct {
   char *filename;
   char *adder;
   guint32 owner_uid;
-  gboolean compact; /* no document: merge the full-text index while the queue is empty */
-  guint turn;       /* how many of this user's jobs were ahead when it was queued */
+  gboolean compact;    /* no document: merge the full-text index while the queue is empty */
+  gboolean typed_text; /* added with AddText: never a binary format */
+  guint turn;          /* how many of this user's jobs were ahead when it was queued */
   guint64 sequence;
   /* filled by the worker */
   SrStore *db; /* the worker's connection while it runs the job */
@@ -274,8 +275,8 @@ run_job (gpointer data, gpointer user_data)
         = g_error_new (SMARTRAG_ERROR, SMARTRAG_ERROR_FAILED,
                        _ ("The stored file %s cannot be read: %s"), path, g_strerror (saved));
   } else if (fd >= 0) {
-    job->result = sr_pipeline_run (&ingestion->config, fd, job->filename, on_progress, job,
-                                   ingestion->cancellable, &job->error);
+    job->result = sr_pipeline_run (&ingestion->config, fd, job->filename, job->typed_text,
+                                   on_progress, job, ingestion->cancellable, &job->error);
     close (fd);
   }
   if (db != NULL)
@@ -340,6 +341,10 @@ sr_ingestion_enqueue (SrIngestion *ingestion, const SrDocumentRecord *document, 
   job->session_id = g_strdup (document->session_id);
   job->sha256 = g_strdup (document->file_sha256);
   job->filename = g_strdup (document->filename);
+  /* AddText stores "text" as the format it was given; a file has none until it is read. */
+  job->typed_text = g_str_equal (document->format, "text")
+                    || g_str_equal (document->format, "markdown")
+                    || g_str_equal (document->format, "html");
   job->adder = g_strdup (adder);
   job->owner_uid = owner_uid;
   job->turn = (*queued)++;

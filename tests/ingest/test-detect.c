@@ -40,6 +40,30 @@ test_text_and_markdown (void)
   g_assert_cmpint (sr_format_detect ((const guint8 *) "", 0, "empty.txt"), ==, SR_FORMAT_TEXT);
 }
 
+/* What AddText gives is text (HTML, Markdown or plain), whatever it starts with. */
+static void
+test_typed (void)
+{
+  const char *pdf_like = "%PDF-1.7 is how a PDF starts";
+  const char *html_like = "<html> starts a page";
+  g_assert_cmpint (detect (pdf_like, "note"), ==, SR_FORMAT_PDF);
+  g_assert_cmpint (sr_format_detect_typed ((const guint8 *) pdf_like, strlen (pdf_like), "note"),
+                   ==, SR_FORMAT_TEXT);
+  g_assert_cmpint (
+      sr_format_detect_typed ((const guint8 *) html_like, strlen (html_like), "Page notes"), ==,
+      SR_FORMAT_HTML);
+  /* Binary junk stays junk: typed text is no excuse for control characters. */
+  g_assert_cmpint (sr_format_detect_typed ((const guint8 *) "PK\3\4\0\1", 6, "text"), ==,
+                   SR_FORMAT_UNKNOWN);
+  /* Markdown by the same rules as files: a name that says so, or headings in a .txt. */
+  const char *markdown = "# Guide\n\nSome text.\n";
+  g_assert_cmpint (
+      sr_format_detect_typed ((const guint8 *) markdown, strlen (markdown), "guide.txt"), ==,
+      SR_FORMAT_MARKDOWN);
+  g_assert_cmpint (sr_format_detect_typed ((const guint8 *) "plain", 5, "guide.md"), ==,
+                   SR_FORMAT_MARKDOWN);
+}
+
 static void
 test_html (void)
 {
@@ -168,6 +192,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/detect/text-and-markdown", test_text_and_markdown);
+  g_test_add_func ("/detect/typed", test_typed);
   g_test_add_func ("/detect/html", test_html);
   g_test_add_func ("/detect/binary", test_binary);
   g_test_add_func ("/detect/names", test_names);

@@ -198,6 +198,18 @@ class DocumentTests(DocumentTestCase):
             self.get_document(doc)
         self.assertEqual(caught.exception.name, "org.smartrag.Error.NotFound")
 
+    def test_text_is_read_as_text(self):
+        # Typed text is never a binary format, whatever it starts with; the same
+        # bytes sent as a file are a (broken) PDF.
+        note = "%PDF-1.7 is the version line of a PDF file. <html> starts a web page."
+        doc = self.add_text("File formats", note)
+        self.assertEqual(self.wait_settled(doc)[-1], "ready")
+        self.assertEqual(self.get_document(doc)["format"], "text")
+        self.assertEqual(self.search("version line", k=1)[0]["document_id"], doc)
+        as_file = self.add_file(note.encode(), "note.txt")
+        self.assertEqual(self.wait_settled(as_file)[-1], "failed")
+        self.assertIn("PDF", self.get_document(as_file)["message"])
+
     def test_hostile_files_fail_alone(self):
         empty = self.add_file(b"", "empty.txt")
         pdf = self.add_file(b"%PDF-1.7\n1 0 obj << /Type /Catalog", "cut.pdf")

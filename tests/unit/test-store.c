@@ -936,7 +936,8 @@ test_statement_cache (Fixture *f, gconstpointer data)
 
 typedef struct {
   SrStore *connection;
-  gint64 waited_us;
+  gint started;
+  gint64 finished_at;
   gboolean ok;
 } Writer;
 
@@ -944,11 +945,11 @@ static gpointer
 write_meanwhile (gpointer data)
 {
   Writer *w = data;
-  gint64 start = g_get_monotonic_time ();
+  g_atomic_int_set (&w->started, TRUE);
   w->ok = sqlite3_exec (sr_store_db (w->connection), "INSERT INTO users VALUES (7, 1, 1)", NULL,
                         NULL, NULL)
           == SQLITE_OK;
-  w->waited_us = g_get_monotonic_time () - start;
+  w->finished_at = g_get_monotonic_time ();
   return NULL;
 }
 
@@ -965,15 +966,19 @@ test_connections_share_lock (Fixture *f, gconstpointer data)
 
   g_assert_true (sr_store_begin (f->store, &error));
   run_ok (db, "INSERT INTO users VALUES (6, 1, 1)");
-  Writer w = { other, 0, FALSE };
+  Writer w = { other, FALSE, 0, FALSE };
   GThread *thread = g_thread_new ("writer", write_meanwhile, &w);
+  while (!g_atomic_int_get (&w.started))
+    g_usleep (1000);
   g_usleep (50 * 1000);
   g_assert_true (sr_store_check_writable (other, &error));
   g_assert_no_error (error);
+  /* Ordered, not timed: however late the writer ran, it cannot have finished first. */
+  gint64 committing_at = g_get_monotonic_time ();
   g_assert_true (sr_store_commit (f->store, &error));
   g_thread_join (thread);
   g_assert_true (w.ok);
-  g_assert_cmpint (w.waited_us, >=, 40 * 1000);
+  g_assert_cmpint (w.finished_at, >=, committing_at);
   g_assert_cmpint (query_int (db, "SELECT count(*) FROM users"), ==, 2);
 
   /* A connection given back is handed out again rather than a new one opened. */
