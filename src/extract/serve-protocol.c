@@ -2,6 +2,7 @@
 #include "extract/serve-protocol.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -129,4 +130,15 @@ sr_serve_request_decode (const guint8 *data, gsize length, SrServeRequest *reque
     return -EINVAL;
   *filename = g_strndup (name, request->filename_length);
   return 0;
+}
+
+void
+sr_serve_reset_signals (void)
+{
+  sigset_t none;
+  sigemptyset (&none);
+  sigprocmask (SIG_SETMASK, &none, NULL);
+  for (int sig = 1; sig < NSIG; sig++)
+    if (sig != SIGKILL && sig != SIGSTOP)
+      signal (sig, SIG_DFL);
 }

@@ -56,6 +56,11 @@ typedef struct {
   guint64 max_rss_bytes; /* EXITED: peak resident memory */
 } SrServeReport;
 
+/* Every signal back to its default disposition and none blocked: a process the daemon
+ * or the server starts must not inherit what its parent ignored or blocked. Only
+ * async-signal-safe calls, for between fork() and exec(). */
+void sr_serve_reset_signals (void);
+
 /* Sends one message with @n_fds descriptors attached; never raises SIGPIPE.
  * Returns 0 or a negative errno. */
 int sr_serve_send (int socket, const void *data, gsize length, const int *fds, guint n_fds);

@@ -75,24 +75,13 @@ tie_to_daemon (int socket)
   return TRUE;
 }
 
-/* This server ignores SIGPIPE, and a blocked or ignored signal would outlive the fork; a
- * parser must start with the defaults so that SIGXCPU and SIGPIPE stop it. */
-static void
-reset_signals (void)
-{
-  sigset_t none;
-  sigemptyset (&none);
-  sigprocmask (SIG_SETMASK, &none, NULL);
-  for (int sig = 1; sig < NSIG; sig++)
-    if (sig != SIGKILL && sig != SIGSTOP)
-      signal (sig, SIG_DFL);
-}
-
 static void G_GNUC_NORETURN
 run_child (const Server *server, const SrServeRequest *request, const char *filename,
            const int *fds)
 {
-  reset_signals ();
+  /* This server ignores SIGPIPE: a parser must start with the defaults so that SIGXCPU
+   * and SIGPIPE stop it. */
+  sr_serve_reset_signals ();
   /* A child must not outlive the server that would report on it. */
   if (prctl (PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid () != server->self)
     _exit (EXIT_FAILURE);

@@ -55,12 +55,7 @@ sr_sandbox_server_set_start_error (GError **error, const char *helper_path, cons
 static void
 child_setup (gpointer user_data)
 {
-  sigset_t none;
-  sigemptyset (&none);
-  sigprocmask (SIG_SETMASK, &none, NULL);
-  for (int sig = 1; sig < NSIG; sig++)
-    if (sig != SIGKILL && sig != SIGSTOP)
-      signal (sig, SIG_DFL);
+  sr_serve_reset_signals ();
   setpgid (0, 0);
 }
 
