@@ -1,5 +1,4 @@
-/* smartrag-extract: reads one untrusted document, confined, or serves the daemon as a fork server.
- */
+/* smartrag-extract: reads one untrusted document, confined, or forks a reader per request. */
 #include "build-config.h"
 
 #include <glib/gi18n.h>

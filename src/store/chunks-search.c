@@ -1,5 +1,4 @@
-/* Full-text search of a session's chunks: BM25 over FTS5, pruned so that common words stay cheap.
- */
+/* Full-text search of a session's chunks: BM25 over FTS5, in passes that spare common words. */
 #include "store/chunks.h"
 
 #include <glib/gi18n.h>

@@ -1,5 +1,4 @@
-/* Documents benchmark: ingest throughput, bus latency while ingesting, and Search against FTS5, as
- * JSON. */
+/* Documents benchmark: ingest, bus latency meanwhile, and Search against FTS5, as JSON. */
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <math.h>

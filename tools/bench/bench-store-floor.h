@@ -1,5 +1,4 @@
-/* The ingest baseline: SQLite alone writing the chunks the daemon stored, as fast as one writer
- * can. */
+/* The ingest baseline: SQLite alone writing again the chunks the daemon stored. */
 #pragma once
 
 #include <glib.h>
