@@ -236,6 +236,8 @@ compact (Job *job)
       break;
     steps++;
   }
+  /* Unfinished only when a document came: it starts again once the queue is empty. */
+  job->ready = done || error != NULL;
   if (error != NULL)
     g_warning ("Cannot compact the full-text index: %s", error->message);
   else if (steps > 1)
@@ -247,8 +249,16 @@ static gboolean
 finish_compaction (gpointer data)
 {
   Job *job = data;
-  job->ingestion->compacting = FALSE;
-  g_hash_table_remove (job->ingestion->jobs, job);
+  SrIngestion *ingestion = job->ingestion;
+  /* The documents that interrupted it may all have finished meanwhile, without starting
+   * another compaction while this one ran. */
+  if (!job->ready && g_atomic_int_get (&ingestion->documents) == 0
+      && !g_cancellable_is_cancelled (ingestion->cancellable)) {
+    g_thread_pool_push (ingestion->pool, job, NULL);
+    return G_SOURCE_REMOVE;
+  }
+  ingestion->compacting = FALSE;
+  g_hash_table_remove (ingestion->jobs, job);
   return G_SOURCE_REMOVE;
 }
 
