@@ -99,10 +99,24 @@ insert_row (Floor *f, guint64 *text_bytes, GError **error)
   return rc == SQLITE_DONE || sql_fail (f->to, "insert a chunk", error);
 }
 
+/* Commits the document under way, if any, and adds its transaction's time to @spent. */
+static gboolean
+end_document (Floor *f, char **document, gint64 started, gint64 *spent, GError **error)
+{
+  if (*document == NULL)
+    return TRUE;
+  g_clear_pointer (document, g_free);
+  if (sqlite3_exec (f->to, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+    return sql_fail (f->to, "commit", error);
+  *spent += now_ns () - started;
+  return TRUE;
+}
+
 gboolean
 bench_store_floor (const char *database, const char *scratch_dir, guint max_documents,
                    StoreFloor *out, GError **error)
 {
+  static const char *const files[] = { "", "-wal", "-shm" };
   g_autofree char *scratch = g_build_filename (scratch_dir, "store-floor.db", NULL);
   g_auto (Floor) f = { 0 };
   *out = (StoreFloor){ 0 };
@@ -112,21 +126,18 @@ bench_store_floor (const char *database, const char *scratch_dir, guint max_docu
   /* One transaction per document, as the daemon commits them; only the writes are timed,
    * the reads (from a warm page cache) would be the extraction helper's job there. */
   g_autofree char *document = NULL;
-  gint64 spent = 0, start = 0;
+  gint64 spent = 0, started = 0;
   int rc;
   while ((rc = sqlite3_step (f.read)) == SQLITE_ROW) {
     const char *id = (const char *) sqlite3_column_text (f.read, 0);
     if (document == NULL || !g_str_equal (document, id)) {
-      if (document != NULL && sqlite3_exec (f.to, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-        return sql_fail (f.to, "commit", error);
-      if (document != NULL)
-        spent += now_ns () - start;
-      g_clear_pointer (&document, g_free);
+      if (!end_document (&f, &document, started, &spent, error))
+        return FALSE;
       if (out->documents == max_documents)
         break;
       document = g_strdup (id);
       out->documents++;
-      start = now_ns ();
+      started = now_ns ();
       if (sqlite3_exec (f.to, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
         return sql_fail (f.to, "begin", error);
     }
@@ -136,17 +147,12 @@ bench_store_floor (const char *database, const char *scratch_dir, guint max_docu
   }
   if (rc != SQLITE_DONE && rc != SQLITE_ROW)
     return sql_fail (f.from, "read the chunks", error);
-  if (document != NULL) {
-    if (sqlite3_exec (f.to, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-      return sql_fail (f.to, "commit", error);
-    spent += now_ns () - start;
-  }
+  if (!end_document (&f, &document, started, &spent, error))
+    return FALSE;
   out->seconds = (double) spent / 1e9;
   floor_clear (&f);
-  for (const char *suffix = ""; suffix != NULL; suffix = *suffix == '\0'                ? "-wal"
-                                                         : g_str_equal (suffix, "-wal") ? "-shm"
-                                                                                        : NULL) {
-    g_autofree char *path = g_strconcat (scratch, suffix, NULL);
+  for (guint i = 0; i < G_N_ELEMENTS (files); i++) {
+    g_autofree char *path = g_strconcat (scratch, files[i], NULL);
     g_unlink (path);
   }
   return TRUE;
