@@ -61,6 +61,7 @@ six in the evening. It is closed on Sundays, Mondays and public holidays.
 SEARCH_TEXT="How long should green tea steep?"
 EXPECTED_FILENAME=tea-guide.md
 EXPECTED_HEADING="Brewing tea > Green tea"
+EXPECTED_ANSWER="two to three minutes"
 # How long a document may take from AddText to ready.
 READY_TIMEOUT=60
 
@@ -331,6 +332,36 @@ step_search() {
     || fail "the best hit is not from $EXPECTED_FILENAME under \"$EXPECTED_HEADING\""
 }
 
+# Prints busctl's JSON answer of AskAndWait: the answer, then its numbered sources.
+print_answer() {
+  python3 -c '
+import json, sys
+answer, sources, stats = json.load(sys.stdin)["data"]
+print("  Answer (%s, %s, %.1f ms):" % (stats["backend"]["data"], stats["model"]["data"],
+                                      stats["total_ms"]["data"]))
+print("    " + answer)
+for n, source in enumerate(sources, 1):
+    where = ": ".join(filter(None, [source["filename"]["data"], source["heading"]["data"]]))
+    print("    [%d] %s" % (n, where))
+'
+}
+
+step_ask() {
+  echo "Ask the question: the answer is made from the best passages and cites them."
+  echo "(AskAndWait returns it whole; Ask streams it as Token signals.)"
+  local json
+  json=$(busctl --user --json=short --timeout=60 call "$BUS_NAME" "$SESSION_PATH" \
+    "$QUERY_IFACE" AskAndWait 'sa{sv}' "$SEARCH_TEXT" 1 k u 3) \
+    || fail "AskAndWait failed" || return 1
+  print_answer <<< "$json" || return 1
+  [[ $json == *"$EXPECTED_ANSWER"*"[1]"* ]] \
+    || fail "the answer does not say \"$EXPECTED_ANSWER\" with a citation" || return 1
+  echo "The question and its answer are now the session's conversation:"
+  show busctl --user get-property "$BUS_NAME" "$SESSION_PATH" "$SESSION_IFACE" MessageCount \
+    || return 1
+  [[ $OUT == "u 2" ]] || fail "MessageCount is not 2"
+}
+
 # Only when the demo exits, before the session goes: removing one document.
 step_remove_document() {
   echo "Remove a document: its chunks go, and Search no longer finds it."
@@ -359,7 +390,8 @@ step_delete() {
 }
 
 DEMO_STEPS=(step_health step_create_session step_list_sessions step_read_properties
-  step_rename step_gdbus step_add_texts step_wait_ready step_list_documents step_search)
+  step_rename step_gdbus step_add_texts step_wait_ready step_list_documents step_search
+  step_ask)
 ((DEMO_EXIT)) && DEMO_STEPS+=(step_remove_document step_delete)
 
 PASSED=0
@@ -419,6 +451,9 @@ Try next:
     $'# Notes\n\nThe spare key is under the blue flower pot.\n' 0
   busctl --user call $BUS_NAME $path $DOCUMENT_IFACE ListDocuments
   busctl --user call $BUS_NAME $path $QUERY_IFACE Search 'sa{sv}' 'where is the key' 1 k u 3
+  busctl --user call $BUS_NAME $path $QUERY_IFACE AskAndWait 'sa{sv}' 'where is the key' 0
+  busctl --user call $BUS_NAME $path $QUERY_IFACE Ask 'sa{sv}' 'where is the key' 0
+  busctl --user monitor $BUS_NAME   # in another terminal first: Ask's Token signals
   gdbus call --session --dest $BUS_NAME --object-path $path \\
     --method $DOCUMENT_IFACE.AddFile 3 report.pdf '{}' 3< report.pdf
   busctl --user call $BUS_NAME $path $SESSION_IFACE Delete

@@ -7,6 +7,7 @@
 
 #include "bus/source.h"
 #include "common/errors.h"
+#include "service/queries.h"
 
 int
 sr_bus_set_error (sd_bus_error *ret, const GError *error)
@@ -61,8 +62,12 @@ on_name_owner_changed (sd_bus_message *m, void *userdata, sd_bus_error *ret_erro
   if (sd_bus_message_read (m, "sss", &name, &old_owner, &new_owner) < 0)
     return 0;
   /* A unique name is never reused, so its peer entry can go once it leaves. */
-  if (name[0] == ':' && new_owner[0] == '\0')
-    g_hash_table_remove (bus->peers, name);
+  if (name[0] != ':' || new_owner[0] != '\0')
+    return 0;
+  g_hash_table_remove (bus->peers, name);
+  /* Nobody is left to hear those answers. */
+  if (sr_service_queries (bus->service) != NULL)
+    sr_queries_cancel_peer (sr_service_queries (bus->service), name);
   return 0;
 }
 

@@ -27,6 +27,26 @@ known_names (const SrOptionSpec *specs, guint n_specs)
   return g_string_free (g_steal_pointer (&names), FALSE);
 }
 
+/* Clients send whatever their language makes of "0.5" or "1": all of it is a number. */
+static int
+read_number (sd_bus_message *m, const SrOptionSpec *spec, char type)
+{
+  int r;
+  double *out = spec->out;
+  if (type == 'd')
+    return sd_bus_message_read (m, "v", "d", out);
+  if (type == 'u' || type == 'i') {
+    int32_t value = 0;
+    r = sd_bus_message_read (m, "v", type == 'u' ? "u" : "i", &value);
+    *out = type == 'u' ? (double) (uint32_t) value : (double) value;
+    return r;
+  }
+  int64_t value = 0;
+  r = sd_bus_message_read (m, "v", type == 't' ? "t" : "x", &value);
+  *out = type == 't' ? (double) (uint64_t) value : (double) value;
+  return r;
+}
+
 static int
 read_value (sd_bus_message *m, const SrOptionSpec *spec, const char *contents, sd_bus_error *error)
 {
@@ -74,12 +94,30 @@ read_value (sd_bus_message *m, const SrOptionSpec *spec, const char *contents, s
     return 0;
   }
 
+  if (spec->kind == SR_OPTION_BOOLEAN && g_str_equal (contents, "b")) {
+    int value = 0;
+    if ((r = sd_bus_message_read (m, "v", "b", &value)) < 0)
+      return r;
+    *(gboolean *) spec->out = value != 0;
+    return 0;
+  }
+
+  if (spec->kind == SR_OPTION_NUMBER && contents[0] != '\0' && strchr ("duitx", contents[0]) != NULL
+      && contents[1] == '\0')
+    return read_number (m, spec, contents[0]);
+
   if (spec->kind == SR_OPTION_STRING)
     return invalid (error, _ ("Invalid option '%s': expected a string (s), got '%s'"), spec->name,
                     contents);
   if (spec->kind == SR_OPTION_COUNT)
     return invalid (error, _ ("Invalid option '%s': expected a number (u or t), got '%s'"),
                     spec->name, contents);
+  if (spec->kind == SR_OPTION_BOOLEAN)
+    return invalid (error, _ ("Invalid option '%s': expected a boolean (b), got '%s'"), spec->name,
+                    contents);
+  if (spec->kind == SR_OPTION_NUMBER)
+    return invalid (error, _ ("Invalid option '%s': expected a number (d), got '%s'"), spec->name,
+                    contents);
   return invalid (error,
                   _ ("Invalid option '%s': expected seconds (u or t) or a duration "
                      "string (s), got '%s'"),

@@ -10,6 +10,8 @@ typedef enum {
   SR_OPTION_STRING,  /* 's' → char** (newly allocated) */
   SR_OPTION_SECONDS, /* 'u' or 't' seconds, or 's' like "30m", "24h" → gint64* */
   SR_OPTION_COUNT,   /* 'u' or 't' → gint64* */
+  SR_OPTION_BOOLEAN, /* 'b' → gboolean* */
+  SR_OPTION_NUMBER,  /* 'd', or 'u', 'i', 't', 'x' as exact as a double is → double* */
 } SrOptionKind;
 
 typedef struct {

@@ -56,6 +56,10 @@ static const KeySpec keys[] = {
     G_GUINT64_CONSTANT (64) << 30 },
   { "limits", "extract_cpu_time", KEY_DURATION, FIELD (extract_cpu_time), "60s", 1, 24 * 3600 },
   { "limits", "extract_timeout", KEY_DURATION, FIELD (extract_timeout), "120s", 1, 24 * 3600 },
+  { "limits", "max_question_size", KEY_SIZE, FIELD (max_question_size), "16K", 256, 1 << 20 },
+  { "query", "max_queries_per_user", KEY_UINT, FIELD (max_queries_per_user), "4", 0, 1000 },
+  { "query", "max_generations", KEY_UINT, FIELD (max_generations), "2", 1, 256 },
+  { "query", "history_messages", KEY_UINT, FIELD (history_messages), "6", 0, 100 },
   { "security", "authorization_cache", KEY_DURATION, FIELD (authorization_cache), "10s", 0, 3600 },
 };
 

@@ -37,6 +37,12 @@ typedef struct {
   guint64 extract_memory;          /* bytes of memory for the helper */
   guint64 extract_cpu_time;        /* seconds of CPU time for the helper */
   guint64 extract_timeout;         /* seconds from the helper's start to its exit */
+  guint64 max_question_size;       /* bytes of one question */
+
+  /* [query] */
+  guint64 max_queries_per_user; /* questions of one user answered at once; 0: no limit */
+  guint64 max_generations;      /* answers generated at once; later ones wait their turn */
+  guint64 history_messages;     /* earlier messages of the conversation a prompt carries */
 
   /* [security] */
   guint64 authorization_cache; /* seconds a polkit "yes" is kept per bus connection */

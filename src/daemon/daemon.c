@@ -10,6 +10,7 @@
 
 #include "common/durations.h"
 #include "daemon/notify.h"
+#include "service/queries.h"
 #include "service/sessions.h"
 #include "embed/embedder.h"
 #include "ingest/pipeline.h"
@@ -163,6 +164,19 @@ start_documents (SrDaemon *daemon)
   sr_service_start_documents (daemon->service, &pipeline, workers);
 }
 
+static void
+start_queries (SrDaemon *daemon)
+{
+  const SrConfig *config = daemon->config;
+  const SrQueryLimits limits = {
+    .max_question_bytes = config->max_question_size,
+    .max_per_user = (guint) config->max_queries_per_user,
+    .max_generations = (guint) config->max_generations,
+    .history_messages = (guint) config->history_messages,
+  };
+  sr_service_start_queries (daemon->service, sr_generator_builtin_new (), &limits);
+}
+
 static gboolean
 prepare_state_dir (const char *dir, GError **error)
 {
@@ -187,6 +201,7 @@ start (SrDaemon *daemon, GError **error)
   SrLimits limits = limits_from_config (daemon->config);
   daemon->service = sr_service_new (store, daemon->state_dir, &limits);
   start_documents (daemon);
+  start_queries (daemon);
 
   /* Expired sessions go before any client can see them. */
   expire_sessions (daemon);

@@ -7,6 +7,7 @@
 #include "ingest/sandbox.h"
 #include "service/indexes.h"
 #include "service/ingestion.h"
+#include "service/queries.h"
 #include "store/files.h"
 
 struct SrService {
@@ -21,6 +22,7 @@ struct SrService {
   SrEmbedder *embedder;
   SrIndexes *indexes;
   SrIngestion *ingestion;
+  SrQueries *queries;
   GArray *listeners; /* Listener */
   GMutex threads_lock;
   GCond threads_done;
@@ -56,6 +58,8 @@ sr_service_free (SrService *service)
   while (service->threads > 0)
     g_cond_wait (&service->threads_done, &service->threads_lock);
   g_mutex_unlock (&service->threads_lock);
+  /* Answers still running are stored as incomplete while the database is open. */
+  g_clear_pointer (&service->queries, sr_queries_free);
   /* Workers first: their last results still go to the indexes and the database. */
   g_clear_pointer (&service->ingestion, sr_ingestion_free);
   /* Nothing reads documents any more, neither workers nor uploads: the helper's fork
@@ -108,6 +112,18 @@ sr_service_start_documents (SrService *service, const SrPipelineConfig *config, 
     g_warning ("Cannot resume unfinished documents: %s", error->message);
   else if (resumed > 0)
     g_info ("Resuming %u unfinished document(s)", resumed);
+}
+
+void
+sr_service_start_queries (SrService *service, SrGenerator *generator, const SrQueryLimits *limits)
+{
+  service->queries = sr_queries_new (service, generator, limits);
+}
+
+SrQueries *
+sr_service_queries (SrService *service)
+{
+  return service->queries;
 }
 
 void

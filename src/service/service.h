@@ -4,6 +4,7 @@
 #include <glib.h>
 
 #include "embed/embedder.h"
+#include "llm/generator.h"
 #include "ingest/pipeline.h"
 #include "store/documents.h"
 #include "store/store.h"
@@ -23,6 +24,8 @@ typedef struct {
 typedef struct SrService SrService;
 typedef struct SrIndexes SrIndexes;
 typedef struct SrIngestion SrIngestion;
+typedef struct SrQueries SrQueries;
+typedef struct SrQueryLimits SrQueryLimits;
 
 /* Told on the main loop whenever a document's state or progress changes; @adder is who
  * added it in this run (a bus name or HTTP peer), NULL for documents resumed at start. */
@@ -43,6 +46,11 @@ const char *sr_service_files_dir (SrService *service);
 /* Starts document processing: @config's embedder becomes the service's, @workers threads
  * ingest, and documents a previous run left unfinished are queued again. */
 void sr_service_start_documents (SrService *service, const SrPipelineConfig *config, guint workers);
+/* Starts answering questions with @generator (taken). */
+void sr_service_start_queries (SrService *service, SrGenerator *generator,
+                               const SrQueryLimits *limits);
+/* NULL until sr_service_start_queries(). */
+SrQueries *sr_service_queries (SrService *service);
 /* Drops what a removed session leaves outside the database: its index and unused files. */
 void sr_service_forget_session (SrService *service, const char *session_id);
 /* The document reader and its bounds, for looking into uploads; NULL until

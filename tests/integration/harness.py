@@ -59,6 +59,10 @@ CONFIG_GROUPS = {
     "extract_memory": "limits",
     "extract_cpu_time": "limits",
     "extract_timeout": "limits",
+    "max_question_size": "limits",
+    "max_queries_per_user": "query",
+    "max_generations": "query",
+    "history_messages": "query",
     "authorization_cache": "security",
 }
 # No polkit answer is kept unless a test asks for it: each call is decided afresh.

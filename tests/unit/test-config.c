@@ -87,6 +87,10 @@ assert_defaults (const SrConfig *config)
   g_assert_cmpuint (config->extract_memory, ==, 1 << 30);
   g_assert_cmpuint (config->extract_cpu_time, ==, 60);
   g_assert_cmpuint (config->extract_timeout, ==, 120);
+  g_assert_cmpuint (config->max_question_size, ==, 16 << 10);
+  g_assert_cmpuint (config->max_queries_per_user, ==, 4);
+  g_assert_cmpuint (config->max_generations, ==, 2);
+  g_assert_cmpuint (config->history_messages, ==, 6);
 }
 
 static void
@@ -325,6 +329,30 @@ static const struct {
     { 1, 86400, 120 },
     { "0", "25h", "forever", "" },
     DURATION_HINT "from 1s to 1d" },
+  { "limits",
+    "max_question_size",
+    { "256", "1M", "16K" },
+    { 256, 1 << 20, 16 << 10 },
+    { "255", "0", "2M", "lots", "" },
+    "a size such as 512K, 100M or 2G, from 256 to 1M" },
+  { "query",
+    "max_queries_per_user",
+    { "0", "1000", "4" },
+    { 0, 1000, 4 },
+    { "1001", "-1", "four", "" },
+    "a whole number from 0 to 1000" },
+  { "query",
+    "max_generations",
+    { "1", "256", "2" },
+    { 1, 256, 2 },
+    { "0", "257", "-2", "" },
+    "a whole number from 1 to 256" },
+  { "query",
+    "history_messages",
+    { "0", "100", "6" },
+    { 0, 100, 6 },
+    { "101", "-1", "six", "" },
+    "a whole number from 0 to 100" },
   { "security",
     "authorization_cache",
     { "0", "3600", "1h", "10s" },
@@ -374,6 +402,14 @@ field_value (const SrConfig *config, const char *key)
     return config->extract_cpu_time;
   if (g_str_equal (key, "extract_timeout"))
     return config->extract_timeout;
+  if (g_str_equal (key, "max_question_size"))
+    return config->max_question_size;
+  if (g_str_equal (key, "max_queries_per_user"))
+    return config->max_queries_per_user;
+  if (g_str_equal (key, "max_generations"))
+    return config->max_generations;
+  if (g_str_equal (key, "history_messages"))
+    return config->history_messages;
   g_error ("test-config does not know the field of key %s", key);
 }
 
