@@ -14,6 +14,7 @@
 #include "store/sessions.h"
 
 #define MAX_MODEL_BYTES 256
+#define STOP_WAIT_US    (G_USEC_PER_SEC / 2)
 #define MAX_ANSWER_TOKENS 65536
 
 typedef enum {
@@ -339,7 +340,9 @@ static gboolean
 check_options (SrQueries *queries, const char *question, const SrAskOptions *options,
                GError **error)
 {
-  if (!g_utf8_validate (question, -1, NULL) || strlen (question) > queries->limits.max_question_bytes)
+  if (!g_utf8_validate (question, -1, NULL))
+    return fail (error, SMARTRAG_ERROR_INVALID_ARGS, _ ("Invalid question: it is not UTF-8"));
+  if (strlen (question) > queries->limits.max_question_bytes)
     return fail (error, SMARTRAG_ERROR_TOO_LARGE,
                          _ ("Invalid question: expected UTF-8 of at most %" G_GUINT64_FORMAT
                             " bytes"),
@@ -560,6 +563,12 @@ sr_queries_free (SrQueries *queries)
     memset (&query->listener, 0, sizeof query->listener);
     stop (query, SMARTRAG_ERROR_SHUTTING_DOWN, _ ("The daemon stopped"));
   }
+  /* Cancelled generators end promptly; their last calls still need this object. Only a
+   * stop past its deadline gets here with answers under way. */
+  gint64 deadline = g_get_monotonic_time () + STOP_WAIT_US;
+  while (g_hash_table_size (queries->generating) > 0 && g_get_monotonic_time () < deadline)
+    if (!g_main_context_iteration (NULL, FALSE))
+      g_usleep (1000);
   g_hash_table_iter_init (&iter, queries->generating);
   while (g_hash_table_iter_next (&iter, (gpointer *) &query, NULL))
     query->queries = NULL;
