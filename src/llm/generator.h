@@ -52,9 +52,8 @@ typedef struct {
   const char *name; /* "builtin", "ollama", "openai" */
   /* Starts answering @request (copied as needed before this returns) and returns at
    * once; never blocks the calling thread's loop. */
-  void (*generate) (SrGenerator *self, const SrGenerateRequest *request,
-                    GCancellable *cancellable, SrTokenFunc token, SrGenerateDone done,
-                    gpointer user_data);
+  void (*generate) (SrGenerator *self, const SrGenerateRequest *request, GCancellable *cancellable,
+                    SrTokenFunc token, SrGenerateDone done, gpointer user_data);
   void (*free) (SrGenerator *self);
 } SrGeneratorClass;
 
