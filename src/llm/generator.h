@@ -37,6 +37,8 @@ typedef struct {
   const char *model; /* what answered */
   guint prompt_tokens;
   guint answer_tokens;
+  /* What answered, when a generator chooses among others ("auto"); NULL: its own name */
+  const char *backend;
 } SrGenerateStats;
 
 /* Called on the thread-default main context of the sr_generator_generate() caller, in

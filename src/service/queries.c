@@ -194,7 +194,9 @@ static void
 fill_stats (Query *query, SrAnswerStats *stats, const SrGenerateStats *generated)
 {
   gint64 now = g_get_monotonic_time ();
-  stats->backend = query->queries->generator->klass->name;
+  stats->backend = generated != NULL && generated->backend != NULL
+                       ? generated->backend
+                       : query->queries->generator->klass->name;
   stats->model = generated != NULL && generated->model != NULL ? generated->model
                                                                : query->queries->generator->model;
   stats->ttft_ms = query->first_token > 0 ? ms_since (query->started, query->first_token) : 0;
