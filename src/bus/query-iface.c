@@ -153,8 +153,8 @@ static sd_bus_message *
 new_signal (Asker *asker, const char *member)
 {
   sd_bus_message *signal = NULL;
-  int r = sd_bus_message_new_signal (asker->bus->bus, &signal, asker->path, QUERY_INTERFACE,
-                                     member);
+  int r
+      = sd_bus_message_new_signal (asker->bus->bus, &signal, asker->path, QUERY_INTERFACE, member);
   if (r >= 0)
     r = sd_bus_message_set_destination (signal, asker->destination);
   if (r < 0) {

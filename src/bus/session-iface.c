@@ -4,6 +4,7 @@
 #include "bus/bus-private.h"
 #include "common/errors.h"
 #include "common/ids.h"
+#include "service/conversations.h"
 #include "service/sessions.h"
 
 #define SESSION_INTERFACE "org.smartrag.Daemon.Session"
@@ -294,6 +295,193 @@ method_delete (sd_bus_message *m, void *userdata, sd_bus_error *error)
   return sr_bus_session_call (userdata, m, delete_authorized, NULL, NULL, error);
 }
 
+static const char *
+session_of (sd_bus_message *m)
+{
+  return sr_bus_session_id_from_path (sd_bus_message_get_path (m));
+}
+
+static int
+append_source (sd_bus_message *reply, const SrMessageSource *s)
+{
+  int r = sd_bus_message_open_container (reply, 'a', "{sv}");
+  if (r >= 0)
+    r = sd_bus_message_append (reply, "{sv}{sv}{sv}{sv}{sv}{sv}", "document_id", "s",
+                               s->document_id, "filename", "s", s->filename, "chunk", "u", s->chunk,
+                               "heading", "s", s->heading, "text", "s", s->text, "score", "d",
+                               s->score);
+  /* Only paged formats know a page. */
+  if (r >= 0 && s->page > 0)
+    r = sd_bus_message_append (reply, "{sv}", "page", "u", s->page);
+  if (r >= 0)
+    r = sd_bus_message_close_container (reply);
+  return r;
+}
+
+/* The "sources" entry of an answer: aa{sv}, each as Query.Search gives a hit. */
+static int
+append_sources (sd_bus_message *reply, const char *sources_json)
+{
+  g_autoptr (GPtrArray) sources = sr_conversations_parse_sources (sources_json);
+  int r = sd_bus_message_open_container (reply, 'e', "sv");
+  if (r >= 0)
+    r = sd_bus_message_append (reply, "s", "sources");
+  if (r >= 0)
+    r = sd_bus_message_open_container (reply, 'v', "aa{sv}");
+  if (r >= 0)
+    r = sd_bus_message_open_container (reply, 'a', "a{sv}");
+  for (guint i = 0; r >= 0 && i < sources->len; i++)
+    r = append_source (reply, sources->pdata[i]);
+  for (int level = 0; r >= 0 && level < 3; level++)
+    r = sd_bus_message_close_container (reply);
+  return r;
+}
+
+static int
+append_message (sd_bus_message *reply, gconstpointer item)
+{
+  const SrMessageRecord *msg = item;
+  gboolean answer = g_str_equal (msg->role, "assistant");
+  int r = sd_bus_message_open_container (reply, 'a', "{sv}");
+  if (r >= 0)
+    r = sd_bus_message_append (reply, "{sv}{sv}{sv}{sv}{sv}{sv}", "id", "t", (guint64) msg->id,
+                               "role", "s", msg->role, "content", "s", msg->content, "state", "s",
+                               msg->state, "created_at", "t", (guint64) msg->created_at, "query_id",
+                               "s", msg->query_id);
+  /* What only an answer has. */
+  if (r >= 0 && answer)
+    r = append_sources (reply, msg->sources_json);
+  if (r >= 0 && answer)
+    r = sd_bus_message_append (reply, "{sv}{sv}{sv}{sv}{sv}{sv}", "backend", "s", msg->backend,
+                               "model", "s", msg->model, "ttft_ms", "d", msg->ttft_ms, "total_ms",
+                               "d", msg->total_ms, "prompt_tokens", "u", msg->prompt_tokens,
+                               "answer_tokens", "u", msg->answer_tokens);
+  if (r >= 0 && *msg->error != '\0')
+    r = sd_bus_message_append (reply, "{sv}", "error", "s", msg->error);
+  if (r >= 0)
+    r = sd_bus_message_close_container (reply);
+  return r;
+}
+
+typedef struct {
+  guint32 offset;
+  guint32 limit;
+  char *text;
+  char *format;
+  int fd; /* owned by the message, which outlives this */
+} ConversationArgs;
+
+static void
+conversation_args_free (gpointer data)
+{
+  ConversationArgs *args = data;
+  g_free (args->text);
+  g_free (args->format);
+  g_free (args);
+}
+
+static void
+get_messages_authorized (SrBus *bus, sd_bus_message *m, const SrCaller *caller,
+                         const GError *denied, gpointer data)
+{
+  ConversationArgs *args = data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) messages
+      = denied ? NULL
+               : sr_conversations_get_messages (bus->service, caller, session_of (m), args->offset,
+                                                args->limit, &error);
+  if (messages == NULL) {
+    sr_bus_reply_session_error (m, denied, error);
+    return;
+  }
+  sr_bus_reply_list (m, messages, append_message);
+}
+
+static void
+search_messages_authorized (SrBus *bus, sd_bus_message *m, const SrCaller *caller,
+                            const GError *denied, gpointer data)
+{
+  ConversationArgs *args = data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) messages
+      = denied ? NULL
+               : sr_conversations_search (bus->service, caller, session_of (m), args->text,
+                                          args->limit, &error);
+  if (messages == NULL) {
+    sr_bus_reply_session_error (m, denied, error);
+    return;
+  }
+  sr_bus_reply_list (m, messages, append_message);
+}
+
+static void
+on_exported (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  sd_bus_message *m = user_data;
+  g_autoptr (GError) error = NULL;
+
+  if (sr_conversations_export_finish (result, &error))
+    sd_bus_reply_method_return (m, NULL);
+  else
+    sr_bus_reply_session_error (m, NULL, error);
+  sd_bus_message_unref (m);
+}
+
+static void
+export_authorized (SrBus *bus, sd_bus_message *m, const SrCaller *caller, const GError *denied,
+                   gpointer data)
+{
+  ConversationArgs *args = data;
+  if (denied != NULL) {
+    sr_bus_reply_session_error (m, denied, NULL);
+    return;
+  }
+  sr_conversations_export_async (bus->service, caller, session_of (m), args->format, args->fd,
+                                 on_exported, sd_bus_message_ref (m));
+}
+
+/* Goes on with @args once the caller may reach the session; @r is what reading them gave. */
+static int
+with_args (sd_bus_message *m, SrBus *bus, int r, ConversationArgs *args, SrBusContinuation cont,
+           sd_bus_error *error)
+{
+  if (r < 0) {
+    conversation_args_free (args);
+    return r;
+  }
+  return sr_bus_session_call (bus, m, cont, args, conversation_args_free, error);
+}
+
+static int
+method_get_messages (sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+  ConversationArgs *args = g_new0 (ConversationArgs, 1);
+  int r = sd_bus_message_read (m, "uu", &args->offset, &args->limit);
+  return with_args (m, userdata, r, args, get_messages_authorized, error);
+}
+
+static int
+method_search_messages (sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+  ConversationArgs *args = g_new0 (ConversationArgs, 1);
+  const char *text;
+  int r = sd_bus_message_read (m, "su", &text, &args->limit);
+  if (r >= 0)
+    args->text = g_strdup (text);
+  return with_args (m, userdata, r, args, search_messages_authorized, error);
+}
+
+static int
+method_export (sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+  ConversationArgs *args = g_new0 (ConversationArgs, 1);
+  const char *format;
+  int r = sd_bus_message_read (m, "sh", &format, &args->fd);
+  if (r >= 0)
+    args->format = g_strdup (format);
+  return with_args (m, userdata, r, args, export_authorized, error);
+}
+
 static const sd_bus_vtable session_vtable[] = {
   SD_BUS_VTABLE_START (0),
   SD_BUS_PROPERTY ("Id", "s", property_get, 0, SD_BUS_VTABLE_PROPERTY_CONST),
@@ -306,6 +494,14 @@ static const sd_bus_vtable session_vtable[] = {
                             SD_BUS_VTABLE_UNPRIVILEGED | SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
   SD_BUS_PROPERTY ("MessageCount", "u", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
   SD_BUS_PROPERTY ("DocumentCount", "u", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+  SD_BUS_METHOD_WITH_ARGS ("GetMessages", SD_BUS_ARGS ("u", offset, "u", limit),
+                           SD_BUS_RESULT ("aa{sv}", messages), method_get_messages,
+                           SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS ("SearchMessages", SD_BUS_ARGS ("s", text, "u", limit),
+                           SD_BUS_RESULT ("aa{sv}", messages), method_search_messages,
+                           SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS ("Export", SD_BUS_ARGS ("s", format, "h", fd), SD_BUS_NO_RESULT,
+                           method_export, SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_METHOD ("Delete", NULL, NULL, method_delete, SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_VTABLE_END,
 };

@@ -13,8 +13,8 @@
 #include "store/messages.h"
 #include "store/sessions.h"
 
-#define MAX_MODEL_BYTES 256
-#define STOP_WAIT_US    (G_USEC_PER_SEC / 2)
+#define MAX_MODEL_BYTES   256
+#define STOP_WAIT_US      (G_USEC_PER_SEC / 2)
 #define MAX_ANSWER_TOKENS 65536
 
 typedef enum {
@@ -50,9 +50,9 @@ struct SrQueries {
   SrService *service;
   SrGenerator *generator;
   SrQueryLimits limits;
-  GHashTable *running; /* id → Query* (one reference) */
+  GHashTable *running;  /* id → Query* (one reference) */
   GHashTable *per_user; /* uid → number running */
-  GQueue waiting;      /* Query*, for a generation slot, oldest first */
+  GQueue waiting;       /* Query*, for a generation slot, oldest first */
   /* Query* the generator has not called back yet, a stopped one included: it holds a
    * generation slot until then. */
   GHashTable *generating;
@@ -179,8 +179,8 @@ query_retire (Query *query)
   SrQueries *queries = query->queries;
   query->stage = STAGE_DONE;
   g_queue_remove (&queries->waiting, query);
-  guint count = GPOINTER_TO_UINT (g_hash_table_lookup (queries->per_user,
-                                                       GUINT_TO_POINTER (query->uid)));
+  guint count
+      = GPOINTER_TO_UINT (g_hash_table_lookup (queries->per_user, GUINT_TO_POINTER (query->uid)));
   if (count <= 1)
     g_hash_table_remove (queries->per_user, GUINT_TO_POINTER (query->uid));
   else
@@ -230,8 +230,7 @@ query_finish (Query *query, const SrGenerateStats *generated)
   g_autoptr (Query) hold = query_ref (query);
   query_retire (query);
   if (query->listener.finished != NULL)
-    query->listener.finished (query->id, query->answer->str, query->hits, &stats,
-                              query->user_data);
+    query->listener.finished (query->id, query->answer->str, query->hits, &stats, query->user_data);
   g_debug ("Query %s answered in %.1f ms (first token after %.1f ms)", query->id, stats.total_ms,
            stats.ttft_ms);
 }
@@ -278,14 +277,14 @@ generate (Query *query)
   g_autofree SrPromptSource *sources = g_new0 (SrPromptSource, MAX (n_sources, 1));
   for (guint i = 0; i < n_sources; i++) {
     const SrChunkHit *hit = query->hits->pdata[i];
-    sources[i] = (SrPromptSource) { i + 1, hit->filename, (guint) MAX (hit->page, 0),
-                                    hit->heading, hit->text };
+    sources[i] = (SrPromptSource){ i + 1, hit->filename, (guint) MAX (hit->page, 0), hit->heading,
+                                   hit->text };
   }
   guint n_history = query->history->len;
   g_autofree SrChatTurn *history = g_new0 (SrChatTurn, MAX (n_history, 1));
   for (guint i = 0; i < n_history; i++) {
     const SrMessageRecord *message = query->history->pdata[i];
-    history[i] = (SrChatTurn) { message->role, message->content };
+    history[i] = (SrChatTurn){ message->role, message->content };
   }
   SrGenerateRequest request = {
     .question = query->question,
@@ -346,49 +345,47 @@ check_options (SrQueries *queries, const char *question, const SrAskOptions *opt
     return fail (error, SMARTRAG_ERROR_INVALID_ARGS, _ ("Invalid question: it is not UTF-8"));
   if (strlen (question) > queries->limits.max_question_bytes)
     return fail (error, SMARTRAG_ERROR_TOO_LARGE,
-                         _ ("Invalid question: expected UTF-8 of at most %" G_GUINT64_FORMAT
-                            " bytes"),
-                         queries->limits.max_question_bytes);
+                 _ ("Invalid question: expected UTF-8 of at most %" G_GUINT64_FORMAT " bytes"),
+                 queries->limits.max_question_bytes);
   g_autofree char *stripped = g_strstrip (g_strdup (question));
   if (*stripped == '\0')
     return fail (error, SMARTRAG_ERROR_INVALID_ARGS, _ ("Invalid question: it is empty"));
   if (options->k < 1 || options->k > SR_SEARCH_MAX_K)
-    return fail (error, SMARTRAG_ERROR_INVALID_ARGS,
-                         _ ("Invalid k: expected 1 to %d sources"), SR_SEARCH_MAX_K);
+    return fail (error, SMARTRAG_ERROR_INVALID_ARGS, _ ("Invalid k: expected 1 to %d sources"),
+                 SR_SEARCH_MAX_K);
   const char *backend = options->backend;
   if (backend != NULL && *backend != '\0' && !g_str_equal (backend, "auto")
       && !g_str_equal (backend, queries->generator->klass->name))
     return fail (error, SMARTRAG_ERROR_INVALID_ARGS,
-                         _ ("Invalid backend '%s': expected auto or %s"), backend,
-                         queries->generator->klass->name);
+                 _ ("Invalid backend '%s': expected auto or %s"), backend,
+                 queries->generator->klass->name);
   if (options->model != NULL
       && (!g_utf8_validate (options->model, -1, NULL) || strlen (options->model) > MAX_MODEL_BYTES))
     return fail (error, SMARTRAG_ERROR_INVALID_ARGS,
-                         _ ("Invalid model: expected UTF-8 of at most %d bytes"), MAX_MODEL_BYTES);
+                 _ ("Invalid model: expected UTF-8 of at most %d bytes"), MAX_MODEL_BYTES);
   if (options->temperature > 2.0 || (options->temperature < 0 && options->temperature != -1.0))
-    return fail (error, SMARTRAG_ERROR_INVALID_ARGS,
-                         _ ("Invalid temperature: expected 0 to 2"));
+    return fail (error, SMARTRAG_ERROR_INVALID_ARGS, _ ("Invalid temperature: expected 0 to 2"));
   if (options->max_tokens > MAX_ANSWER_TOKENS)
-    return fail (error, SMARTRAG_ERROR_INVALID_ARGS,
-                         _ ("Invalid max_tokens: expected at most %d"), MAX_ANSWER_TOKENS);
+    return fail (error, SMARTRAG_ERROR_INVALID_ARGS, _ ("Invalid max_tokens: expected at most %d"),
+                 MAX_ANSWER_TOKENS);
   return TRUE;
 }
 
 static gboolean
 check_room (SrQueries *queries, const SrCaller *caller, GError **error)
 {
-  guint mine = GPOINTER_TO_UINT (g_hash_table_lookup (queries->per_user,
-                                                      GUINT_TO_POINTER (caller->uid)));
+  guint mine
+      = GPOINTER_TO_UINT (g_hash_table_lookup (queries->per_user, GUINT_TO_POINTER (caller->uid)));
   if (queries->limits.max_per_user == 0 || mine < queries->limits.max_per_user)
     return TRUE;
   return fail (error, SMARTRAG_ERROR_BUSY,
-                       g_dngettext (GETTEXT_PACKAGE,
-                                    "Too many questions at once: %u of yours is still being "
-                                    "answered; wait for it or cancel it",
-                                    "Too many questions at once: %u of yours are still being "
-                                    "answered; wait for one or cancel it",
-                                    mine),
-                       mine);
+               g_dngettext (GETTEXT_PACKAGE,
+                            "Too many questions at once: %u of yours is still being "
+                            "answered; wait for it or cancel it",
+                            "Too many questions at once: %u of yours are still being "
+                            "answered; wait for one or cancel it",
+                            mine),
+               mine);
 }
 
 /* The text retrieval is given: the question, cut at a character boundary to what a
@@ -403,8 +400,8 @@ retrieval_text (const char *question)
 }
 
 static Query *
-query_new (SrQueries *queries, const SrCaller *caller, const char *session_id,
-           const char *question, const SrAskOptions *options)
+query_new (SrQueries *queries, const SrCaller *caller, const char *session_id, const char *question,
+           const SrAskOptions *options)
 {
   Query *query = g_new0 (Query, 1);
   query->refs = 1;
@@ -416,9 +413,8 @@ query_new (SrQueries *queries, const SrCaller *caller, const char *session_id,
   query->question = g_strdup (question);
   query->options = *options;
   query->options.backend = g_strdup (options->backend);
-  query->options.model = options->model != NULL && *options->model != '\0'
-                             ? g_strdup (options->model)
-                             : NULL;
+  query->options.model
+      = options->model != NULL && *options->model != '\0' ? g_strdup (options->model) : NULL;
   query->cancellable = g_cancellable_new ();
   query->started = g_get_monotonic_time ();
   query->answer = g_string_new (NULL);
@@ -438,10 +434,9 @@ sr_queries_ask (SrQueries *queries, const SrCaller *caller, const char *session_
 
   SrStore *store = sr_service_store (service);
   guint n_history = options->history ? queries->limits.history_messages : 0;
-  g_autoptr (GPtrArray) history = n_history > 0
-                                      ? sr_store_messages_recent (store, session_id, n_history,
-                                                                  error)
-                                      : g_ptr_array_new ();
+  g_autoptr (GPtrArray) history
+      = n_history > 0 ? sr_store_messages_recent (store, session_id, n_history, error)
+                      : g_ptr_array_new ();
   if (history == NULL)
     return NULL;
 
@@ -467,8 +462,8 @@ sr_queries_ask (SrQueries *queries, const SrCaller *caller, const char *session_
   query->listener = *listener;
   query->user_data = user_data;
   query->destroy = destroy;
-  guint mine = GPOINTER_TO_UINT (g_hash_table_lookup (queries->per_user,
-                                                      GUINT_TO_POINTER (caller->uid)));
+  guint mine
+      = GPOINTER_TO_UINT (g_hash_table_lookup (queries->per_user, GUINT_TO_POINTER (caller->uid)));
   g_hash_table_insert (queries->per_user, GUINT_TO_POINTER (caller->uid),
                        GUINT_TO_POINTER (mine + 1));
   g_hash_table_insert (queries->running, query->id, query_ref (query));
@@ -500,8 +495,7 @@ sr_queries_cancel (SrQueries *queries, const SrCaller *caller, const char *sessi
   if (query == NULL || g_strcmp0 (query->session_id, session_id) != 0
       || !sr_caller_may_access (caller, query->uid))
     return fail (error, SMARTRAG_ERROR_NOT_FOUND,
-                         _ ("No query %s is running in this session; it may have finished"),
-                         query_id);
+                 _ ("No query %s is running in this session; it may have finished"), query_id);
   stop (query, SMARTRAG_ERROR_CANCELLED, _ ("The question was cancelled"));
   return TRUE;
 }

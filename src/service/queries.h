@@ -13,8 +13,8 @@ G_BEGIN_DECLS
 
 struct SrQueryLimits {
   guint64 max_question_bytes;
-  guint max_per_user;    /* queries of one user at once; beyond: BUSY */
-  guint max_generations; /* answers generated at once; later ones wait their turn */
+  guint max_per_user;     /* queries of one user at once; beyond: BUSY */
+  guint max_generations;  /* answers generated at once; later ones wait their turn */
   guint history_messages; /* earlier messages a prompt carries */
 };
 
@@ -27,7 +27,10 @@ typedef struct {
   guint max_tokens;    /* 0: the backend's default */
 } SrAskOptions;
 
-#define SR_ASK_OPTIONS_INIT { SR_QUERY_DEFAULT_K, TRUE, NULL, NULL, -1.0, 0 }
+#define SR_ASK_OPTIONS_INIT                                                                        \
+  {                                                                                                \
+    SR_QUERY_DEFAULT_K, TRUE, NULL, NULL, -1.0, 0                                                  \
+  }
 
 typedef struct {
   const char *backend;

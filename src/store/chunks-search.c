@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/errors.h"
+#include "store/fts.h"
 
 /* BM25 as FTS5's bm25() computes it, so scores and their order are the same. */
 #define BM25_K1 1.2
@@ -36,26 +37,17 @@ term_clear (gpointer data)
   g_free (((Term *) data)->phrase);
 }
 
-/* Each distinct word of @text as an FTS5 string: quotes are doubled, so nothing the user
- * types is read as FTS5 syntax. */
+/* Each distinct word of @text, as sr_store_fts_phrases() makes it safe for FTS5. */
 static GArray *
 terms_from_text (const char *text)
 {
   g_autoptr (GArray) terms = g_array_new (FALSE, TRUE, sizeof (Term));
   g_array_set_clear_func (terms, term_clear);
-  g_auto (GStrv) words = g_str_tokenize_and_fold (text, NULL, NULL);
+  g_autoptr (GPtrArray) phrases = sr_store_fts_phrases (text);
 
-  for (guint i = 0; words[i] != NULL; i++) {
-    g_auto (GStrv) parts = g_strsplit (words[i], "\"", -1);
-    g_autofree char *escaped = g_strjoinv ("\"\"", parts);
-    g_autofree char *phrase = g_strdup_printf ("\"%s\"", escaped);
-    gboolean seen = FALSE;
-    for (guint t = 0; t < terms->len && !seen; t++)
-      seen = g_str_equal (g_array_index (terms, Term, t).phrase, phrase);
-    if (!seen) {
-      Term term = { g_steal_pointer (&phrase), 0, 0 };
-      g_array_append_val (terms, term);
-    }
+  for (guint i = 0; i < phrases->len; i++) {
+    Term term = { g_strdup (phrases->pdata[i]), 0, 0 };
+    g_array_append_val (terms, term);
   }
   return g_steal_pointer (&terms);
 }

@@ -34,7 +34,10 @@ void sr_message_record_free (SrMessageRecord *record);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SrMessageRecord, sr_message_record_free)
 
 /* Inserts @record (its id is ignored) and counts it in its session's message_count;
- * @id receives the new row's id. */
+ * @id receives the new row's id. One statement, whole alone or inside the caller's
+ * transaction (a thread other than the main one brackets it with sr_store_lock_writes()
+ * as any single write); NULL strings are stored as "" ("[]" for sources_json, "complete"
+ * for state). NOT_FOUND when the session is gone. */
 gboolean sr_store_message_insert (SrStore *store, const SrMessageRecord *record, gint64 *id,
                                   GError **error);
 

@@ -107,6 +107,59 @@ static const SrMigration migrations[] = {
       "DROP INDEX chunks_by_session;"
       "CREATE INDEX chunks_by_session ON chunks (session_id, embedding_model);",
   },
+  {
+      4,
+      "conversations: questions and answers, with full-text search",
+      /* The rowid is the conversation's order. */
+      "CREATE TABLE messages ("
+      "  id INTEGER PRIMARY KEY,"
+      "  session_id TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,"
+      "  query_id TEXT NOT NULL DEFAULT '',"
+      "  role TEXT NOT NULL CHECK (role IN ('user', 'assistant')),"
+      "  content TEXT NOT NULL,"
+      "  sources_json TEXT NOT NULL DEFAULT '[]'"
+      "     CHECK (json_valid(sources_json) AND json_type(sources_json) = 'array'),"
+      "  state TEXT NOT NULL DEFAULT 'complete'"
+      "     CHECK (state IN ('complete', 'incomplete', 'failed')),"
+      "  error TEXT NOT NULL DEFAULT '',"
+      "  backend TEXT NOT NULL DEFAULT '',"
+      "  model TEXT NOT NULL DEFAULT '',"
+      "  ttft_ms REAL NOT NULL DEFAULT 0 CHECK (ttft_ms >= 0),"
+      "  total_ms REAL NOT NULL DEFAULT 0 CHECK (total_ms >= 0),"
+      "  prompt_tokens INTEGER NOT NULL DEFAULT 0 CHECK (prompt_tokens >= 0),"
+      "  answer_tokens INTEGER NOT NULL DEFAULT 0 CHECK (answer_tokens >= 0),"
+      "  created_at INTEGER NOT NULL"
+      ") STRICT;"
+      "CREATE INDEX messages_by_session ON messages (session_id, id);"
+      /* The session id is indexed as a word of its own: a search asks for it AND the
+       * words, so FTS5 reads the session's part of each word's list, not every session's.
+       * Searches give it no weight. */
+      "CREATE VIRTUAL TABLE messages_fts USING fts5 ("
+      "  content, session_id, content = 'messages', content_rowid = 'id',"
+      "  tokenize = 'unicode61 remove_diacritics 2');"
+      "CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN"
+      "  INSERT INTO messages_fts (rowid, content, session_id)"
+      "  VALUES (new.id, new.content, new.session_id);"
+      "END;"
+      "CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN"
+      "  INSERT INTO messages_fts (messages_fts, rowid, content, session_id)"
+      "  VALUES ('delete', old.id, old.content, old.session_id);"
+      "END;"
+      "CREATE TRIGGER messages_fts_update AFTER UPDATE OF content, session_id ON messages BEGIN"
+      "  INSERT INTO messages_fts (messages_fts, rowid, content, session_id)"
+      "  VALUES ('delete', old.id, old.content, old.session_id);"
+      "  INSERT INTO messages_fts (rowid, content, session_id)"
+      "  VALUES (new.id, new.content, new.session_id);"
+      "END;"
+      /* MessageCount stays a column read, whoever adds or removes messages. */
+      "CREATE TRIGGER messages_count_insert AFTER INSERT ON messages BEGIN"
+      "  UPDATE sessions SET message_count = message_count + 1 WHERE id = new.session_id;"
+      "END;"
+      "CREATE TRIGGER messages_count_delete AFTER DELETE ON messages BEGIN"
+      "  UPDATE sessions SET message_count = max(message_count - 1, 0)"
+      "  WHERE id = old.session_id;"
+      "END;",
+  },
 };
 
 const SrMigration *

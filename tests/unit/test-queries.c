@@ -79,9 +79,8 @@ on_cancelled (GCancellable *cancellable, gpointer data)
 }
 
 static void
-scripted_generate (SrGenerator *self, const SrGenerateRequest *request,
-                   GCancellable *cancellable, SrTokenFunc token, SrGenerateDone done,
-                   gpointer user_data)
+scripted_generate (SrGenerator *self, const SrGenerateRequest *request, GCancellable *cancellable,
+                   SrTokenFunc token, SrGenerateDone done, gpointer user_data)
 {
   Scripted *scripted = (Scripted *) self;
   Job *job = g_new0 (Job, 1);
@@ -144,8 +143,8 @@ on_token (const char *query_id, const char *text, gpointer user_data)
 }
 
 static void
-on_finished (const char *query_id, const char *answer, GPtrArray *hits,
-             const SrAnswerStats *stats, gpointer user_data)
+on_finished (const char *query_id, const char *answer, GPtrArray *hits, const SrAnswerStats *stats,
+             gpointer user_data)
 {
   Heard *heard = user_data;
   g_assert_false (heard->ended);
@@ -163,8 +162,7 @@ on_failed (const char *query_id, const GError *error, const char *answer, gpoint
   Heard *heard = user_data;
   g_assert_false (heard->ended);
   heard->ended = TRUE;
-  g_ptr_array_add (heard->events,
-                   g_strdup_printf ("E:%d:%s", smartrag_error_code (error), answer));
+  g_ptr_array_add (heard->events, g_strdup_printf ("E:%d:%s", smartrag_error_code (error), answer));
 }
 
 static void
@@ -286,8 +284,7 @@ static GPtrArray *
 messages (Fixture *f, const char *session)
 {
   g_autoptr (GError) error = NULL;
-  GPtrArray *list
-      = sr_store_messages_list (sr_service_store (f->service), session, 0, 100, &error);
+  GPtrArray *list = sr_store_messages_list (sr_service_store (f->service), session, 0, 100, &error);
   g_assert_no_error (error);
   return list;
 }
@@ -521,8 +518,7 @@ int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
-  g_test_add ("/queries/streams-in-order", Fixture, NULL, set_up, test_streams_in_order,
-              tear_down);
+  g_test_add ("/queries/streams-in-order", Fixture, NULL, set_up, test_streams_in_order, tear_down);
   g_test_add ("/queries/cancel", Fixture, NULL, set_up, test_cancel, tear_down);
   g_test_add ("/queries/cancel-before-generation", Fixture, NULL, set_up,
               test_cancel_before_generation, tear_down);

@@ -16,6 +16,7 @@
 #define ID_F "ffffffffffffffffffffffffffffffff"
 #define ID_G "99999999999999999999999999999999"
 #define ID_H "88888888888888888888888888888888"
+#define ID_I "77777777777777777777777777777777"
 
 #define T0     G_GINT64_CONSTANT (1700000000000000) /* µs since the epoch */
 #define SECOND G_GINT64_CONSTANT (1000000)
@@ -626,6 +627,24 @@ check_v3 (SrStore *store)
                    1);
 }
 
+static void
+check_v4 (SrStore *store)
+{
+  sqlite3 *db = sr_store_db (store);
+  /* The counter follows the rows, whoever writes them. */
+  g_assert_cmpint (query_int (db, "SELECT message_count FROM sessions WHERE id = '" ID_I "'"), ==,
+                   2);
+  g_assert_cmpint (query_int (db, "SELECT prompt_tokens FROM messages WHERE role = 'assistant'"
+                                  " AND session_id = '" ID_I "'"),
+                   ==, 7);
+  /* Full-text search folds diacritics and knows each message's session. */
+  g_assert_cmpint (query_int (db, "SELECT rowid FROM messages_fts WHERE messages_fts MATCH"
+                                  " 'session_id : \"" ID_I "\" AND content : cafe'"),
+                   ==,
+                   query_int (db, "SELECT id FROM messages WHERE role = 'user'"
+                                  " AND session_id = '" ID_I "'"));
+}
+
 static const VersionRows version_rows[] = {
   { 1,
     "INSERT INTO users (uid, created_at, last_seen) VALUES"
@@ -661,6 +680,18 @@ static const VersionRows version_rows[] = {
     "INSERT INTO chunks (document_id, session_id, ordinal, text, embedding, embedding_model)"
     "  VALUES ('" ID_H "', '" ID_G "', 0, 'vectors', x'0000803f', 'm');",
     check_v3 },
+  { 4,
+    "INSERT INTO users (uid, created_at, last_seen) VALUES (4000, 30, 30);"
+    "INSERT INTO sessions (id, owner_uid, created_at, last_active) VALUES"
+    "  ('" ID_I "', 4000, 30, 30);"
+    "INSERT INTO messages (session_id, query_id, role, content, created_at) VALUES"
+    "  ('" ID_I "', 'q1', 'user', 'O\xc3\xb9 est le caf\xc3\xa9 ?', 31);"
+    "INSERT INTO messages (session_id, query_id, role, content, sources_json, backend,"
+    "  ttft_ms, total_ms, prompt_tokens, answer_tokens, created_at) VALUES"
+    "  ('" ID_I "', 'q1', 'assistant', 'Au coin de la rue [1].',"
+    "   '[{\"document_id\":\"" ID_H "\",\"filename\":\"v.txt\",\"chunk\":0}]',"
+    "   'builtin', 1.5, 3.25, 7, 6, 32);",
+    check_v4 },
 };
 
 static const VersionRows *
