@@ -487,7 +487,7 @@ test_refused_questions (Fixture *f, gconstpointer data)
     g_autofree char *id = sr_queries_ask (queries (f), &alice, session, question, &options,
                                           &listener, NULL, NULL, &error);
     g_assert_null (id);
-    g_assert_error (error, SMARTRAG_ERROR, code);
+    g_assert_error (error, SMARTRAG_ERROR, (gint) code);
   }
   g_autoptr (GPtrArray) stored = messages (f, f->session);
   g_assert_cmpuint (stored->len, ==, 0);
