@@ -145,8 +145,12 @@ store_message (Query *query, const SrMessageRecord *message)
   g_autoptr (GError) error = NULL;
   gint64 id;
   /* A session deleted while its question was answered takes its messages with it. */
-  if (!sr_store_message_insert (sr_service_store (query->queries->service), message, &id, &error))
+  if (!sr_store_message_insert (sr_service_store (query->queries->service), message, &id, &error)) {
     g_debug ("Cannot store a message of query %s: %s", query->id, error->message);
+    return;
+  }
+  static const char *const changed[] = { "MessageCount", NULL };
+  sr_service_session_changed (query->queries->service, query->session_id, changed);
 }
 
 static void
@@ -457,6 +461,8 @@ sr_queries_ask (SrQueries *queries, const SrCaller *caller, const char *session_
   if (!sr_store_message_insert (store, &asked, &message_id, error))
     return NULL;
   sr_store_session_touch (store, session_id, asked.created_at, NULL);
+  static const char *const changed[] = { "MessageCount", "LastActive", NULL };
+  sr_service_session_changed (service, session_id, changed);
 
   query->history = g_steal_pointer (&history);
   query->listener = *listener;

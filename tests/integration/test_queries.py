@@ -106,6 +106,27 @@ class AskTests(QueryTestCase):
         # The question and the answer are part of the conversation now.
         self.assertEqual(self.get(self.me, self.session, "MessageCount"), ("u", 2))
 
+    def test_counts_are_announced(self):
+        self.me.subscribe()  # PropertiesChanged
+        answer, _, _ = self.ask_and_wait("When was the harbour built?")
+
+        def counts(signals):
+            seen = []
+            for s in signals:
+                if s["member"] == "PropertiesChanged" and s["path"] == self.session:
+                    _iface, changed, _ = harness.variant_from_text(s["args"]).unpack()
+                    seen.append(changed.get("MessageCount"))
+            return seen
+
+        signals = self.me.wait_signals(5, until=lambda s: 2 in counts(s))
+        self.assertEqual([c for c in counts(signals) if c is not None], [1, 2])
+        doc = self.add_text("new.txt", "A new document about the harbour.")
+        signals = self.me.wait_signals(5, until=lambda s: any(
+            s["member"] == "PropertiesChanged" and "DocumentCount" in s["args"] for s in s))
+        changed = [harness.variant_from_text(s["args"]).unpack()[1] for s in signals
+                   if s["member"] == "PropertiesChanged"]
+        self.assertIn(4, [c.get("DocumentCount") for c in changed], doc)
+
     def test_ask_and_wait_returns_the_same_answer(self):
         query_id = self.ask("Which honey is famous?")
         streamed = "".join(args[1] for member, args in self.follow(query_id) if member == "Token")
