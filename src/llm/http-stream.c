@@ -435,6 +435,10 @@ build_message (SrHttpClient *client, const SrHttpRequest *request)
     length = strlen (json);
     g_autoptr (GBytes) bytes = g_bytes_new_take (json, length);
     soup_message_set_request_body_from_bytes (message, "application/json", bytes);
+    /* libsoup sends a POST on a fresh connection unless it may send it twice (should a
+     * kept connection turn out closed). Asking a model again has no effect but the answer:
+     * the connection a previous answer used can serve the next. */
+    soup_message_add_flags (message, SOUP_MESSAGE_IDEMPOTENT);
   }
   return message;
 }
