@@ -148,6 +148,18 @@ auto_status (SrGenerator *generator, SrGeneratorStatus *status)
   status->message = self->message;
 }
 
+/* Asked for by name, each answers alone: "ollama" without the fallback. */
+static SrGenerator *
+auto_part (SrGenerator *generator, const char *name)
+{
+  Auto *self = (Auto *) generator;
+  if (g_str_equal (name, self->ollama->klass->name))
+    return self->ollama;
+  if (g_str_equal (name, self->fallback->klass->name))
+    return self->fallback;
+  return NULL;
+}
+
 static void
 auto_free (SrGenerator *generator)
 {
@@ -171,6 +183,7 @@ static const SrGeneratorClass auto_class = {
   .generate = auto_generate,
   .free = auto_free,
   .status = auto_status,
+  .part = auto_part,
 };
 
 SrGenerator *

@@ -141,6 +141,15 @@ sr_generator_status (SrGenerator *generator, SrGeneratorStatus *status)
     generator->klass->status (generator, status);
 }
 
+SrGenerator *
+sr_generator_part (SrGenerator *generator, const char *name)
+{
+  g_return_val_if_fail (generator != NULL, NULL);
+  if (g_strcmp0 (generator->klass->name, name) == 0)
+    return generator;
+  return generator->klass->part != NULL ? generator->klass->part (generator, name) : NULL;
+}
+
 SrGenerateRequest *
 sr_generate_request_copy (const SrGenerateRequest *request)
 {

@@ -83,6 +83,8 @@ typedef struct {
   /* Optional: fills @status from what is known, without waiting for the network; may
    * start a probe in the background when the finding is stale. */
   void (*status) (SrGenerator *self, SrGeneratorStatus *status);
+  /* Optional: a generator this one holds by @name ("builtin" inside "auto"), borrowed. */
+  SrGenerator *(*part) (SrGenerator *self, const char *name);
 } SrGeneratorClass;
 
 struct SrGenerator {
@@ -96,6 +98,8 @@ void sr_generator_generate (SrGenerator *generator, const SrGenerateRequest *req
 void sr_generator_free (SrGenerator *generator);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SrGenerator, sr_generator_free)
 void sr_generator_status (SrGenerator *generator, SrGeneratorStatus *status);
+/* @generator itself when @name is its class's, else a part of it by that name, else NULL. */
+SrGenerator *sr_generator_part (SrGenerator *generator, const char *name);
 
 /* A deep copy, for a generator that keeps a request past the call (to try it elsewhere). */
 SrGenerateRequest *sr_generate_request_copy (const SrGenerateRequest *request);
