@@ -105,8 +105,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (SrHttpStream, stream_unref)
 static char *
 format_ms (guint ms)
 {
+  /* TRANSLATORS: a time limit in seconds, as in "sent no answer within 60 s" */
   if (ms % 1000 == 0)
     return g_strdup_printf (_ ("%u s"), ms / 1000);
+  /* TRANSLATORS: a time limit in milliseconds */
   return g_strdup_printf (_ ("%u ms"), ms);
 }
 
