@@ -37,14 +37,26 @@ sr_prompt_estimate_tokens (const char *text)
   return (guint) ((chars + 3) / 4);
 }
 
-/* Stored roles are free text to the prompt; anything but the two a chat model knows is
- * left out rather than passed on. */
-static const char *
-chat_role (const char *role)
+static gboolean
+is_blank (const char *text)
 {
-  if (g_strcmp0 (role, "user") == 0)
+  for (; *text != '\0'; text++)
+    if (!g_ascii_isspace (*text))
+      return FALSE;
+  return TRUE;
+}
+
+/* The role a turn takes in the prompt, or NULL to leave it out: stored roles are free text
+ * to the prompt, and only the two a chat model knows pass; an empty turn (an answer that
+ * failed before its first word) tells the model nothing. */
+static const char *
+chat_role (const SrChatTurn *turn)
+{
+  if (is_blank (turn->content))
+    return NULL;
+  if (g_strcmp0 (turn->role, "user") == 0)
     return "user";
-  if (g_strcmp0 (role, "assistant") == 0)
+  if (g_strcmp0 (turn->role, "assistant") == 0)
     return "assistant";
   return NULL;
 }
@@ -61,13 +73,13 @@ first_turn (const SrGenerateRequest *request, guint budget)
   while (first > 0) {
     const SrChatTurn *turn = &request->history[first - 1];
     guint cost = sr_prompt_estimate_tokens (turn->content);
-    if (chat_role (turn->role) != NULL && used + cost > budget)
+    if (chat_role (turn) != NULL && used + cost > budget)
       break;
-    used += chat_role (turn->role) != NULL ? cost : 0;
+    used += chat_role (turn) != NULL ? cost : 0;
     first--;
   }
   while (first < request->n_history
-         && g_strcmp0 (chat_role (request->history[first].role), "user") != 0)
+         && g_strcmp0 (chat_role (&request->history[first]), "user") != 0)
     first++;
   return first;
 }
@@ -117,7 +129,7 @@ sr_prompt_build (const SrGenerateRequest *request, guint history_budget)
 
   g_ptr_array_add (messages, chat_message_new ("system", g_strdup (system_text)));
   for (guint i = first_turn (request, history_budget); i < request->n_history; i++) {
-    const char *role = chat_role (request->history[i].role);
+    const char *role = chat_role (&request->history[i]);
     if (role != NULL)
       g_ptr_array_add (messages, chat_message_new (role, g_strdup (request->history[i].content)));
   }

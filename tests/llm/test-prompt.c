@@ -127,19 +127,19 @@ test_history_oldest_dropped (void)
 }
 
 static void
-test_history_unknown_roles_left_out (void)
+test_history_left_out (void)
 {
   const SrChatTurn odd[] = {
-    { "user", "First?" },
-    { "tool", "a tool's output" },
-    { "assistant", "First [1]." },
+    { "user", "First?" },  { "tool", "a tool's output" }, { "assistant", "First [1]." },
+    { "user", "Second?" }, { "assistant", " \n" }, /* failed before its first word */
   };
   SrGenerateRequest request = request_with (odd, G_N_ELEMENTS (odd));
   g_autoptr (GPtrArray) messages = sr_prompt_build (&request, 1000);
 
-  g_assert_cmpuint (messages->len, ==, 4);
+  g_assert_cmpuint (messages->len, ==, 5);
   g_assert_cmpstr (message_at (messages, 1)->content, ==, "First?");
   g_assert_cmpstr (message_at (messages, 2)->content, ==, "First [1].");
+  g_assert_cmpstr (message_at (messages, 3)->content, ==, "Second?");
 }
 
 int
@@ -152,6 +152,6 @@ main (int argc, char **argv)
   g_test_add_func ("/prompt/no-sources", test_no_sources);
   g_test_add_func ("/prompt/history/fits", test_history_fits);
   g_test_add_func ("/prompt/history/oldest-dropped", test_history_oldest_dropped);
-  g_test_add_func ("/prompt/history/unknown-roles", test_history_unknown_roles_left_out);
+  g_test_add_func ("/prompt/history/left-out", test_history_left_out);
   return g_test_run ();
 }
