@@ -63,6 +63,8 @@ sr_service_free (SrService *service)
     return;
   /* The faces have gone before the service; what still ends here tells nobody. */
   g_array_set_size (service->session_listeners, 0);
+  if (service->listeners != NULL)
+    g_array_set_size (service->listeners, 0);
   g_mutex_lock (&service->threads_lock);
   while (service->threads > 0)
     g_cond_wait (&service->threads_done, &service->threads_lock);
