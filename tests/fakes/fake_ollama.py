@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A fake Ollama: /api/chat (NDJSON stream), /api/tags, /api/version, as BACKENDS.md says."""
+"""A fake Ollama in its wire format: /api/chat (NDJSON stream), /api/tags, /api/version."""
 
 import json
 import time

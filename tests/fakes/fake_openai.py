@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A fake OpenAI-compatible server: /v1/chat/completions (SSE), /v1/models, as BACKENDS.md says.
+"""A fake OpenAI-compatible server in its wire format: /v1/chat/completions (SSE), /v1/models.
 
 Besides fakebase's behaviours: api_key (the key a request must bring, absent: none) and
 usage_choices ("empty" → "choices": [] in the usage chunk, "null" → null).
