@@ -619,11 +619,6 @@ sr_queries_free (SrQueries *queries)
     /* The faces that listened have gone before the service. */
     memset (&query->listener, 0, sizeof query->listener);
     stop (query, SMARTRAG_ERROR_SHUTTING_DOWN, _ ("The daemon stopped"));
-    /* Their data goes now too: a search still under way holds the query past this, and
-     * its last reference would otherwise free the data of a listener long gone. */
-    if (query->destroy != NULL)
-      query->destroy (query->user_data);
-    query->destroy = NULL;
   }
   /* Cancelled generators end promptly; their last calls still need this object. Only a
    * stop past its deadline gets here with answers under way. */
