@@ -9,8 +9,10 @@ typedef struct {
   SrGenerator parent;
   SrGenerator *ollama;
   SrGenerator *fallback;
-  GHashTable *asking_ollama; /* Job* waiting for Ollama: freed with the generator */
-  char *message;             /* of the last status */
+  /* Their class names, for stats: answers also end while their generator is freed. */
+  const char *ollama_name;
+  const char *fallback_name;
+  char *message; /* of the last status */
 } Auto;
 
 /* One question; kept whole so that the fallback can answer it after Ollama failed. */
@@ -52,7 +54,7 @@ end (Job *job, const SrGenerateStats *stats, const GError *error, const char *ba
 static void
 on_fallback_done (const SrGenerateStats *stats, const GError *error, gpointer user_data)
 {
-  end (user_data, stats, error, ((Job *) user_data)->self->fallback->klass->name);
+  end (user_data, stats, error, ((Job *) user_data)->self->fallback_name);
 }
 
 static void
@@ -68,16 +70,15 @@ on_ollama_done (const SrGenerateStats *stats, const GError *error, gpointer user
   Job *job = user_data;
   Auto *self = job->self;
 
-  g_hash_table_remove (self->asking_ollama, job);
   /* Nothing was said yet, so the question can still be answered whole by the fallback;
    * after the first token a switch would splice two answers. */
   if (g_error_matches (error, SMARTRAG_ERROR, SMARTRAG_ERROR_BACKEND_UNAVAILABLE) && !job->got_token
       && !g_cancellable_is_cancelled (job->cancellable)) {
-    g_info ("%s; the %s generator answers instead", error->message, self->fallback->klass->name);
+    g_info ("%s; the %s generator answers instead", error->message, self->fallback_name);
     ask_fallback (job);
     return;
   }
-  end (job, stats, error, self->ollama->klass->name);
+  end (job, stats, error, self->ollama_name);
 }
 
 /* Ollama is skipped only on a fresh finding that it cannot answer; an old one, or none, is
@@ -114,7 +115,6 @@ auto_generate (SrGenerator *generator, const SrGenerateRequest *request, GCancel
     ask_fallback (job);
     return;
   }
-  g_hash_table_add (self->asking_ollama, job);
   sr_generator_generate (self->ollama, job->request, job->cancellable, on_token, on_ollama_done,
                          job);
 }
@@ -160,19 +160,13 @@ auto_part (SrGenerator *generator, const char *name)
   return NULL;
 }
 
+/* Each part ends its answers, cancelled, as it goes; a cancelled answer is never given to
+ * the fallback, so Ollama goes first. */
 static void
 auto_free (SrGenerator *generator)
 {
   Auto *self = (Auto *) generator;
-  /* Ollama ends its streams without a call when freed: its jobs are freed here. The
-   * fallback's answers run on their own and are left to end. */
   sr_generator_free (self->ollama);
-  GHashTableIter iter;
-  gpointer job;
-  g_hash_table_iter_init (&iter, self->asking_ollama);
-  while (g_hash_table_iter_next (&iter, &job, NULL))
-    job_free (job);
-  g_hash_table_unref (self->asking_ollama);
   sr_generator_free (self->fallback);
   g_free (self->message);
   g_free (self);
@@ -194,6 +188,7 @@ sr_generator_auto_new (SrGenerator *ollama, SrGenerator *fallback)
   self->parent.model = g_strdup (ollama->model);
   self->ollama = ollama;
   self->fallback = fallback;
-  self->asking_ollama = g_hash_table_new (g_direct_hash, g_direct_equal);
+  self->ollama_name = ollama->klass->name;
+  self->fallback_name = fallback->klass->name;
   return &self->parent;
 }

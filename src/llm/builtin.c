@@ -554,12 +554,20 @@ typedef struct {
   SrTokenFunc token;
   SrGenerateDone done;
   gpointer user_data;
+  struct Builtin *owner;
+  GSource *source; /* gives the tokens; owns the job */
 } Job;
+
+typedef struct Builtin {
+  SrGenerator parent;
+  GHashTable *running; /* Job* */
+} Builtin;
 
 static void
 job_free (gpointer data)
 {
   Job *job = data;
+  g_hash_table_remove (job->owner->running, job);
   g_free (job->answer);
   g_free (job->token_text);
   g_clear_object (&job->cancellable);
@@ -579,15 +587,21 @@ token_end (const char *answer, gsize offset)
   return offset;
 }
 
+static void
+job_cancelled (Job *job)
+{
+  g_autoptr (GError) error = g_error_new_literal (SMARTRAG_ERROR, SMARTRAG_ERROR_CANCELLED,
+                                                  _ ("The answer was cancelled"));
+  job->done (&job->stats, error, job->user_data);
+}
+
 static gboolean
 give_token (gpointer data)
 {
   Job *job = data;
 
   if (g_cancellable_is_cancelled (job->cancellable)) {
-    g_autoptr (GError) error = g_error_new_literal (SMARTRAG_ERROR, SMARTRAG_ERROR_CANCELLED,
-                                                    _ ("The answer was cancelled"));
-    job->done (&job->stats, error, job->user_data);
+    job_cancelled (job);
     return G_SOURCE_REMOVE;
   }
   if (job->offset < job->length) {
@@ -613,7 +627,9 @@ static void
 builtin_generate (SrGenerator *self, const SrGenerateRequest *request, GCancellable *cancellable,
                   SrTokenFunc token, SrGenerateDone done, gpointer user_data)
 {
+  Builtin *builtin = (Builtin *) self;
   Job *job = g_new0 (Job, 1);
+  job->owner = builtin;
   job->answer = compose_answer (request, &job->stats.prompt_tokens);
   job->length = strlen (job->answer);
   job->token_text = g_malloc (job->length + 1);
@@ -633,13 +649,26 @@ builtin_generate (SrGenerator *self, const SrGenerateRequest *request, GCancella
   g_source_set_priority (source, G_PRIORITY_DEFAULT);
   g_source_set_callback (source, give_token, job, job_free);
   g_source_set_static_name (source, "[smartrag] extractive answer");
+  job->source = source;
+  g_hash_table_add (builtin->running, job);
   g_source_attach (source, context);
 }
 
+/* Answers still being given end now, cancelled, as the interface asks: their callers
+ * hear of it rather than waiting for a loop that may not run again. */
 static void
 builtin_free (SrGenerator *self)
 {
-  g_free (self);
+  Builtin *builtin = (Builtin *) self;
+  /* Destroying a source frees its job, which leaves the table: walk a copy. */
+  g_autoptr (GList) running = g_hash_table_get_keys (builtin->running);
+  for (GList *l = running; l != NULL; l = l->next) {
+    Job *job = l->data;
+    job_cancelled (job);
+    g_source_destroy (job->source);
+  }
+  g_hash_table_unref (builtin->running);
+  g_free (builtin);
 }
 
 static const SrGeneratorClass builtin_class = {
@@ -651,8 +680,9 @@ static const SrGeneratorClass builtin_class = {
 SrGenerator *
 sr_generator_builtin_new (void)
 {
-  SrGenerator *generator = g_new0 (SrGenerator, 1);
-  generator->klass = &builtin_class;
-  generator->model = g_strdup (BUILTIN_MODEL);
-  return generator;
+  Builtin *builtin = g_new0 (Builtin, 1);
+  builtin->parent.klass = &builtin_class;
+  builtin->parent.model = g_strdup (BUILTIN_MODEL);
+  builtin->running = g_hash_table_new (NULL, NULL);
+  return &builtin->parent;
 }

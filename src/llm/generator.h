@@ -79,6 +79,8 @@ typedef struct {
    * once; never blocks the calling thread's loop. */
   void (*generate) (SrGenerator *self, const SrGenerateRequest *request, GCancellable *cancellable,
                     SrTokenFunc token, SrGenerateDone done, gpointer user_data);
+  /* Ends every answer still being given: its @done is called, with CANCELLED, before
+   * this returns, so that nothing waits for a loop that may not run again. */
   void (*free) (SrGenerator *self);
   /* Optional: fills @status from what is known, without waiting for the network; may
    * start a probe in the background when the finding is stale. */

@@ -530,15 +530,15 @@ sr_http_client_free (SrHttpClient *client)
   g_hash_table_iter_init (&iter, client->streams);
   while (g_hash_table_iter_next (&iter, &key, NULL))
     g_ptr_array_add (streams, key);
+  /* Streams under way end now, cancelled, as a generator's answers must when it is freed;
+   * what each still has pending comes back later and only lets go of it. */
+  g_autoptr (GError) cancelled = g_error_new_literal (SMARTRAG_ERROR, SMARTRAG_ERROR_CANCELLED,
+                                                      _ ("The answer was cancelled"));
   for (guint i = 0; i < streams->len; i++) {
     SrHttpStream *stream = streams->pdata[i];
     stream->client = NULL;
-    stream->end = NULL;
     g_cancellable_cancel (stream->io);
-    if (!stream->ended) {
-      stream->ended = TRUE;
-      stream_unref (stream); /* the reference it kept until its end */
-    }
+    finish_error (stream, cancelled);
   }
   g_hash_table_unref (client->streams);
   soup_session_abort (client->session);

@@ -22,8 +22,7 @@ typedef struct {
 typedef struct SrHttpClient SrHttpClient;
 
 SrHttpClient *sr_http_client_new (const SrHttpServer *server);
-/* Streams that have not ended are stopped without their end being called (their
- * @destroy still runs): free the client only once its users are done. */
+/* Streams that have not ended end before this returns, with SMARTRAG_ERROR_CANCELLED. */
 void sr_http_client_free (SrHttpClient *client);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SrHttpClient, sr_http_client_free)
 

@@ -21,7 +21,7 @@ typedef struct {
 
 /* One answer; freed by its stream. */
 typedef struct {
-  Ollama *ollama; /* outlives the stream: freeing it stops the stream without a call */
+  Ollama *ollama; /* outlives the stream: freeing it ends the stream, cancelled */
   SrServerAnswer *answer;
   gboolean configured_model; /* the model asked for is the configured one */
 } Job;
@@ -233,6 +233,9 @@ on_probe_end (const SrHttpOutcome *outcome, gpointer user_data)
   g_autoptr (GError) error = NULL;
 
   ollama->finding.probing = FALSE;
+  /* Only freeing the generator cancels a probe: nothing is left to learn. */
+  if (g_error_matches (outcome->error, SMARTRAG_ERROR, SMARTRAG_ERROR_CANCELLED))
+    return;
   if (outcome->error != NULL) {
     learn (ollama, SR_SERVER_FAILING, outcome->error->message);
     return;
@@ -278,6 +281,8 @@ on_preload_end (const SrHttpOutcome *outcome, gpointer user_data)
   Ollama *ollama = user_data;
   const char *model = ollama->parent.model;
 
+  if (g_error_matches (outcome->error, SMARTRAG_ERROR, SMARTRAG_ERROR_CANCELLED))
+    return;
   if (outcome->error != NULL) {
     g_info ("Could not load the model '%s' ahead of questions: %s", model, outcome->error->message);
   } else if (outcome->status != 200) {

@@ -20,7 +20,7 @@ typedef struct {
 
 /* One answer; freed by its stream. */
 typedef struct {
-  OpenAI *openai; /* outlives the stream: freeing it stops the stream without a call */
+  OpenAI *openai; /* outlives the stream: freeing it ends the stream, cancelled */
   SrServerAnswer *answer;
   gboolean finished; /* a choice came with its finish_reason */
 } Job;
@@ -277,6 +277,9 @@ on_probe_end (const SrHttpOutcome *outcome, gpointer user_data)
   g_autoptr (GError) error = NULL;
 
   openai->finding.probing = FALSE;
+  /* Only freeing the generator cancels a probe: nothing is left to learn. */
+  if (g_error_matches (outcome->error, SMARTRAG_ERROR, SMARTRAG_ERROR_CANCELLED))
+    return;
   if (outcome->error != NULL) {
     learn (openai, SR_SERVER_FAILING, outcome->error->message);
     return;

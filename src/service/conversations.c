@@ -212,7 +212,7 @@ static void
 export_job_free (gpointer data)
 {
   ExportJob *job = data;
-  sr_service_work_end (job->service);
+  sr_service_work_end_later (job->service);
   if (job->fd >= 0)
     close (job->fd);
   g_free (job->peer);

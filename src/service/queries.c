@@ -14,7 +14,6 @@
 #include "store/sessions.h"
 
 #define MAX_MODEL_BYTES   256
-#define STOP_WAIT_US      (G_USEC_PER_SEC / 2)
 #define MAX_ANSWER_TOKENS 65536
 
 typedef enum {
@@ -262,9 +261,6 @@ on_generated (const SrGenerateStats *stats, const GError *error, gpointer user_d
 {
   g_autoptr (Query) query = user_data;
   SrQueries *queries = query->queries;
-  /* The daemon stopped before the generator came back. */
-  if (queries == NULL)
-    return;
   g_hash_table_remove (queries->generating, query);
   if (query->stage == STAGE_GENERATING) {
     if (error != NULL)
@@ -320,6 +316,13 @@ pump (SrQueries *queries)
   }
 }
 
+static gint
+by_arrival (gconstpointer a, gconstpointer b, gpointer user_data)
+{
+  const Query *x = a, *y = b;
+  return x->started < y->started ? -1 : x->started > y->started;
+}
+
 static void
 on_retrieved (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -339,7 +342,8 @@ on_retrieved (GObject *source, GAsyncResult *result, gpointer user_data)
   if (query->stage != STAGE_RETRIEVING)
     return;
   query->stage = STAGE_WAITING;
-  g_queue_push_tail (&query->queries->waiting, query);
+  /* Retrievals end in any order; the answers start in the order they were asked. */
+  g_queue_insert_sorted (&query->queries->waiting, query, by_arrival, NULL);
   pump (query->queries);
 }
 
@@ -620,19 +624,12 @@ sr_queries_free (SrQueries *queries)
     memset (&query->listener, 0, sizeof query->listener);
     stop (query, SMARTRAG_ERROR_SHUTTING_DOWN, _ ("The daemon stopped"));
   }
-  /* Cancelled generators end promptly; their last calls still need this object. Only a
-   * stop past its deadline gets here with answers under way. */
-  gint64 deadline = g_get_monotonic_time () + STOP_WAIT_US;
-  while (g_hash_table_size (queries->generating) > 0 && g_get_monotonic_time () < deadline)
-    if (!g_main_context_iteration (NULL, FALSE))
-      g_usleep (1000);
-  g_hash_table_iter_init (&iter, queries->generating);
-  while (g_hash_table_iter_next (&iter, (gpointer *) &query, NULL))
-    query->queries = NULL;
+  /* They end what they still generate, so every query they hold comes back here first. */
+  g_ptr_array_unref (queries->others);
+  sr_generator_free (queries->generator);
+  g_warn_if_fail (g_hash_table_size (queries->generating) == 0);
   g_hash_table_unref (queries->generating);
   g_hash_table_unref (queries->running);
   g_hash_table_unref (queries->per_user);
-  g_ptr_array_unref (queries->others);
-  sr_generator_free (queries->generator);
   g_free (queries);
 }

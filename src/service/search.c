@@ -138,7 +138,7 @@ static void
 search_job_free (gpointer data)
 {
   SearchJob *job = data;
-  sr_service_work_end (job->service);
+  sr_service_work_end_later (job->service);
   g_free (job->session_id);
   g_free (job->text);
   g_free (job);

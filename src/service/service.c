@@ -3,6 +3,7 @@
 
 #include <glib/gi18n.h>
 
+#include "common/background.h"
 #include "common/errors.h"
 #include "ingest/sandbox.h"
 #include "service/indexes.h"
@@ -30,6 +31,7 @@ struct SrService {
   guint threads;     /* worker threads using the service right now */
   char *helper_path; /* the document reader, once documents have started */
   SrSandboxLimits sandbox;
+  GMainContext *context; /* the loop the service lives on */
 };
 
 typedef struct {
@@ -51,6 +53,7 @@ sr_service_new (SrStore *store, const char *state_dir, const SrLimits *limits)
   service->files_dir = g_build_filename (state_dir, "files", NULL);
   service->limits = *limits;
   service->session_listeners = g_array_new (FALSE, FALSE, sizeof (SessionListener));
+  service->context = g_main_context_ref_thread_default ();
   g_mutex_init (&service->threads_lock);
   g_cond_init (&service->threads_done);
   return service;
@@ -86,6 +89,7 @@ sr_service_free (SrService *service)
   g_free (service->state_dir);
   g_free (service->files_dir);
   g_free (service->helper_path);
+  g_main_context_unref (service->context);
   g_free (service);
 }
 
@@ -267,6 +271,19 @@ sr_service_work_end (SrService *service)
   g_return_if_fail (service->in_flight > 0);
   service->in_flight--;
   maybe_drained (service);
+}
+
+static gboolean
+end_work (gpointer data)
+{
+  sr_service_work_end (data);
+  return G_SOURCE_REMOVE;
+}
+
+void
+sr_service_work_end_later (SrService *service)
+{
+  sr_background_post (service->context, G_PRIORITY_DEFAULT, end_work, service);
 }
 
 guint

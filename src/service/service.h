@@ -84,6 +84,9 @@ gboolean sr_service_accepting (SrService *service, GError **error);
 void sr_service_work_begin (SrService *service);
 void sr_service_work_end (SrService *service);
 guint sr_service_work_in_flight (SrService *service);
+/* sr_service_work_end() from any thread: it happens on the service's loop. A GTask's data
+ * may be freed on its worker thread, after its callback has run on the loop. */
+void sr_service_work_end_later (SrService *service);
 
 /* A worker thread that uses the service (its store, indexes, embedder) says so, from any
  * thread: sr_service_free() waits for the last to end, whatever the stop deadline did. */

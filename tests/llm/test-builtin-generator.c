@@ -437,12 +437,32 @@ test_request_copied (void)
   g_free (sources);
   g_free ((char *) request->question);
   g_free (request);
-  /* The generator may go too: what is being given does not need it. */
-  g_clear_pointer (&generator, sr_generator_free);
   run_finish (&run);
 
   g_assert_no_error (run.error);
   g_assert_cmpstr (run.text->str, ==, "The museum opens at nine. [1]");
+}
+
+/* Freeing the generator ends what it still gives, cancelled, before free returns: nothing
+ * may wait for a loop that will not run again. */
+static void
+test_free_ends_answers (void)
+{
+  SrGenerator *generator = sr_generator_builtin_new ();
+  SrPromptSource source = { 1, "a.txt", 0, "", "The museum opens at nine. It closes at six." };
+  SrGenerateRequest request
+      = { .question = "When does the museum open?", .sources = &source, .n_sources = 1 };
+  g_auto (Run) run = { 0 };
+
+  run_start (&run, generator, &request, NULL);
+  g_main_context_iteration (run.context, TRUE);
+  g_assert_cmpuint (run.tokens->len, ==, 1);
+  sr_generator_free (generator);
+  g_assert_cmpuint (run.done_calls, ==, 1);
+  g_assert_error (run.error, SMARTRAG_ERROR, SMARTRAG_ERROR_CANCELLED);
+  /* Its source is gone with it. */
+  g_assert_false (g_main_context_iteration (run.context, FALSE));
+  g_main_context_pop_thread_default (run.context);
 }
 
 static void
@@ -519,6 +539,7 @@ main (int argc, char **argv)
   g_test_add_func ("/llm/builtin/long-source", test_long_source);
   g_test_add_func ("/llm/builtin/german", test_german);
   g_test_add_func ("/llm/builtin/request-copied", test_request_copied);
+  g_test_add_func ("/llm/builtin/free-ends-answers", test_free_ends_answers);
   g_test_add_func ("/llm/builtin/max-tokens", test_max_tokens);
   g_test_add_func ("/llm/generator/invalid-request", test_invalid_request);
   g_test_add_func ("/llm/builtin/mixed-scripts", test_mixed_scripts);

@@ -217,23 +217,32 @@ test_cancel_before_start (Fixture *f, gconstpointer data)
   g_assert_cmpuint (run.tokens->len, ==, 0);
 }
 
-/* The generator is freed while the answer streams: nothing more is called. */
+/* The generator is freed while @generator answers: the answer ends, cancelled, before
+ * the free returns, and nothing more is called. */
+static void
+assert_free_ends_answer (FakeServer *fake, SrGenerator *generator)
+{
+  SrGenerateRequest request = test_request ();
+  g_auto (Run) run = { 0 };
+
+  fake_server_control (fake, "{\"token_delay\": 0.2}");
+  run.tokens = g_ptr_array_new_with_free_func (g_free);
+  run.text = g_string_new (NULL);
+  sr_generator_generate (generator, &request, NULL, run_on_token, run_on_done, &run);
+  while (run.tokens->len == 0)
+    g_main_context_iteration (NULL, TRUE);
+  sr_generator_free (generator);
+  g_assert_cmpuint (run.done_calls, ==, 1);
+  g_assert_error (run.error, SMARTRAG_ERROR, SMARTRAG_ERROR_CANCELLED);
+  spin (300);
+  g_assert_cmpuint (run.done_calls, ==, 1);
+  g_assert_cmpuint (run.tokens->len, ==, 1);
+}
+
 static void
 test_free_mid_stream (Fixture *f, gconstpointer data)
 {
-  SrGenerateRequest request = test_request ();
-  Run run = { 0 };
-
-  fake_server_control (f->fake, "{\"token_delay\": 0.2}");
-  run.tokens = g_ptr_array_new_with_free_func (g_free);
-  run.text = g_string_new (NULL);
-  sr_generator_generate (f->generator, &request, NULL, run_on_token, run_on_done, &run);
-  while (run.tokens->len == 0)
-    g_main_context_iteration (NULL, TRUE);
-  g_clear_pointer (&f->generator, sr_generator_free);
-  spin (300);
-  g_assert_cmpuint (run.done_calls, ==, 0);
-  run_clear (&run);
+  assert_free_ends_answer (f->fake, g_steal_pointer (&f->generator));
 }
 
 static void
@@ -433,6 +442,12 @@ test_auto_no_fallback_mid_answer (Fixture *f, gconstpointer data)
 }
 
 static void
+test_auto_free_mid_stream (Fixture *f, gconstpointer data)
+{
+  assert_free_ends_answer (f->fake, auto_at (f->fake->url));
+}
+
+static void
 test_auto_cancel (Fixture *f, gconstpointer data)
 {
   g_autoptr (SrGenerator) generator = auto_at (f->fake->url);
@@ -478,6 +493,7 @@ main (int argc, char **argv)
   ADD ("/auto/falls-back-without-model", test_auto_falls_back_without_model);
   ADD ("/auto/no-fallback-mid-answer", test_auto_no_fallback_mid_answer);
   ADD ("/auto/cancel", test_auto_cancel);
+  ADD ("/auto/free-mid-stream", test_auto_free_mid_stream);
 #undef ADD
 
   int status = g_test_run ();

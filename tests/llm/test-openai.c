@@ -244,6 +244,24 @@ test_cancel_mid_stream (Fixture *f, gconstpointer data)
   g_assert_cmpint (run.done_at - run.cancelled_at, <, 100 * 1000);
 }
 
+/* Freeing the generator ends its answer, cancelled, before the free returns. */
+static void
+test_free_mid_stream (Fixture *f, gconstpointer data)
+{
+  SrGenerateRequest request = test_request ();
+  g_auto (Run) run = { 0 };
+
+  fake_server_control (f->fake, "{\"token_delay\": 0.2}");
+  run.tokens = g_ptr_array_new_with_free_func (g_free);
+  run.text = g_string_new (NULL);
+  sr_generator_generate (f->generator, &request, NULL, run_on_token, run_on_done, &run);
+  while (run.tokens->len == 0)
+    g_main_context_iteration (NULL, TRUE);
+  g_clear_pointer (&f->generator, sr_generator_free);
+  g_assert_cmpuint (run.done_calls, ==, 1);
+  g_assert_error (run.error, SMARTRAG_ERROR, SMARTRAG_ERROR_CANCELLED);
+}
+
 static void
 test_probe (Fixture *f, gconstpointer data)
 {
@@ -282,6 +300,7 @@ main (int argc, char **argv)
   ADD ("/openai/error/malformed-event", test_malformed_event);
   g_test_add_func ("/openai/error/refused", test_refused);
   ADD ("/openai/cancel/mid-stream", test_cancel_mid_stream);
+  ADD ("/openai/free-mid-stream", test_free_mid_stream);
   ADD ("/openai/probe", test_probe);
 #undef ADD
 
