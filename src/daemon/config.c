@@ -13,6 +13,10 @@ typedef enum {
   KEY_UINT,
   KEY_SIZE,
   KEY_LOG_LEVEL,
+  KEY_TEXT,              /* min to max characters, no control characters */
+  KEY_URL,               /* http or https; empty allowed when min is 0 */
+  KEY_PATH,              /* absolute, or empty */
+  KEY_EMBEDDING_BACKEND, /* SrEmbeddingBackend */
 } KeyType;
 
 /* Every key the daemon knows; data/smartrag.conf documents the same list and a unit
@@ -23,10 +27,13 @@ typedef struct {
   KeyType type;
   gsize offset;
   const char *fallback;
-  guint64 min, max; /* bounds of numbers, durations and sizes */
+  guint64 min, max; /* bounds of numbers, durations and sizes; lengths of texts */
 } KeySpec;
 
 #define FIELD(f) G_STRUCT_OFFSET (SrConfig, f)
+/* Longest model name, and longest URL or path, in characters. */
+#define MAX_NAME_CHARS 256
+#define MAX_TEXT_CHARS 4096
 
 static const KeySpec keys[] = {
   { "daemon", "log_level", KEY_LOG_LEVEL, FIELD (log_level), "info", 0, 0 },
@@ -60,10 +67,104 @@ static const KeySpec keys[] = {
   { "query", "max_queries_per_user", KEY_UINT, FIELD (max_queries_per_user), "4", 0, 1000 },
   { "query", "max_generations", KEY_UINT, FIELD (max_generations), "2", 1, 256 },
   { "query", "history_messages", KEY_UINT, FIELD (history_messages), "6", 0, 100 },
+  { "embedding", "backend", KEY_EMBEDDING_BACKEND, FIELD (embedding_backend), "builtin", 0, 0 },
+  { "embedding", "ollama_url", KEY_URL, FIELD (embedding_ollama_url), "http://127.0.0.1:11434", 1,
+    MAX_TEXT_CHARS },
+  { "embedding", "ollama_model", KEY_TEXT, FIELD (embedding_ollama_model), "nomic-embed-text", 1,
+    MAX_NAME_CHARS },
+  { "embedding", "openai_url", KEY_URL, FIELD (embedding_openai_url), "", 0, MAX_TEXT_CHARS },
+  { "embedding", "openai_model", KEY_TEXT, FIELD (embedding_openai_model), "", 0, MAX_NAME_CHARS },
+  { "embedding", "openai_api_key_file", KEY_PATH, FIELD (embedding_openai_api_key_file), "", 0,
+    MAX_TEXT_CHARS },
+  { "embedding", "batch_size", KEY_UINT, FIELD (embedding_batch_size), "32", 1, 1024 },
+  { "embedding", "timeout", KEY_DURATION, FIELD (embedding_timeout), "60s", 1, 3600 },
   { "security", "authorization_cache", KEY_DURATION, FIELD (authorization_cache), "10s", 0, 3600 },
 };
 
 static const char *const log_levels[] = { "error", "warning", "info", "debug" };
+static const char *const embedding_backends[] = { "builtin", "ollama", "openai" };
+
+static gboolean
+key_is_text (KeyType type)
+{
+  return type == KEY_TEXT || type == KEY_URL || type == KEY_PATH;
+}
+
+static gboolean
+is_printable (const char *text)
+{
+  for (const char *p = text; *p != '\0'; p = g_utf8_next_char (p))
+    if (g_unichar_iscntrl (g_utf8_get_char (p)))
+      return FALSE;
+  return TRUE;
+}
+
+static gboolean
+text_fits (const KeySpec *spec, const char *text)
+{
+  glong length = g_utf8_strlen (text, -1);
+  return g_utf8_validate (text, -1, NULL) && is_printable (text) && (guint64) length >= spec->min
+         && (guint64) length <= spec->max;
+}
+
+/* A model name as a server knows it: "nomic-embed-text", "hf.co/org/model:Q8_0". */
+static gboolean
+parse_text (const KeySpec *spec, const char *text, char **expected)
+{
+  if (text_fits (spec, text))
+    return TRUE;
+  if (spec->min == 0)
+    *expected = g_strdup_printf (_ ("a name of at most %" PRIu64 " characters, without control "
+                                    "characters, or nothing"),
+                                 spec->max);
+  else
+    *expected = g_strdup_printf (_ ("a name of %" PRIu64 " to %" PRIu64 " characters, without "
+                                    "control characters"),
+                                 spec->min, spec->max);
+  return FALSE;
+}
+
+/* A server's address. No user name or password: the URL appears in messages and logs,
+ * and a key belongs in a file of its own. */
+static gboolean
+parse_url (const KeySpec *spec, const char *text, char **expected)
+{
+  if (*text == '\0' && spec->min == 0)
+    return TRUE;
+  g_autoptr (GUri) uri = text_fits (spec, text) ? g_uri_parse (text, G_URI_FLAGS_NONE, NULL) : NULL;
+  const char *scheme = uri != NULL ? g_uri_get_scheme (uri) : NULL;
+  const char *host = uri != NULL ? g_uri_get_host (uri) : NULL;
+  if (scheme != NULL && (g_str_equal (scheme, "http") || g_str_equal (scheme, "https"))
+      && host != NULL && *host != '\0' && g_uri_get_userinfo (uri) == NULL
+      && g_uri_get_query (uri) == NULL && g_uri_get_fragment (uri) == NULL)
+    return TRUE;
+  const char *hint = _ ("an http:// or https:// URL such as http://127.0.0.1:11434, without user "
+                        "name, password, query or fragment");
+  *expected = spec->min == 0 ? g_strdup_printf (_ ("%s, or nothing"), hint) : g_strdup (hint);
+  return FALSE;
+}
+
+static gboolean
+parse_path (const KeySpec *spec, const char *text, char **expected)
+{
+  if (*text == '\0' || (g_path_is_absolute (text) && text_fits (spec, text)))
+    return TRUE;
+  *expected = g_strdup (_ ("an absolute path such as /etc/smartrag/embedding.key, or nothing"));
+  return FALSE;
+}
+
+static gboolean
+parse_embedding_backend (const char *text, SrEmbeddingBackend *backend, char **expected)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (embedding_backends); i++) {
+    if (g_str_equal (text, embedding_backends[i])) {
+      *backend = (SrEmbeddingBackend) i;
+      return TRUE;
+    }
+  }
+  *expected = g_strdup (_ ("one of builtin, ollama, openai"));
+  return FALSE;
+}
 
 /* In the notation the file takes, so a hint can be copied back: "64G", "1K", "1000". */
 static char *
@@ -150,6 +251,22 @@ parse_value (const KeySpec *spec, const char *text, SrConfig *config, char **exp
     return FALSE;
   }
 
+  case KEY_TEXT:
+  case KEY_URL:
+  case KEY_PATH: {
+    gboolean ok = spec->type == KEY_TEXT  ? parse_text (spec, text, expected)
+                  : spec->type == KEY_URL ? parse_url (spec, text, expected)
+                                          : parse_path (spec, text, expected);
+    if (ok) {
+      g_free (*(char **) field);
+      *(char **) field = g_strdup (text);
+    }
+    return ok;
+  }
+
+  case KEY_EMBEDDING_BACKEND:
+    return parse_embedding_backend (text, (SrEmbeddingBackend *) field, expected);
+
   case KEY_UINT: {
     guint64 value;
     g_autoptr (GError) local = NULL;
@@ -200,6 +317,9 @@ sr_config_free (SrConfig *config)
 {
   if (config == NULL)
     return;
+  for (guint i = 0; i < G_N_ELEMENTS (keys); i++)
+    if (key_is_text (keys[i].type))
+      g_free (*(char **) ((guint8 *) config + keys[i].offset));
   g_free (config->path);
   g_free (config);
 }
@@ -220,6 +340,17 @@ warn_unknown (GKeyFile *file, const char *path, GPtrArray *warnings)
         g_ptr_array_add (warnings, g_strdup_printf (_ ("%s: unknown key '%s' in [%s] is ignored"),
                                                     path, names[k], groups[g]));
   }
+}
+
+/* The keys that only make sense together. */
+static void
+check_embedding (const SrConfig *config, const char *path, GString *problems)
+{
+  if (config->embedding_backend == SR_EMBEDDING_OPENAI
+      && (*config->embedding_openai_url == '\0' || *config->embedding_openai_model == '\0'))
+    g_string_append_printf (problems, "%s%s: [embedding] backend = \"openai\": %s %s",
+                            problems->len ? "\n" : "", path, _ ("expected"),
+                            _ ("openai_url and openai_model to be set as well"));
 }
 
 SrConfig *
@@ -253,6 +384,7 @@ sr_config_load (const char *path, gboolean must_exist, GPtrArray *warnings, GErr
       g_string_append_printf (problems, "%s%s: [%s] %s = \"%s\": %s %s", problems->len ? "\n" : "",
                               path, keys[i].group, keys[i].key, text, _ ("expected"), expected);
   }
+  check_embedding (config, path, problems);
   if (problems->len > 0) {
     g_set_error_literal (error, SMARTRAG_ERROR, SMARTRAG_ERROR_INVALID_ARGS, problems->str);
     return NULL;

@@ -12,6 +12,12 @@ typedef enum {
   SR_LOG_DEBUG,
 } SrLogLevel;
 
+typedef enum {
+  SR_EMBEDDING_BUILTIN,
+  SR_EMBEDDING_OLLAMA,
+  SR_EMBEDDING_OPENAI,
+} SrEmbeddingBackend;
+
 typedef struct {
   char *path; /* the file that was read, NULL when only defaults apply */
 
@@ -43,6 +49,16 @@ typedef struct {
   guint64 max_queries_per_user; /* questions of one user answered at once; 0: no limit */
   guint64 max_generations;      /* answers generated at once; later ones wait their turn */
   guint64 history_messages;     /* earlier messages of the conversation a prompt carries */
+
+  /* [embedding] */
+  SrEmbeddingBackend embedding_backend;
+  char *embedding_ollama_url;
+  char *embedding_ollama_model;
+  char *embedding_openai_url;          /* "" unless set; needed for backend openai */
+  char *embedding_openai_model;        /* "" unless set; needed for backend openai */
+  char *embedding_openai_api_key_file; /* "" for no key */
+  guint64 embedding_batch_size;        /* texts per request */
+  guint64 embedding_timeout;           /* seconds to connect and for each wait */
 
   /* [security] */
   guint64 authorization_cache; /* seconds a polkit "yes" is kept per bus connection */

@@ -9,6 +9,7 @@
 #include <signal.h>
 
 #include "common/durations.h"
+#include "common/errors.h"
 #include "daemon/notify.h"
 #include "service/queries.h"
 #include "service/sessions.h"
@@ -133,14 +134,69 @@ extract_helper_path (void)
   return g_strdup (SR_EXTRACT_HELPER_PATH);
 }
 
-static void
-start_documents (SrDaemon *daemon)
+/* The key is read here, once, and kept in memory only: never logged, never in a message. */
+static char *
+read_api_key (const char *path, GError **error)
 {
+  if (*path == '\0')
+    return NULL;
+  g_autoptr (GError) local = NULL;
+  char *key = NULL;
+  if (!g_file_get_contents (path, &key, NULL, &local)) {
+    g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_INVALID_ARGS,
+                 _ ("Cannot read the API key ([embedding] openai_api_key_file): %s"),
+                 local->message);
+    return NULL;
+  }
+  return g_strstrip (key);
+}
+
+static SrEmbedder *
+embedder_from_config (const SrConfig *config, GError **error)
+{
+  SrServerEmbedderOptions options = {
+    .batch_size = (guint) config->embedding_batch_size,
+    .timeout = (guint) config->embedding_timeout,
+  };
+  switch (config->embedding_backend) {
+  case SR_EMBEDDING_BUILTIN:
+    return sr_embedder_builtin_new (0);
+  case SR_EMBEDDING_OLLAMA:
+    options.url = config->embedding_ollama_url;
+    options.model = config->embedding_ollama_model;
+    return sr_embedder_ollama_new (&options);
+  case SR_EMBEDDING_OPENAI: {
+    g_autoptr (GError) local = NULL;
+    g_autofree char *key = read_api_key (config->embedding_openai_api_key_file, &local);
+    if (local != NULL) {
+      g_propagate_error (error, g_steal_pointer (&local));
+      return NULL;
+    }
+    options.url = config->embedding_openai_url;
+    options.model = config->embedding_openai_model;
+    options.api_key = key;
+    SrEmbedder *embedder = sr_embedder_openai_new (&options);
+    if (key != NULL)
+      memset (key, 0, strlen (key));
+    return embedder;
+  }
+  }
+  g_assert_not_reached ();
+}
+
+static gboolean
+start_documents (SrDaemon *daemon, GError **error)
+{
+  SrEmbedder *embedder = embedder_from_config (daemon->config, error);
+  if (embedder == NULL)
+    return FALSE;
+  if (embedder->url != NULL)
+    g_info ("Embedding with %s at %s", embedder->model, embedder->url);
   g_autofree char *helper = extract_helper_path ();
   SrPipelineConfig pipeline = {
     .helper_path = helper,
     .chunking = SR_CHUNK_OPTIONS_DEFAULT,
-    .embedder = sr_embedder_builtin_new (0),
+    .embedder = embedder,
   };
   const SrConfig *config = daemon->config;
   pipeline.sandbox = (SrSandboxLimits){
@@ -162,6 +218,7 @@ start_documents (SrDaemon *daemon)
   guint workers = config->ingest_workers > 0 ? (guint) config->ingest_workers
                                              : MAX (g_get_num_processors (), 1);
   sr_service_start_documents (daemon->service, &pipeline, workers);
+  return TRUE;
 }
 
 static void
@@ -200,7 +257,8 @@ start (SrDaemon *daemon, GError **error)
     return FALSE;
   SrLimits limits = limits_from_config (daemon->config);
   daemon->service = sr_service_new (store, daemon->state_dir, &limits);
-  start_documents (daemon);
+  if (!start_documents (daemon, error))
+    return FALSE;
   start_queries (daemon);
 
   /* Expired sessions go before any client can see them. */

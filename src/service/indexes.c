@@ -63,6 +63,7 @@ struct SrIndexes {
   GThread *thread;
   gint stopping; /* atomic */
   gint64 unload_after_us;
+  gboolean noted; /* the directory's note names our model; changed by the index thread */
 };
 
 static void
@@ -480,6 +481,72 @@ sr_indexes_forget (SrIndexes *indexes, const char *session_id)
   g_mutex_unlock (&indexes->lock);
 }
 
+/* ---- whose vectors the files hold ---- */
+
+/* Whose vectors the files in the directory hold. */
+#define MODEL_NOTE "model"
+
+static void
+remove_graph_files (SrIndexes *indexes)
+{
+  g_autoptr (GDir) dir = g_dir_open (indexes->dir, 0, NULL);
+  const char *name;
+  guint removed = 0;
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL) {
+    if (!g_str_has_suffix (name, ".hnsw"))
+      continue;
+    g_autofree char *path = g_build_filename (indexes->dir, name, NULL);
+    if (g_unlink (path) == 0)
+      removed++;
+    else if (errno != ENOENT)
+      g_warning ("Cannot remove %s: %s", path, g_strerror (errno));
+  }
+  if (removed > 0)
+    g_info ("Removed %u vector index file(s) of another embedding model; each is rebuilt for %s "
+            "from the database when its session is next searched",
+            removed, indexes->model);
+}
+
+static char *
+note_path (SrIndexes *indexes)
+{
+  return g_build_filename (indexes->dir, MODEL_NOTE, NULL);
+}
+
+/* A graph's labels are chunk ids, and once chunks are embedded again with another model
+ * the same ids stand for other vectors: loading the old graph would keep the old ones.
+ * So the directory notes whose vectors its files hold, and the files of another model go.
+ * Files without a note come from before notes were kept, and are not trusted either. */
+static void
+check_model (SrIndexes *indexes)
+{
+  g_autofree char *note = note_path (indexes);
+  g_autofree char *recorded = NULL;
+  if (g_file_get_contents (note, &recorded, NULL, NULL) && g_str_equal (recorded, indexes->model)) {
+    indexes->noted = TRUE;
+    return;
+  }
+  remove_graph_files (indexes);
+  if (recorded != NULL && g_unlink (note) != 0 && errno != ENOENT)
+    g_warning ("Cannot remove %s: %s", note, g_strerror (errno));
+}
+
+/* Written before the first graph, on the index thread: a directory that was never
+ * written to stays as it was. */
+static gboolean
+write_note (SrIndexes *indexes)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *note = note_path (indexes);
+  if (!g_file_set_contents_full (note, indexes->model, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600,
+                                 &error)) {
+    g_warning ("%s", error->message);
+    return FALSE;
+  }
+  indexes->noted = TRUE;
+  return TRUE;
+}
+
 /* ---- the index thread ---- */
 
 static gboolean
@@ -490,6 +557,9 @@ save (SrIndexes *indexes, Entry *entry)
     g_warning ("Cannot create %s: %s", indexes->dir, g_strerror (errno));
     return FALSE;
   }
+  /* Without the note, a later start could not tell whose vectors the file holds. */
+  if (!indexes->noted && !write_note (indexes))
+    return FALSE;
   /* Not fatal: what the file lacks is caught up from SQLite at the next load. */
   if (!sr_vector_index_save (entry->index, entry->path, &error)) {
     g_warning ("%s", error->message);
@@ -662,51 +732,6 @@ index_thread (gpointer data)
 }
 
 /* ---- life ---- */
-
-/* Whose vectors the files in the directory hold. */
-#define MODEL_NOTE "model"
-
-static void
-remove_graph_files (SrIndexes *indexes)
-{
-  g_autoptr (GDir) dir = g_dir_open (indexes->dir, 0, NULL);
-  const char *name;
-  guint removed = 0;
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL) {
-    if (!g_str_has_suffix (name, ".hnsw"))
-      continue;
-    g_autofree char *path = g_build_filename (indexes->dir, name, NULL);
-    if (g_unlink (path) == 0)
-      removed++;
-    else if (errno != ENOENT)
-      g_warning ("Cannot remove %s: %s", path, g_strerror (errno));
-  }
-  if (removed > 0)
-    g_info ("Removed %u vector index file(s) of another embedding model; each is rebuilt for %s "
-            "from the database when its session is next searched",
-            removed, indexes->model);
-}
-
-/* A graph's labels are chunk ids, and once chunks are embedded again with another model
- * the same ids stand for other vectors: loading the old graph would keep the old ones.
- * So the directory notes whose vectors its files hold, and the files of another model go.
- * Files without a note come from before notes were kept, and are not trusted either. */
-static void
-check_model (SrIndexes *indexes)
-{
-  g_autofree char *note = g_build_filename (indexes->dir, MODEL_NOTE, NULL);
-  g_autofree char *recorded = NULL;
-  if (g_file_get_contents (note, &recorded, NULL, NULL) && g_str_equal (recorded, indexes->model))
-    return;
-  remove_graph_files (indexes);
-  g_autoptr (GError) error = NULL;
-  if (g_mkdir_with_parents (indexes->dir, 0700) != 0)
-    g_warning ("Cannot create %s: %s", indexes->dir, g_strerror (errno));
-  /* Not fatal: without the note, the next start removes the files again. */
-  else if (!g_file_set_contents_full (note, indexes->model, -1, G_FILE_SET_CONTENTS_CONSISTENT,
-                                      0600, &error))
-    g_warning ("%s", error->message);
-}
 
 SrIndexes *
 sr_indexes_new (SrService *service, const char *model, guint dimensions)

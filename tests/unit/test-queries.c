@@ -264,6 +264,13 @@ has_ended (Fixture *f, gpointer heard)
   return ((Heard *) heard)->ended && ((Heard *) heard)->destroyed;
 }
 
+static gboolean
+has_sources (Fixture *f, gpointer heard)
+{
+  GPtrArray *events = ((Heard *) heard)->events;
+  return events->len > 0 && g_str_equal (events->pdata[0], "S");
+}
+
 static Job *
 wait_job (Fixture *f, guint i)
 {
@@ -405,8 +412,12 @@ static void
 test_busy_per_user (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
+  /* Sources are found on worker threads, in whatever order they finish: each question's
+   * are awaited before the next is asked, so that "oldest" is well defined. */
   Heard *one = ask (f, &alice, f->session, "One?", TRUE);
-  ask (f, &alice_again, f->session, "Two?", TRUE);
+  Job *first = wait_job (f, 0);
+  Heard *two = ask (f, &alice_again, f->session, "Two?", TRUE);
+  iterate_until (has_sources, f, two);
   SrAskOptions options = SR_ASK_OPTIONS_INIT;
   g_autofree char *refused = sr_queries_ask (queries (f), &alice, f->session, "Three?", &options,
                                              &listener, NULL, NULL, &error);
@@ -419,7 +430,6 @@ test_busy_per_user (Fixture *f, gconstpointer data)
   g_assert_cmpuint (sr_queries_running (queries (f)), ==, 3);
 
   /* One generation at a time (max_generations 1), oldest first. */
-  Job *first = wait_job (f, 0);
   for (guint i = 0; i < 50; i++)
     g_main_context_iteration (NULL, FALSE);
   g_assert_cmpuint (f->generator->jobs->len, ==, 1);
