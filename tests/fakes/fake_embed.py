@@ -17,6 +17,8 @@ Failures are chosen while it runs, by POSTing a JSON object to /control:
   {"delay": 0.5}            wait this many seconds before each answer
   {"hang_up": true}         close the connection without answering
   {"shuffle": true}         OpenAI's "data" in reverse order (each item keeps its index)
+  {"refuse": "word"}        a request with a text holding "word" gets 400 (the server
+                            answers others: a text it cannot take)
   {"reset": true}           none of the above (applied first)
 GET /requests lists the embedding requests so far ({"requests": [{"path", "model",
 "inputs", "authorization"}]}); POST /control {"clear_requests": true} forgets them.
@@ -63,6 +65,7 @@ class State:
         self.delay = 0.0
         self.hang_up = False
         self.shuffle = False
+        self.refuse = None
 
     def control(self, settings):
         with self.lock:
@@ -73,7 +76,8 @@ class State:
             if "fail" in settings:
                 fail = settings["fail"]
                 self.fail = None if fail is None else dict(fail, times=fail.get("times", -1))
-            for key in ("dimensions", "wrong_count", "malformed", "delay", "hang_up", "shuffle"):
+            for key in ("dimensions", "wrong_count", "malformed", "delay", "hang_up", "shuffle",
+                        "refuse"):
                 if key in settings:
                     setattr(self, key, settings[key])
 
@@ -166,6 +170,7 @@ class Handler(BaseHTTPRequestHandler):
             delay, hang_up = self.state.delay, self.state.hang_up
             dimensions, wrong_count = self.state.dimensions, self.state.wrong_count
             malformed, shuffle = self.state.malformed, self.state.shuffle
+            refuse = self.state.refuse
         if delay:
             time.sleep(delay)
         if hang_up:
@@ -189,6 +194,9 @@ class Handler(BaseHTTPRequestHandler):
             return
         if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
             self.error(ollama, 400, "input must be a string or a list of strings")
+            return
+        if refuse is not None and any(refuse in text for text in texts):
+            self.error(ollama, 400, "the input cannot be embedded")
             return
         if malformed is not None:
             self.send_body(200, malformed)
