@@ -544,9 +544,9 @@ class IntegrationTest(unittest.TestCase):
     def write_config(self, name="smartrag.conf", **values):
         merged = dict(CONFIG_DEFAULTS, **values)
         groups = {}
-        for name, value in merged.items():
-            group, _, key = CONFIG_GROUPS[name].partition(".")
-            groups.setdefault(group, []).append(f"{key or name}={value}")
+        for option, value in merged.items():
+            group, _, key = CONFIG_GROUPS[option].partition(".")
+            groups.setdefault(group, []).append(f"{key or option}={value}")
         path = os.path.join(self.workdir, name)
         with open(path, "w") as f:
             for group, lines in groups.items():
