@@ -54,11 +54,14 @@ stopping (SrEmbedding *self)
   return stop;
 }
 
+/* Until the next look, or the stop; only the stop when nothing can change any more. */
 static void
-wait_a_while (SrEmbedding *self)
+wait_a_while (SrEmbedding *self, gboolean until_stop)
 {
   g_mutex_lock (&self->lock);
-  if (!self->stopping)
+  if (!self->stopping && until_stop)
+    g_cond_wait (&self->wake, &self->lock);
+  else if (!self->stopping)
     g_cond_wait_until (&self->wake, &self->lock, g_get_monotonic_time () + POLL_US);
   g_mutex_unlock (&self->lock);
 }
@@ -361,9 +364,13 @@ embedding_thread (gpointer data)
   Work work = { 0 };
 
   sr_background_thread_enter (SR_NICENESS_MAINTENANCE);
-  while (!stopping (self))
-    if (!step (self, &work))
-      wait_a_while (self);
+  while (!stopping (self)) {
+    if (step (self, &work))
+      continue;
+    /* An embedder without a server is never unavailable and keeps no document waiting:
+     * once its chunks are done, there is nothing left to look at. */
+    wait_a_while (self, work.finished && self->embedder->url == NULL);
+  }
   return NULL;
 }
 
