@@ -264,6 +264,8 @@ read_vector (SrRemote *self, JsonArray *row, guint width, float *out, GError **e
       value = (double) json_node_get_int (node);
     else
       return fail_malformed (self, _ ("a vector holds something other than numbers"), error);
+    if (!isfinite (value) || fabs (value) > G_MAXFLOAT)
+      return fail_malformed (self, _ ("a vector holds a number too large to use"), error);
     out[d] = (float) value;
     norm += value * value;
   }
@@ -271,9 +273,10 @@ read_vector (SrRemote *self, JsonArray *row, guint width, float *out, GError **e
     return fail_malformed (self, _ ("a vector holds a number too large to use"), error);
   if (norm == 0)
     return TRUE;
-  float scale = (float) (1.0 / sqrt (norm));
+  /* In double: for tiny numbers the scale itself may pass what a float holds. */
+  double scale = 1.0 / sqrt (norm);
   for (guint d = 0; d < width; d++)
-    out[d] *= scale;
+    out[d] = (float) (out[d] * scale);
   return TRUE;
 }
 

@@ -309,6 +309,9 @@ test_malformed (Fixture *f, gconstpointer data)
     { "{\"embeddings\": [[1e999]], \"data\": [{\"index\": 0, \"embedding\": [1e999]}]}",
       "too large", "too large" },
     { "{\"data\": [{\"index\": 3, \"embedding\": [1]}]}", NULL, "not numbered 0 to 0" },
+    /* Finite as a double, not as a float. */
+    { "{\"embeddings\": [[1e300]], \"data\": [{\"index\": 0, \"embedding\": [1e300]}]}",
+      "too large", "too large" },
   };
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
     const char *expected = backend == OLLAMA ? cases[i].ollama : cases[i].openai;
