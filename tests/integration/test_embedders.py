@@ -14,6 +14,8 @@ from test_documents import DocumentTestCase
 
 FAKE = os.path.join(harness.SOURCE_DIR, "tests", "fakes", "fake_embed.py")
 DIMENSIONS = 24
+# The OpenAI side of the fake wants it; the Ollama side ignores it.
+API_KEY = "sk-test-4b1d"
 
 LIGHTHOUSE = "The lighthouse keeper polishes the great lens every evening at dusk."
 BREAD = "Sourdough bread needs flour, water, salt and a patient baker."
@@ -26,7 +28,7 @@ class FakeServer:
     def __init__(self, port=0):
         self.proc = subprocess.Popen(
             [harness.PYTHON, FAKE, "--port", str(port), "--dimensions", str(DIMENSIONS),
-             "--model", "fake-embed", "--model", "other-embed"],
+             "--model", "fake-embed", "--model", "other-embed", "--api-key", API_KEY],
             stdout=subprocess.PIPE, text=True)
         self.port = int(self.proc.stdout.readline())
         self.url = f"http://127.0.0.1:{self.port}"
@@ -180,11 +182,16 @@ class EmbedderTests(DocumentTestCase):
             self.assertEqual(self.wait_settled(doc)[-1], "ready")
         self.assertEqual(self.stored_models(), {"ollama:fake-embed": 3})
 
+        key_file = os.path.join(self.workdir, "openai.key")
+        with open(key_file, "w") as f:
+            f.write(f"  {API_KEY}\n")
+        os.chmod(key_file, 0o600)
         # Slow enough to watch the work, and to search while it goes on.
         self.fake.control(delay=0.5)
         self.restart_with(embedding_backend="openai",
                           embedding_openai_url=f"{self.fake.url}/v1",
                           embedding_openai_model="other-embed",
+                          embedding_openai_api_key_file=key_file,
                           embedding_batch_size="1")
         status, embedding = self.wait_health(
             lambda e: e["reembed_counted"] and e["dimensions"] > 0, "never counted")
@@ -198,14 +205,18 @@ class EmbedderTests(DocumentTestCase):
         self.assertEqual(embedding["reembedded"] + embedding["reembed_skipped"], 3)
         self.assertEqual(embedding["reembed_skipped"], 0)
         self.assertEqual(self.stored_models(), {"openai:other-embed": 3})
-        self.assertTrue(any(r["path"] == "/v1/embeddings" and r["model"] == "other-embed"
-                            for r in self.fake.requests()))
+        openai = [r for r in self.fake.requests() if r["path"] == "/v1/embeddings"]
+        self.assertTrue(openai)
+        self.assertTrue(all(r["model"] == "other-embed" and r["inputs"] == 1
+                            and r["authorization"] == f"Bearer {API_KEY}" for r in openai), openai)
 
         for text, doc in (("lighthouse lens", docs[0]), ("flour water salt", docs[1]),
                           ("glaciers", docs[2])):
             self.assertEqual(self.search(text, k=1)[0]["document_id"], doc)
         self.assertEqual(len(self.search("zebra", k=3)), 3)
-        self.assertNotIn("CRITICAL", self.smartragd.log())
+        log = self.smartragd.log()
+        self.assertNotIn("CRITICAL", log)
+        self.assertNotIn(API_KEY, log)
 
 
 if __name__ == "__main__":
