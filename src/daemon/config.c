@@ -35,6 +35,7 @@ typedef struct {
 } KeySpec;
 
 static const char *const generation_backends[] = { "auto", "builtin", "ollama", "openai", NULL };
+static const char *const embedding_backends[] = { "builtin", "ollama", "openai", NULL };
 
 /* Longer names and URLs are no model's or server's. */
 #define MAX_NAME_CHARS 256
@@ -92,12 +93,23 @@ static const KeySpec keys[] = {
   { "generation", "first_token_timeout", KEY_DURATION, FIELD (first_token_timeout), "60s", 1,
     3600 },
   { "generation", "total_timeout", KEY_DURATION, FIELD (total_timeout), "5m", 1, 24 * 3600 },
+  { "embedding", "backend", KEY_CHOICE, FIELD (embedding_backend), "builtin", 0, 0,
+    embedding_backends },
+  { "embedding", "ollama_url", KEY_URL, FIELD (embedding_ollama_url), "http://127.0.0.1:11434", 1,
+    MAX_URL_CHARS, NULL, "http://127.0.0.1:11434" },
+  { "embedding", "ollama_model", KEY_NAME, FIELD (embedding_ollama_model), "nomic-embed-text", 1,
+    MAX_NAME_CHARS, NULL, "nomic-embed-text" },
+  { "embedding", "openai_url", KEY_URL, FIELD (embedding_openai_url), "", 0, MAX_URL_CHARS, NULL,
+    "http://127.0.0.1:8080/v1" },
+  { "embedding", "openai_model", KEY_NAME, FIELD (embedding_openai_model), "", 0, MAX_NAME_CHARS,
+    NULL, "text-embedding-3-small" },
+  { "embedding", "openai_api_key_file", KEY_PATH, FIELD (embedding_openai_api_key_file), "" },
+  { "embedding", "batch_size", KEY_UINT, FIELD (embedding_batch_size), "32", 1, 1024 },
+  { "embedding", "timeout", KEY_DURATION, FIELD (embedding_timeout), "60s", 1, 3600 },
   { "security", "authorization_cache", KEY_DURATION, FIELD (authorization_cache), "10s", 0, 3600 },
 };
 
 static const char *const log_levels[] = { "error", "warning", "info", "debug" };
-
-/* In the notation the file takes, so a hint can be copied back: "64G", "1K", "1000". */
 static char *
 format_size (guint64 bytes)
 {
@@ -387,6 +399,12 @@ check_together (const SrConfig *config, const char *path, GString *problems)
                                "OpenAI-compatible server, such as http://127.0.0.1:8080/v1, "
                                "since backend = openai"),
                             path);
+  if (config->embedding_backend == SR_EMBEDDING_OPENAI
+      && (*config->embedding_openai_url == '\0' || *config->embedding_openai_model == '\0'))
+    g_string_append_printf (problems,
+                            _ ("%s%s: [embedding] backend = \"openai\": expected openai_url and "
+                               "openai_model to be set as well"),
+                            problems->len ? "\n" : "", path);
 }
 
 SrConfig *

@@ -20,6 +20,12 @@ typedef enum {
   SR_GENERATION_OPENAI,
 } SrGenerationBackend;
 
+typedef enum {
+  SR_EMBEDDING_BUILTIN,
+  SR_EMBEDDING_OLLAMA,
+  SR_EMBEDDING_OPENAI,
+} SrEmbeddingBackend;
+
 typedef struct {
   char *path; /* the file that was read, NULL when only defaults apply */
 
@@ -64,6 +70,16 @@ typedef struct {
   guint64 connect_timeout;     /* seconds to connect to a model server */
   guint64 first_token_timeout; /* seconds from the request to the first token */
   guint64 total_timeout;       /* seconds from the request to the end of the answer */
+
+  /* [embedding] */
+  SrEmbeddingBackend embedding_backend;
+  char *embedding_ollama_url;
+  char *embedding_ollama_model;
+  char *embedding_openai_url;          /* "" unless set; needed for backend openai */
+  char *embedding_openai_model;        /* "" unless set; needed for backend openai */
+  char *embedding_openai_api_key_file; /* "" for no key */
+  guint64 embedding_batch_size;        /* texts per request */
+  guint64 embedding_timeout;           /* seconds to connect and for each wait */
 
   /* [security] */
   guint64 authorization_cache; /* seconds a polkit "yes" is kept per bus connection */

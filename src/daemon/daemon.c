@@ -135,14 +135,83 @@ extract_helper_path (void)
   return g_strdup (SR_EXTRACT_HELPER_PATH);
 }
 
-static void
-start_documents (SrDaemon *daemon)
+/* The API key in @path, without the white space around it; read once, kept in memory only,
+ * never logged. @key names the configuration key, for messages. */
+static char *
+read_api_key (const char *path, const char *key, GError **error)
 {
+  g_autoptr (GError) local = NULL;
+  g_autofree char *text = NULL;
+  if (!g_file_get_contents (path, &text, NULL, &local)) {
+    g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_INVALID_ARGS,
+                 _ ("Cannot read the API key file (%s): %s"), key, local->message);
+    return NULL;
+  }
+  g_strstrip (text);
+  gboolean printable = *text != '\0';
+  for (const char *p = text; *p != '\0' && printable; p++)
+    printable = g_ascii_isgraph (*p);
+  if (!printable) {
+    /* A key sent in a header must be one word of visible ASCII. */
+    g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_INVALID_ARGS,
+                 _ ("The API key file %s (%s) is empty or holds more than one word of "
+                    "visible ASCII"),
+                 path, key);
+    explicit_bzero (text, strlen (text));
+    return NULL;
+  }
+  return g_steal_pointer (&text);
+}
+
+static SrEmbedder *
+embedder_from_config (const SrConfig *config, GError **error)
+{
+  SrServerEmbedderOptions options = {
+    .batch_size = (guint) config->embedding_batch_size,
+    .timeout = (guint) config->embedding_timeout,
+  };
+  switch (config->embedding_backend) {
+  case SR_EMBEDDING_BUILTIN:
+    return sr_embedder_builtin_new (0);
+  case SR_EMBEDDING_OLLAMA:
+    options.url = config->embedding_ollama_url;
+    options.model = config->embedding_ollama_model;
+    return sr_embedder_ollama_new (&options);
+  case SR_EMBEDDING_OPENAI: {
+    g_autoptr (GError) local = NULL;
+    g_autofree char *key = NULL;
+    if (*config->embedding_openai_api_key_file != '\0')
+      key = read_api_key (config->embedding_openai_api_key_file, "[embedding] openai_api_key_file",
+                          &local);
+    if (local != NULL) {
+      g_propagate_error (error, g_steal_pointer (&local));
+      return NULL;
+    }
+    options.url = config->embedding_openai_url;
+    options.model = config->embedding_openai_model;
+    options.api_key = key;
+    SrEmbedder *embedder = sr_embedder_openai_new (&options);
+    if (key != NULL)
+      memset (key, 0, strlen (key));
+    return embedder;
+  }
+  }
+  g_assert_not_reached ();
+}
+
+static gboolean
+start_documents (SrDaemon *daemon, GError **error)
+{
+  SrEmbedder *embedder = embedder_from_config (daemon->config, error);
+  if (embedder == NULL)
+    return FALSE;
+  if (embedder->url != NULL)
+    g_info ("Embedding with %s at %s", embedder->model, embedder->url);
   g_autofree char *helper = extract_helper_path ();
   SrPipelineConfig pipeline = {
     .helper_path = helper,
     .chunking = SR_CHUNK_OPTIONS_DEFAULT,
-    .embedder = sr_embedder_builtin_new (0),
+    .embedder = embedder,
   };
   const SrConfig *config = daemon->config;
   pipeline.sandbox = (SrSandboxLimits){
@@ -164,34 +233,7 @@ start_documents (SrDaemon *daemon)
   guint workers = config->ingest_workers > 0 ? (guint) config->ingest_workers
                                              : MAX (g_get_num_processors (), 1);
   sr_service_start_documents (daemon->service, &pipeline, workers);
-}
-
-/* The API key in @path, without the white space around it; never logged. */
-static char *
-read_api_key (const char *path, GError **error)
-{
-  g_autoptr (GError) local = NULL;
-  g_autofree char *text = NULL;
-  if (!g_file_get_contents (path, &text, NULL, &local)) {
-    g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_INVALID_ARGS,
-                 _ ("Cannot read the API key file ([generation] openai_api_key_file): %s"),
-                 local->message);
-    return NULL;
-  }
-  g_strstrip (text);
-  gboolean printable = *text != '\0';
-  for (const char *p = text; *p != '\0' && printable; p++)
-    printable = g_ascii_isgraph (*p);
-  if (!printable) {
-    /* A key sent in a header must be one word of visible ASCII. */
-    g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_INVALID_ARGS,
-                 _ ("The API key file %s ([generation] openai_api_key_file) is empty or holds "
-                    "more than one word of visible ASCII"),
-                 path);
-    explicit_bzero (text, strlen (text));
-    return NULL;
-  }
-  return g_steal_pointer (&text);
+  return TRUE;
 }
 
 static SrServerOptions
@@ -218,7 +260,7 @@ new_openai (const SrConfig *config, GError **error)
 {
   g_autofree char *key = NULL;
   if (*config->openai_api_key_file != '\0') {
-    key = read_api_key (config->openai_api_key_file, error);
+    key = read_api_key (config->openai_api_key_file, "[generation] openai_api_key_file", error);
     if (key == NULL)
       return NULL;
   }
@@ -306,7 +348,8 @@ start (SrDaemon *daemon, GError **error)
     return FALSE;
   SrLimits limits = limits_from_config (daemon->config);
   daemon->service = sr_service_new (store, daemon->state_dir, &limits);
-  start_documents (daemon);
+  if (!start_documents (daemon, error))
+    return FALSE;
   if (!start_queries (daemon, error))
     return FALSE;
 

@@ -553,7 +553,7 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Scratch, scratch_clear)
 
 static gboolean
 builtin_embed (SrEmbedder *self, const char *const *texts, guint n_texts, float *vectors,
-               GError **error)
+               GCancellable *cancellable, GError **error)
 {
   g_auto (Scratch) s = { 0 };
 
@@ -587,8 +587,6 @@ sr_embedder_builtin_new (guint dimensions)
   g_return_val_if_fail (dimensions <= SR_EMBEDDER_MAX_DIMENSIONS, NULL);
 
   SrEmbedder *embedder = g_new0 (SrEmbedder, 1);
-  embedder->klass = &builtin_class;
-  embedder->dimensions = dimensions;
-  embedder->model = g_strdup (BUILTIN_MODEL);
+  sr_embedder_init (embedder, &builtin_class, BUILTIN_MODEL, NULL, dimensions);
   return embedder;
 }

@@ -25,7 +25,10 @@ embed_all (const SrPipelineConfig *config, SrIngested *ingested, SrPipelineProgr
            gpointer user_data, GCancellable *cancellable, GError **error)
 {
   GPtrArray *chunks = ingested->chunks;
-  guint dims = config->embedder->dimensions;
+  /* A server's first answer says how long its vectors are. */
+  guint dims = sr_embedder_ensure_dimensions (config->embedder, cancellable, error);
+  if (dims == 0)
+    return FALSE;
   g_autofree const char **texts = g_new0 (const char *, EMBED_BATCH);
 
   ingested->dimensions = dims;
@@ -37,7 +40,7 @@ embed_all (const SrPipelineConfig *config, SrIngested *ingested, SrPipelineProgr
     for (guint i = 0; i < n; i++)
       texts[i] = ((SrChunk *) chunks->pdata[start + i])->text;
     if (!sr_embedder_embed (config->embedder, texts, n, ingested->vectors + (gsize) start * dims,
-                            error))
+                            cancellable, error))
       return FALSE;
     if (progress != NULL)
       progress ("indexing", 0.5 + 0.5 * (start + n) / chunks->len, user_data);

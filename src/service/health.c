@@ -7,8 +7,10 @@
 #include <sys/statvfs.h>
 
 #include "common/errors.h"
+#include "service/embedding.h"
 #include "service/indexes.h"
 #include "service/queries.h"
+#include "service/ingestion.h"
 #include "store/store.h"
 
 const char *
@@ -153,6 +155,73 @@ check_generation (SrService *service, GVariantDict *dict)
   return health;
 }
 
+static const char *
+embedder_state_name (SrEmbedderState state)
+{
+  switch (state) {
+  case SR_EMBEDDER_UNKNOWN:
+    return "unknown";
+  case SR_EMBEDDER_AVAILABLE:
+    return "available";
+  case SR_EMBEDDER_UNAVAILABLE:
+    return "unavailable";
+  }
+  return "unknown";
+}
+
+/* What the embedder is, whether its server answered the last call (as remembered: health
+ * never waits for a server), and the background work that depends on it. */
+static SrHealthStatus
+check_embedding (SrService *service, GVariantDict *dict)
+{
+  SrEmbedder *embedder = sr_service_embedder (service);
+  if (embedder == NULL) {
+    add_status (dict, SR_HEALTH_OK, _ ("documents are not processed yet"));
+    return SR_HEALTH_OK;
+  }
+  g_auto (SrEmbedderStatus) status = { 0 };
+  sr_embedder_get_status (embedder, &status);
+  SrEmbeddingStats stats = { 0 };
+  if (sr_service_embedding (service) != NULL)
+    sr_embedding_stats (sr_service_embedding (service), &stats);
+  guint waiting = sr_service_ingestion (service) != NULL
+                      ? sr_ingestion_waiting (sr_service_ingestion (service))
+                      : 0;
+
+  g_variant_dict_insert (dict, "backend", "s", embedder->klass->name);
+  g_variant_dict_insert (dict, "model", "s", embedder->model);
+  if (embedder->url != NULL)
+    g_variant_dict_insert (dict, "url", "s", embedder->url);
+  g_variant_dict_insert (dict, "dimensions", "u", sr_embedder_dimensions (embedder));
+  g_variant_dict_insert (dict, "server", "s", embedder_state_name (status.state));
+  g_variant_dict_insert (dict, "checked_at", "t", (guint64) status.checked_at);
+  g_variant_dict_insert (dict, "reembed_counted", "b", stats.counted);
+  g_variant_dict_insert (dict, "reembed_left", "t", stats.left);
+  g_variant_dict_insert (dict, "reembedded", "t", stats.done);
+  g_variant_dict_insert (dict, "reembed_skipped", "t", stats.skipped);
+  g_variant_dict_insert (dict, "documents_waiting", "u", waiting);
+
+  g_autoptr (GString) message = g_string_new (NULL);
+  if (status.state == SR_EMBEDDER_UNAVAILABLE)
+    g_string_append (message, status.message);
+  else if (embedder->url == NULL)
+    g_string_append_printf (message, _ ("%s, no server needed"), embedder->model);
+  else if (status.state == SR_EMBEDDER_AVAILABLE)
+    g_string_append_printf (message, _ ("%s answers at %s"), embedder->model, embedder->url);
+  else
+    g_string_append_printf (message, _ ("%s at %s not asked yet"), embedder->model, embedder->url);
+  if (stats.left > 0)
+    g_string_append_printf (message, _ ("; %" PRIu64 " chunk(s) left to embed again"), stats.left);
+  if (waiting > 0)
+    g_string_append_printf (message, _ ("; %u document(s) wait for the server"), waiting);
+
+  /* Searches still find chunks by their words: degraded, not failing. */
+  SrHealthStatus health
+      = status.state == SR_EMBEDDER_UNAVAILABLE ? SR_HEALTH_DEGRADED : SR_HEALTH_OK;
+  add_status (dict, health, message->str);
+  return health;
+}
+
 SrHealthStatus
 sr_health_check (SrService *service, GVariant **components)
 {
@@ -164,6 +233,7 @@ sr_health_check (SrService *service, GVariant **components)
     { "disk", check_disk },
     { "index", check_index },
     { "generation", check_generation },
+    { "embedding", check_embedding },
   };
   g_auto (GVariantDict) all = G_VARIANT_DICT_INIT (NULL);
   SrHealthStatus worst = SR_HEALTH_OK;

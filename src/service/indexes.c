@@ -63,6 +63,7 @@ struct SrIndexes {
   GThread *thread;
   gint stopping; /* atomic */
   gint64 unload_after_us;
+  gboolean noted; /* the directory's note names our model; changed by the index thread */
 };
 
 static void
@@ -138,6 +139,7 @@ typedef struct {
   GArray *labels;     /* gint64: stored vectors missing from the graph */
   GArray *vectors;    /* float */
   GHashTable *wanted; /* of the labels to read in a full scan; NULL: every one */
+  guint dimensions;
 } CatchUp;
 
 static gboolean
@@ -145,6 +147,10 @@ catch_up_vector (gint64 id, const float *vector, guint dimensions, gpointer user
 {
   CatchUp *c = user_data;
   if (c->wanted != NULL && !g_hash_table_contains (c->wanted, &id))
+    return TRUE;
+  /* Stored when the server's model gave vectors of another length: the re-embedding
+   * thread replaces them, and until then they are searched by their words alone. */
+  if (dimensions != c->dimensions)
     return TRUE;
   g_array_append_val (c->labels, id);
   g_array_append_vals (c->vectors, vector, dimensions);
@@ -228,7 +234,7 @@ load (SrIndexes *indexes, SrStore *db, Entry *entry, Batch **missing, gboolean *
   g_autoptr (GArray) absent = compare_with_store (index, stored, &stale);
   g_autoptr (GArray) labels = g_array_new (FALSE, FALSE, sizeof (gint64));
   g_autoptr (GArray) vectors = g_array_new (FALSE, FALSE, sizeof (float));
-  CatchUp c = { labels, vectors, NULL };
+  CatchUp c = { labels, vectors, NULL, indexes->dimensions };
   if (!read_vectors (indexes, db, entry->session_id, absent, stored->len, &c, error))
     return NULL;
 
@@ -355,11 +361,24 @@ scan_batch (const Batch *batch, const float *query, guint n, GArray *best)
   }
 }
 
+/* Called with the lock held: the first vectors fix the width of every graph. */
+static gboolean
+adopt_dimensions (SrIndexes *indexes, guint dimensions)
+{
+  if (indexes->dimensions == 0)
+    indexes->dimensions = dimensions;
+  return dimensions == indexes->dimensions;
+}
+
 guint
 sr_indexes_search (SrIndexes *indexes, SrStore *db, const char *session_id, const float *query,
-                   guint n, gint64 *labels, GError **error)
+                   guint dimensions, guint n, gint64 *labels, GError **error)
 {
   g_mutex_lock (&indexes->lock);
+  if (!adopt_dimensions (indexes, dimensions)) {
+    g_mutex_unlock (&indexes->lock);
+    return 0;
+  }
   Entry *entry = g_atomic_rc_box_acquire (entry_get (indexes, session_id));
   entry->used_at = g_get_monotonic_time ();
   if (!ensure_loaded (indexes, db, entry, error)) {
@@ -410,14 +429,16 @@ void
 sr_indexes_add (SrIndexes *indexes, const char *session_id, const GArray *ids, const float *vectors,
                 guint dimensions)
 {
-  if (dimensions != indexes->dimensions || ids->len == 0)
+  if (ids->len == 0)
     return;
   Batch *batch = batch_new (ids->len, dimensions);
   memcpy (batch->labels, ids->data, ids->len * sizeof (gint64));
   memcpy (batch->vectors, vectors, (gsize) ids->len * dimensions * sizeof (float));
 
   g_mutex_lock (&indexes->lock);
-  Entry *entry = g_hash_table_lookup (indexes->entries, session_id);
+  Entry *entry = adopt_dimensions (indexes, dimensions)
+                     ? g_hash_table_lookup (indexes->entries, session_id)
+                     : NULL;
   /* A graph not loaded yet reads these from SQLite when it is; one being loaded may read
    * them too, and adding a label twice only replaces its vector. */
   if (entry != NULL && (entry->index != NULL || entry->loading)) {
@@ -460,6 +481,72 @@ sr_indexes_forget (SrIndexes *indexes, const char *session_id)
   g_mutex_unlock (&indexes->lock);
 }
 
+/* ---- whose vectors the files hold ---- */
+
+/* Whose vectors the files in the directory hold. */
+#define MODEL_NOTE "model"
+
+static void
+remove_graph_files (SrIndexes *indexes)
+{
+  g_autoptr (GDir) dir = g_dir_open (indexes->dir, 0, NULL);
+  const char *name;
+  guint removed = 0;
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL) {
+    if (!g_str_has_suffix (name, ".hnsw"))
+      continue;
+    g_autofree char *path = g_build_filename (indexes->dir, name, NULL);
+    if (g_unlink (path) == 0)
+      removed++;
+    else if (errno != ENOENT)
+      g_warning ("Cannot remove %s: %s", path, g_strerror (errno));
+  }
+  if (removed > 0)
+    g_info ("Removed %u vector index file(s) of another embedding model; each is rebuilt for %s "
+            "from the database when its session is next searched",
+            removed, indexes->model);
+}
+
+static char *
+note_path (SrIndexes *indexes)
+{
+  return g_build_filename (indexes->dir, MODEL_NOTE, NULL);
+}
+
+/* A graph's labels are chunk ids, and once chunks are embedded again with another model
+ * the same ids stand for other vectors: loading the old graph would keep the old ones.
+ * So the directory notes whose vectors its files hold, and the files of another model go.
+ * Files without a note come from before notes were kept, and are not trusted either. */
+static void
+check_model (SrIndexes *indexes)
+{
+  g_autofree char *note = note_path (indexes);
+  g_autofree char *recorded = NULL;
+  if (g_file_get_contents (note, &recorded, NULL, NULL) && g_str_equal (recorded, indexes->model)) {
+    indexes->noted = TRUE;
+    return;
+  }
+  remove_graph_files (indexes);
+  if (recorded != NULL && g_unlink (note) != 0 && errno != ENOENT)
+    g_warning ("Cannot remove %s: %s", note, g_strerror (errno));
+}
+
+/* Written before the first graph, on the index thread: a directory that was never
+ * written to stays as it was. */
+static gboolean
+write_note (SrIndexes *indexes)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *note = note_path (indexes);
+  if (!g_file_set_contents_full (note, indexes->model, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600,
+                                 &error)) {
+    g_warning ("%s", error->message);
+    return FALSE;
+  }
+  indexes->noted = TRUE;
+  return TRUE;
+}
+
 /* ---- the index thread ---- */
 
 static gboolean
@@ -470,6 +557,9 @@ save (SrIndexes *indexes, Entry *entry)
     g_warning ("Cannot create %s: %s", indexes->dir, g_strerror (errno));
     return FALSE;
   }
+  /* Without the note, a later start could not tell whose vectors the file holds. */
+  if (!indexes->noted && !write_note (indexes))
+    return FALSE;
   /* Not fatal: what the file lacks is caught up from SQLite at the next load. */
   if (!sr_vector_index_save (entry->index, entry->path, &error)) {
     g_warning ("%s", error->message);
@@ -656,6 +746,7 @@ sr_indexes_new (SrService *service, const char *model, guint dimensions)
   indexes->entries = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, entry_unref);
   indexes->doomed = g_ptr_array_new_with_free_func (g_free);
   indexes->unload_after_us = UNLOAD_UNUSED_US;
+  check_model (indexes);
   indexes->thread = g_thread_new ("sr-index", index_thread, indexes);
   return indexes;
 }

@@ -34,6 +34,8 @@ struct SrIngestion {
   gboolean compacting; /* a compaction job is queued or running */
   gint documents;      /* queued or running; atomic, compaction gives way to them */
   GHashTable *jobs;    /* Job: every job pushed and not finished, for those a stop drops */
+  GPtrArray *waiting;  /* Job (owned by jobs): documents waiting for the embedding server */
+  gint n_waiting;      /* atomic: waiting->len, for other threads */
 };
 
 typedef struct {
@@ -44,9 +46,11 @@ typedef struct {
   char *filename;
   char *adder;
   guint32 owner_uid;
-  gboolean compact;    /* no document: merge the full-text index while the queue is empty */
-  gboolean typed_text; /* added with AddText: never a binary format */
-  guint turn;          /* how many of this user's jobs were ahead when it was queued */
+  gboolean compact;     /* no document: merge the full-text index while the queue is empty */
+  gboolean typed_text;  /* added with AddText: never a binary format */
+  gboolean server_down; /* not run: the embedding server did not answer the last call */
+  gboolean waiting;     /* to be queued again once the embedding server answers */
+  guint turn;           /* how many of this user's jobs were ahead when it was queued */
   guint64 sequence;
   /* filled by the worker */
   SrStore *db; /* the worker's connection while it runs the job */
@@ -160,6 +164,21 @@ store_result (Job *job, GError **error)
                                   sr_now_us (), job->ids, error);
 }
 
+/* A document the embedding server did not take waits for the server when the server
+ * answers no one; when it answers a probe, this document's text is what it refused, and
+ * waiting would not help. */
+static gboolean
+must_wait (Job *job)
+{
+  if (!g_error_matches (job->error, SMARTRAG_ERROR, SMARTRAG_ERROR_BACKEND_UNAVAILABLE))
+    return FALSE;
+  if (job->server_down)
+    return TRUE;
+  g_autoptr (GError) error = NULL;
+  /* Stopped while probing: the document resumes at the next start all the same. */
+  return !sr_embedder_probe (job->ingestion->config.embedder, job->ingestion->cancellable, &error);
+}
+
 /* On the worker, after the pipeline: the outcome goes into the database. */
 static void
 record_outcome (Job *job)
@@ -169,6 +188,15 @@ record_outcome (Job *job)
   if (g_error_matches (job->error, SMARTRAG_ERROR, SMARTRAG_ERROR_CANCELLED)
       || g_error_matches (job->error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return; /* Stopping: the document stays unfinished and resumes at the next start. */
+  if (must_wait (job)) {
+    /* Unfinished as far as the database knows: a restart queues it again too. */
+    g_autofree char *message
+        = g_strdup_printf (_ ("Waiting for the embedding server: %s"), job->error->message);
+    g_info ("Document %s (%s) waits for the embedding server", job->document_id, job->filename);
+    write_state (job, "indexing", 0.5, message);
+    job->waiting = TRUE;
+    return;
+  }
   gint64 start = g_get_monotonic_time ();
   if (job->error == NULL && store_result (job, &error)) {
     job->ready = TRUE;
@@ -204,6 +232,11 @@ finish_job (gpointer data)
     g_thread_pool_push (ingestion->pool, compaction, NULL);
   }
 
+  if (job->waiting && !g_cancellable_is_cancelled (ingestion->cancellable)) {
+    g_ptr_array_add (ingestion->waiting, job);
+    g_atomic_int_set (&ingestion->n_waiting, (gint) ingestion->waiting->len);
+    return G_SOURCE_REMOVE;
+  }
   if (job->ready) {
     const SrIngested *r = job->result;
     g_info ("Document %s is ready: %u chunks (parsed in %" G_GINT64_FORMAT " ms, chunked in "
@@ -262,6 +295,37 @@ finish_compaction (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* Reading a document the embedder cannot take is wasted: while the server is known not to
+ * answer, documents wait without being read. */
+static gboolean
+server_known_down (Job *job)
+{
+  g_auto (SrEmbedderStatus) status = { 0 };
+  sr_embedder_get_status (job->ingestion->config.embedder, &status);
+  if (status.state != SR_EMBEDDER_UNAVAILABLE)
+    return FALSE;
+  job->server_down = TRUE;
+  job->error
+      = g_error_new_literal (SMARTRAG_ERROR, SMARTRAG_ERROR_BACKEND_UNAVAILABLE, status.message);
+  return TRUE;
+}
+
+static void
+run_pipeline (Job *job, const char *path)
+{
+  int fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    int saved = errno;
+    job->error
+        = g_error_new (SMARTRAG_ERROR, SMARTRAG_ERROR_FAILED,
+                       _ ("The stored file %s cannot be read: %s"), path, g_strerror (saved));
+    return;
+  }
+  job->result = sr_pipeline_run (&job->ingestion->config, fd, job->filename, job->typed_text,
+                                 on_progress, job, job->ingestion->cancellable, &job->error);
+  close (fd);
+}
+
 static void
 run_job (gpointer data, gpointer user_data)
 {
@@ -278,17 +342,8 @@ run_job (gpointer data, gpointer user_data)
       = sr_store_acquire (sr_service_store (ingestion->service), &job->error);
 
   job->db = db;
-  int fd = db != NULL ? open (path, O_RDONLY | O_CLOEXEC) : -1;
-  if (db != NULL && fd < 0) {
-    int saved = errno;
-    job->error
-        = g_error_new (SMARTRAG_ERROR, SMARTRAG_ERROR_FAILED,
-                       _ ("The stored file %s cannot be read: %s"), path, g_strerror (saved));
-  } else if (fd >= 0) {
-    job->result = sr_pipeline_run (&ingestion->config, fd, job->filename, job->typed_text,
-                                   on_progress, job, ingestion->cancellable, &job->error);
-    close (fd);
-  }
+  if (db != NULL && !server_known_down (job))
+    run_pipeline (job, path);
   if (db != NULL)
     record_outcome (job);
   job->db = NULL;
@@ -310,6 +365,7 @@ sr_ingestion_new (SrService *service, const SrPipelineConfig *config, guint work
   ingestion->context = g_main_context_ref_thread_default ();
   ingestion->queued_per_uid = g_hash_table_new_full (NULL, NULL, NULL, g_free);
   ingestion->jobs = g_hash_table_new_full (NULL, NULL, (GDestroyNotify) job_free, NULL);
+  ingestion->waiting = g_ptr_array_new ();
   ingestion->pool = g_thread_pool_new (run_job, ingestion, (gint) MAX (workers, 1), FALSE, NULL);
   g_thread_pool_set_sort_function (ingestion->pool, compare_jobs, NULL);
   return ingestion;
@@ -329,22 +385,33 @@ sr_ingestion_free (SrIngestion *ingestion)
   g_object_unref (ingestion->cancellable);
   g_main_context_unref (ingestion->context);
   g_hash_table_unref (ingestion->queued_per_uid);
-  /* What is left was still queued: the pool drops such jobs without a word. */
+  /* What is left was still queued, or waiting: the pool drops such jobs without a word. */
+  g_ptr_array_unref (ingestion->waiting);
   g_hash_table_unref (ingestion->jobs);
   g_free (ingestion->helper_path);
   g_free (ingestion);
+}
+
+/* Pushes a job for a turn after the user's jobs already queued. */
+static void
+queue_job (SrIngestion *ingestion, Job *job)
+{
+  guint *queued
+      = g_hash_table_lookup (ingestion->queued_per_uid, GUINT_TO_POINTER (job->owner_uid));
+  if (queued == NULL) {
+    queued = g_new0 (guint, 1);
+    g_hash_table_insert (ingestion->queued_per_uid, GUINT_TO_POINTER (job->owner_uid), queued);
+  }
+  job->turn = (*queued)++;
+  job->sequence = ingestion->sequence++;
+  g_atomic_int_inc (&ingestion->documents);
+  g_thread_pool_push (ingestion->pool, job, NULL);
 }
 
 void
 sr_ingestion_enqueue (SrIngestion *ingestion, const SrDocumentRecord *document, guint32 owner_uid,
                       const char *adder)
 {
-  guint *queued = g_hash_table_lookup (ingestion->queued_per_uid, GUINT_TO_POINTER (owner_uid));
-  if (queued == NULL) {
-    queued = g_new0 (guint, 1);
-    g_hash_table_insert (ingestion->queued_per_uid, GUINT_TO_POINTER (owner_uid), queued);
-  }
-
   Job *job = g_new0 (Job, 1);
   job->ingestion = ingestion;
   job->document_id = g_strdup (document->id);
@@ -357,12 +424,35 @@ sr_ingestion_enqueue (SrIngestion *ingestion, const SrDocumentRecord *document, 
                     || g_str_equal (document->format, "html");
   job->adder = g_strdup (adder);
   job->owner_uid = owner_uid;
-  job->turn = (*queued)++;
-  job->sequence = ingestion->sequence++;
   job->ids = g_array_new (FALSE, FALSE, sizeof (gint64));
   g_hash_table_add (ingestion->jobs, job);
-  g_atomic_int_inc (&ingestion->documents);
-  g_thread_pool_push (ingestion->pool, job, NULL);
+  queue_job (ingestion, job);
+}
+
+guint
+sr_ingestion_waiting (SrIngestion *ingestion)
+{
+  return (guint) g_atomic_int_get (&ingestion->n_waiting);
+}
+
+void
+sr_ingestion_retry_waiting (SrIngestion *ingestion)
+{
+  if (ingestion->waiting->len == 0 || g_cancellable_is_cancelled (ingestion->cancellable))
+    return;
+  g_autoptr (GPtrArray) waiting = g_steal_pointer (&ingestion->waiting);
+  ingestion->waiting = g_ptr_array_new ();
+  g_atomic_int_set (&ingestion->n_waiting, 0);
+  g_info ("The embedding server answers: %u waiting document(s) queued again", waiting->len);
+  for (guint i = 0; i < waiting->len; i++) {
+    Job *job = waiting->pdata[i];
+    job->waiting = job->server_down = FALSE;
+    g_clear_error (&job->error);
+    g_clear_pointer (&job->result, sr_ingested_free);
+    g_array_set_size (job->ids, 0);
+    job->reported = 0;
+    queue_job (ingestion, job);
+  }
 }
 
 guint

@@ -28,6 +28,14 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (SrIngestion, sr_ingestion_free)
 void sr_ingestion_enqueue (SrIngestion *ingestion, const SrDocumentRecord *document,
                            guint32 owner_uid, const char *adder);
 
+/* How many documents wait for the embedding server: it failed them, and failed a probe
+ * right after (a document it refuses while it answers others fails instead). Such a
+ * document stays "indexing", with a message naming the server, and is unfinished in the
+ * database, so a restart queues it again too. Any thread. */
+guint sr_ingestion_waiting (SrIngestion *ingestion);
+/* On the main loop, once the server answers: queues the waiting documents again. */
+void sr_ingestion_retry_waiting (SrIngestion *ingestion);
+
 /* Queues every document a previous run left unfinished; returns how many. */
 guint sr_ingestion_resume (SrIngestion *ingestion, GError **error);
 

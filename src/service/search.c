@@ -44,23 +44,41 @@ ids_of (GPtrArray *hits)
   return ids;
 }
 
-/* The session's nearest chunks to @text, as chunk ids, nearest first. */
+/* The session's nearest chunks to @text, as chunk ids, nearest first. An empty list when
+ * the embedding server is known to be down or does not answer: the words still find
+ * chunks, and health says what is wrong. */
 static GArray *
 vector_candidates (SrStore *db, SrIndexes *indexes, SrEmbedder *embedder, const char *session_id,
                    const char *text, guint n, GError **error)
 {
-  g_autofree float *query = g_new0 (float, embedder->dimensions);
-  const char *texts[] = { text };
-  if (!sr_embedder_embed (embedder, texts, 1, query, error))
-    return NULL;
-
   GArray *ids = g_array_sized_new (FALSE, FALSE, sizeof (gint64), n);
+  g_auto (SrEmbedderStatus) status = { 0 };
+  sr_embedder_get_status (embedder, &status);
+  /* Asking a server that did not answer the last call would hold up every search for as
+   * long as it takes to fail; the embedding thread notices when it is back. */
+  if (status.state == SR_EMBEDDER_UNAVAILABLE)
+    return ids;
+
+  g_autoptr (GError) local = NULL;
+  guint dimensions = sr_embedder_ensure_dimensions (embedder, NULL, &local);
+  g_autofree float *query = dimensions > 0 ? g_new0 (float, dimensions) : NULL;
+  const char *texts[] = { text };
+  if (dimensions == 0 || !sr_embedder_embed (embedder, texts, 1, query, NULL, &local)) {
+    if (!g_error_matches (local, SMARTRAG_ERROR, SMARTRAG_ERROR_BACKEND_UNAVAILABLE)) {
+      g_array_unref (ids);
+      g_propagate_error (error, g_steal_pointer (&local));
+      return NULL;
+    }
+    g_debug ("Searching by words alone: %s", local->message);
+    return ids;
+  }
+
   g_array_set_size (ids, n);
-  GError *local = NULL;
-  guint found = sr_indexes_search (indexes, db, session_id, query, n, (gint64 *) ids->data, &local);
+  guint found = sr_indexes_search (indexes, db, session_id, query, dimensions, n,
+                                   (gint64 *) ids->data, &local);
   if (local != NULL) {
     g_array_unref (ids);
-    g_propagate_error (error, local);
+    g_propagate_error (error, g_steal_pointer (&local));
     return NULL;
   }
   g_array_set_size (ids, found);

@@ -6,6 +6,7 @@
 #include "common/background.h"
 #include "common/errors.h"
 #include "ingest/sandbox.h"
+#include "service/embedding.h"
 #include "service/indexes.h"
 #include "service/ingestion.h"
 #include "service/queries.h"
@@ -23,6 +24,7 @@ struct SrService {
   SrEmbedder *embedder;
   SrIndexes *indexes;
   SrIngestion *ingestion;
+  SrEmbedding *embedding;
   SrQueries *queries;
   GArray *listeners;         /* Listener */
   GArray *session_listeners; /* SessionListener */
@@ -74,6 +76,8 @@ sr_service_free (SrService *service)
   g_mutex_unlock (&service->threads_lock);
   /* Answers still running are stored as incomplete while the database is open. */
   g_clear_pointer (&service->queries, sr_queries_free);
+  /* Before the ingestion: what it posted feeds the ingestion and the indexes. */
+  g_clear_pointer (&service->embedding, sr_embedding_free);
   /* Workers first: their last results still go to the indexes and the database. */
   g_clear_pointer (&service->ingestion, sr_ingestion_free);
   /* Nothing reads documents any more, neither workers nor uploads: the helper's fork
@@ -128,6 +132,7 @@ sr_service_start_documents (SrService *service, const SrPipelineConfig *config, 
     g_warning ("Cannot resume unfinished documents: %s", error->message);
   else if (resumed > 0)
     g_info ("Resuming %u unfinished document(s)", resumed);
+  service->embedding = sr_embedding_new (service, service->embedder);
 }
 
 void
@@ -184,6 +189,12 @@ SrIngestion *
 sr_service_ingestion (SrService *service)
 {
   return service->ingestion;
+}
+
+SrEmbedding *
+sr_service_embedding (SrService *service)
+{
+  return service->embedding;
 }
 
 void

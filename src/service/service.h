@@ -24,6 +24,7 @@ typedef struct {
 typedef struct SrService SrService;
 typedef struct SrIndexes SrIndexes;
 typedef struct SrIngestion SrIngestion;
+typedef struct SrEmbedding SrEmbedding;
 typedef struct SrQueries SrQueries;
 typedef struct SrQueryLimits SrQueryLimits;
 
@@ -50,7 +51,8 @@ const char *sr_service_state_dir (SrService *service);
 const char *sr_service_files_dir (SrService *service);
 
 /* Starts document processing: @config's embedder becomes the service's, @workers threads
- * ingest, and documents a previous run left unfinished are queued again. */
+ * ingest, documents a previous run left unfinished are queued again, and chunks embedded
+ * with another model are embedded again in the background. */
 void sr_service_start_documents (SrService *service, const SrPipelineConfig *config, guint workers);
 /* Starts answering questions with @generator (taken). */
 void sr_service_start_queries (SrService *service, SrGenerator *generator,
@@ -66,6 +68,8 @@ const char *sr_service_extract_helper (SrService *service, const SrSandboxLimits
 SrEmbedder *sr_service_embedder (SrService *service);
 SrIndexes *sr_service_indexes (SrService *service);
 SrIngestion *sr_service_ingestion (SrService *service);
+/* The embedder's background work: re-embedding, watching its server. */
+SrEmbedding *sr_service_embedding (SrService *service);
 void sr_service_add_document_listener (SrService *service, SrDocumentListener listener,
                                        gpointer user_data);
 void sr_service_add_session_listener (SrService *service, SrSessionListener listener,

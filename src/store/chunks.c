@@ -258,3 +258,136 @@ sr_store_chunks_ids_of_document (SrStore *store, const char *document_id, GError
   sqlite3_bind_text (stmt, 1, document_id, -1, SQLITE_STATIC);
   return collect_ids (store, stmt, _ ("read the document chunks"), error);
 }
+
+gboolean
+sr_store_chunks_count_stale (SrStore *store, const char *model, guint64 *count, GError **error)
+{
+  g_autoptr (sqlite3_stmt) stmt = sr_store_statement (
+      store, "SELECT count(*) FROM chunks WHERE embedding_model IS NOT ?1", error);
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, model, -1, SQLITE_STATIC);
+  if (sqlite3_step (stmt) != SQLITE_ROW)
+    return sr_store_fail (store, error, _ ("count the chunks to embed again"));
+  *count = (guint64) sqlite3_column_int64 (stmt, 0);
+  return TRUE;
+}
+
+void
+sr_stale_chunk_free (SrStaleChunk *chunk)
+{
+  if (chunk == NULL)
+    return;
+  g_free (chunk->session_id);
+  g_free (chunk->text);
+  g_free (chunk);
+}
+
+GPtrArray *
+sr_store_chunks_list_stale (SrStore *store, const char *model, gint64 after, guint limit,
+                            GError **error)
+{
+  g_autoptr (sqlite3_stmt) stmt = sr_store_statement (
+      store,
+      "SELECT id, session_id, text FROM chunks WHERE id > ?2 AND embedding_model IS NOT ?1"
+      " ORDER BY id LIMIT ?3",
+      error);
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_text (stmt, 1, model, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 2, after);
+  sqlite3_bind_int64 (stmt, 3, limit);
+
+  g_autoptr (GPtrArray) chunks
+      = g_ptr_array_new_with_free_func ((GDestroyNotify) sr_stale_chunk_free);
+  int rc;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
+    SrStaleChunk *chunk = g_new0 (SrStaleChunk, 1);
+    chunk->id = sqlite3_column_int64 (stmt, 0);
+    chunk->session_id = g_strdup ((const char *) sqlite3_column_text (stmt, 1));
+    chunk->text = g_strdup ((const char *) sqlite3_column_text (stmt, 2));
+    g_ptr_array_add (chunks, chunk);
+  }
+  if (rc != SQLITE_DONE) {
+    sr_store_fail (store, error, _ ("read the chunks to embed again"));
+    return NULL;
+  }
+  return g_steal_pointer (&chunks);
+}
+
+static gboolean
+set_vector_rows (SrStore *store, const char *model, const gint64 *ids, const float *vectors,
+                 guint dimensions, guint n, gboolean *stored, GError **error)
+{
+  g_autoptr (sqlite3_stmt) stmt
+      = sr_store_statement (store,
+                            "UPDATE chunks SET embedding = ?2, embedding_model = ?3"
+                            " WHERE id = ?1 AND embedding_model IS NOT ?3",
+                            error);
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 3, model, -1, SQLITE_STATIC);
+  for (guint i = 0; i < n; i++) {
+    sqlite3_bind_int64 (stmt, 1, ids[i]);
+    sqlite3_bind_blob (stmt, 2, vectors + (gsize) i * dimensions,
+                       (int) (dimensions * sizeof (float)), SQLITE_STATIC);
+    int rc = sqlite3_step (stmt);
+    sqlite3_reset (stmt);
+    if (rc != SQLITE_DONE)
+      return sr_store_fail (store, error, _ ("store the chunks' new vectors"));
+    stored[i] = sqlite3_changes (sr_store_db (store)) > 0;
+  }
+  return TRUE;
+}
+
+gboolean
+sr_store_chunks_set_vectors (SrStore *store, const char *model, const gint64 *ids,
+                             const float *vectors, guint dimensions, guint n, gboolean *stored,
+                             GError **error)
+{
+  if (!sr_store_begin (store, error))
+    return FALSE;
+  if (!set_vector_rows (store, model, ids, vectors, dimensions, n, stored, error)) {
+    sr_store_rollback (store);
+    memset (stored, 0, sizeof (gboolean) * n);
+    return FALSE;
+  }
+  return sr_store_commit (store, error);
+}
+
+gboolean
+sr_store_chunks_vector_bytes (SrStore *store, const char *model, guint *bytes, GError **error)
+{
+  g_autoptr (sqlite3_stmt) stmt = sr_store_statement (
+      store, "SELECT length(embedding) FROM chunks WHERE embedding_model = ?1 LIMIT 1", error);
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, model, -1, SQLITE_STATIC);
+  int rc = sqlite3_step (stmt);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    return sr_store_fail (store, error, _ ("read the document vectors"));
+  *bytes = rc == SQLITE_ROW ? (guint) sqlite3_column_int64 (stmt, 0) : 0;
+  return TRUE;
+}
+
+gboolean
+sr_store_chunks_forget_vectors (SrStore *store, const char *model, guint dimensions,
+                                guint64 *forgotten, GError **error)
+{
+  g_autoptr (sqlite3_stmt) stmt
+      = sr_store_statement (store,
+                            "UPDATE chunks SET embedding_model = NULL"
+                            " WHERE embedding_model = ?1 AND length(embedding) IS NOT ?2",
+                            error);
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, model, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 2, (gint64) dimensions * (gint64) sizeof (float));
+  sr_store_lock_writes (store);
+  int rc = sqlite3_step (stmt);
+  *forgotten = (guint64) sqlite3_changes (sr_store_db (store));
+  sr_store_unlock_writes (store);
+  if (rc != SQLITE_DONE)
+    return sr_store_fail (store, error, _ ("mark vectors of the wrong width"));
+  return TRUE;
+}

@@ -69,6 +69,43 @@ gboolean sr_store_chunks_foreach_vector_of (SrStore *store, const char *session_
                                             SrChunkVectorFunc func, gpointer user_data,
                                             GError **error);
 
+/* ---- embedding again with another model ---- */
+
+/* How many chunks hold a vector of another model than @model, or none: the work of
+ * re-embedding. Read from an index, without touching the chunks themselves. */
+gboolean sr_store_chunks_count_stale (SrStore *store, const char *model, guint64 *count,
+                                      GError **error);
+
+typedef struct {
+  gint64 id;
+  char *session_id;
+  char *text;
+} SrStaleChunk;
+
+void sr_stale_chunk_free (SrStaleChunk *chunk);
+
+/* Up to @limit of those chunks with ids above @after, in id order: SQLite, not a list kept
+ * in memory, says what is left, so the work resumes wherever a stop left it. */
+GPtrArray *sr_store_chunks_list_stale (SrStore *store, const char *model, gint64 after, guint limit,
+                                       GError **error);
+
+/* Stores @vectors (n × @dimensions) of @model for the chunks @ids in one transaction.
+ * A chunk that is gone, or that already has a vector of @model (its document was added
+ * again meanwhile), is left alone; @stored[i] says whether chunk i was written. */
+gboolean sr_store_chunks_set_vectors (SrStore *store, const char *model, const gint64 *ids,
+                                      const float *vectors, guint dimensions, guint n,
+                                      gboolean *stored, GError **error);
+
+/* The length in bytes of one vector stored for @model (0 when none is), to tell whether
+ * a server's model still gives vectors of the stored width. */
+gboolean sr_store_chunks_vector_bytes (SrStore *store, const char *model, guint *bytes,
+                                       GError **error);
+
+/* Marks the vectors of @model that are not @dimensions wide as of no model, so that they
+ * are embedded again; returns how many in @forgotten. */
+gboolean sr_store_chunks_forget_vectors (SrStore *store, const char *model, guint dimensions,
+                                         guint64 *forgotten, GError **error);
+
 /* The chunks with these ids (unknown ids are skipped), in the order of @ids. */
 GPtrArray *sr_store_chunks_get (SrStore *store, const char *session_id, const gint64 *ids,
                                 guint n_ids, GError **error);

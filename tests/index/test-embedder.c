@@ -16,7 +16,7 @@ embed_one (SrEmbedder *embedder, const char *text)
   float *vector = g_new (float, embedder->dimensions);
   const char *texts[] = { text };
 
-  g_assert_true (sr_embedder_embed (embedder, texts, 1, vector, &error));
+  g_assert_true (sr_embedder_embed (embedder, texts, 1, vector, NULL, &error));
   g_assert_no_error (error);
   return vector;
 }
@@ -150,7 +150,7 @@ test_empty (void)
   }
   /* Nothing asked, nothing written. */
   float untouched = 42.0f;
-  g_assert_true (sr_embedder_embed (embedder, NULL, 0, &untouched, NULL));
+  g_assert_true (sr_embedder_embed (embedder, NULL, 0, &untouched, NULL, NULL));
   g_assert_cmpfloat (untouched, ==, 42.0f);
 }
 
@@ -162,7 +162,7 @@ test_batch_matches_single (void)
   g_autoptr (GError) error = NULL;
   float batch[3 * 64];
 
-  g_assert_true (sr_embedder_embed (embedder, texts, 3, batch, &error));
+  g_assert_true (sr_embedder_embed (embedder, texts, 3, batch, NULL, &error));
   g_assert_no_error (error);
   for (guint i = 0; i < 3; i++) {
     g_autofree float *single = embed_one (embedder, texts[i]);
@@ -179,11 +179,11 @@ test_rejects_bad_text (void)
   const char *missing[] = { "fine", NULL };
   g_autoptr (GError) error = NULL;
 
-  g_assert_false (sr_embedder_embed (embedder, invalid, 2, vectors, &error));
+  g_assert_false (sr_embedder_embed (embedder, invalid, 2, vectors, NULL, &error));
   g_assert_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_INVALID_ARGS);
   g_assert_nonnull (strstr (error->message, "2 of 2"));
   g_clear_error (&error);
-  g_assert_false (sr_embedder_embed (embedder, missing, 2, vectors, &error));
+  g_assert_false (sr_embedder_embed (embedder, missing, 2, vectors, NULL, &error));
   g_assert_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_INVALID_ARGS);
 }
 
@@ -359,7 +359,7 @@ vectors_digest (GPtrArray *texts)
     gsize width = dimensions[d];
     g_autofree float *batch = g_new (float, texts->len *width);
     g_autoptr (GError) error = NULL;
-    g_assert_true (sr_embedder_embed (embedder, strings, texts->len, batch, &error));
+    g_assert_true (sr_embedder_embed (embedder, strings, texts->len, batch, NULL, &error));
     g_assert_no_error (error);
     sr_test_digest_uint (digest, width);
     sr_test_digest_uint (digest, texts->len);
@@ -471,7 +471,7 @@ embed_thread (gpointer data)
   for (guint round = 0; round < 5; round++) {
     g_autoptr (GError) error = NULL;
     g_assert_true (sr_embedder_embed (job->embedder, (const char *const *) job->texts,
-                                      N_THREAD_TEXTS, job->out, &error));
+                                      N_THREAD_TEXTS, job->out, NULL, &error));
     g_assert_no_error (error);
   }
   return NULL;
@@ -490,8 +490,8 @@ test_threads (void)
   for (guint i = 0; i < N_THREAD_TEXTS; i++)
     texts[i]
         = g_strdup_printf ("Text number %u talks about topic %u and café %u", i, i % 7, i * 31);
-  g_assert_true (
-      sr_embedder_embed (embedder, (const char *const *) texts, N_THREAD_TEXTS, expected, NULL));
+  g_assert_true (sr_embedder_embed (embedder, (const char *const *) texts, N_THREAD_TEXTS, expected,
+                                    NULL, NULL));
   for (guint t = 0; t < 4; t++) {
     jobs[t] = (ThreadJob){ embedder, texts, g_new (float, size) };
     threads[t] = g_thread_new ("embed", embed_thread, &jobs[t]);

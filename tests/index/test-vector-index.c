@@ -337,8 +337,8 @@ embed_texts (SrEmbedder *embedder, GRand *rand, char **vocabulary, guint n_words
   for (guint i = 0; i < n; i++) {
     g_autofree char *text = make_text (rand, vocabulary, n_words);
     const char *texts[] = { text };
-    g_assert_true (
-        sr_embedder_embed (embedder, texts, 1, vectors + (gsize) i * embedder->dimensions, NULL));
+    g_assert_true (sr_embedder_embed (embedder, texts, 1,
+                                      vectors + (gsize) i * embedder->dimensions, NULL, NULL));
   }
   return vectors;
 }

@@ -39,7 +39,9 @@ SECOND_ACCOUNT = "smartrag-test2"
 
 ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
 
-# The group of every key the daemon knows, so tests can say session_expiry="2s".
+# The group of every key the daemon knows, so tests can say session_expiry="2s". A key
+# whose name another group uses too goes by a longer name, mapped to "group.key":
+# embedding_backend="ollama" writes backend=ollama in [embedding].
 CONFIG_GROUPS = {
     "log_level": "daemon",
     "session_expiry": "daemon",
@@ -74,6 +76,14 @@ CONFIG_GROUPS = {
     "connect_timeout": "generation",
     "first_token_timeout": "generation",
     "total_timeout": "generation",
+    "embedding_backend": "embedding.backend",
+    "embedding_ollama_url": "embedding.ollama_url",
+    "embedding_ollama_model": "embedding.ollama_model",
+    "embedding_openai_url": "embedding.openai_url",
+    "embedding_openai_model": "embedding.openai_model",
+    "embedding_openai_api_key_file": "embedding.openai_api_key_file",
+    "embedding_batch_size": "embedding.batch_size",
+    "embedding_timeout": "embedding.timeout",
     "authorization_cache": "security",
 }
 # No polkit answer is kept unless a test asks for it: each call is decided afresh.
@@ -547,8 +557,9 @@ class IntegrationTest(unittest.TestCase):
     def write_config(self, name="smartrag.conf", **values):
         merged = dict(CONFIG_DEFAULTS, **values)
         groups = {}
-        for key, value in merged.items():
-            groups.setdefault(CONFIG_GROUPS[key], []).append(f"{key}={value}")
+        for option, value in merged.items():
+            group, _, key = CONFIG_GROUPS[option].partition(".")
+            groups.setdefault(group, []).append(f"{key or option}={value}")
         path = os.path.join(self.workdir, name)
         with open(path, "w") as f:
             for group, lines in groups.items():

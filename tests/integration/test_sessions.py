@@ -128,7 +128,7 @@ class SessionTests(harness.IntegrationTest):
         self.assertEqual(reply.get_type_string(), "(sa{sv})")
         status = reply.get_child_value(0).get_string()
         components = typed_dict(reply.get_child_value(1))
-        self.assertEqual(set(components), {"db", "disk", "index", "generation"})
+        self.assertEqual(set(components), {"db", "disk", "index", "generation", "embedding"})
 
         order = ["ok", "degraded", "failing"]
         worst = "ok"
@@ -165,6 +165,17 @@ class SessionTests(harness.IntegrationTest):
         self.assertEqual(generation["active"], ("s", "builtin"))
         self.assertEqual(generation["model"], ("s", "extractive"))
         self.assertNotIn("url", generation)
+        # The default embedder needs no server (test_embedders.py covers the others).
+        embedding = details["embedding"]
+        self.assertEqual(embedding["status"][1], "ok")
+        self.assertEqual(embedding["backend"], ("s", "builtin"))
+        self.assertTrue(embedding["model"][1].startswith("builtin-"), embedding["model"])
+        self.assertNotIn("url", embedding)
+        self.assertEqual(embedding["dimensions"], ("u", 384))
+        self.assertEqual(embedding["server"], ("s", "available"))
+        self.assertEqual(embedding["documents_waiting"], ("u", 0))
+        for name in ("reembed_left", "reembedded", "reembed_skipped", "checked_at"):
+            self.assertEqual(embedding[name], ("t", 0), name)
 
     def test_version(self):
         printed = subprocess.run([harness.SMARTRAGD, "--version"], capture_output=True,

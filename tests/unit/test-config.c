@@ -8,6 +8,11 @@
 #include "unit-helpers.h"
 
 #define DURATION_HINT "a duration such as 30s, 15m, 24h or 7d, "
+/* One character longer than a model name may be. */
+#define NAME_257                                                                                   \
+  "mmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmm" \
+  "mmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmm" \
+  "mmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmm"
 
 typedef struct {
   char *dir;
@@ -102,6 +107,14 @@ assert_defaults (const SrConfig *config)
   g_assert_cmpuint (config->connect_timeout, ==, 5);
   g_assert_cmpuint (config->first_token_timeout, ==, 60);
   g_assert_cmpuint (config->total_timeout, ==, 5 * 60);
+  g_assert_cmpint (config->embedding_backend, ==, SR_EMBEDDING_BUILTIN);
+  g_assert_cmpstr (config->embedding_ollama_url, ==, "http://127.0.0.1:11434");
+  g_assert_cmpstr (config->embedding_ollama_model, ==, "nomic-embed-text");
+  g_assert_cmpstr (config->embedding_openai_url, ==, "");
+  g_assert_cmpstr (config->embedding_openai_model, ==, "");
+  g_assert_cmpstr (config->embedding_openai_api_key_file, ==, "");
+  g_assert_cmpuint (config->embedding_batch_size, ==, 32);
+  g_assert_cmpuint (config->embedding_timeout, ==, 60);
 }
 
 static void
@@ -443,6 +456,66 @@ static const struct {
     { 1, 86400, 300 },
     { "0", "25h", "" },
     DURATION_HINT "from 1s to 1d" },
+  { "embedding",
+    "backend",
+    /* openai needs openai_url and openai_model too: see test_embedding_openai_needs_server */
+    { "builtin", "ollama" },
+    { SR_EMBEDDING_BUILTIN, SR_EMBEDDING_OLLAMA },
+    { "Ollama", "llama", "", "openai-compatible", "builtin ollama", "0", "auto" },
+    "one of builtin, ollama, openai" },
+  { "embedding",
+    "ollama_url",
+    { "http://127.0.0.1:11434", "https://ollama.example/", "http://[::1]:11434",
+      "http://gpu-box:11434/ollama" },
+    { 0 },
+    { "", "127.0.0.1:11434", "ftp://host", "http://", "http://user:pw@host:11434",
+      "http://host:11434/?a=b", "http://host/#x", "file:///x" },
+    "an http:// or https:// URL without user name, password, query or fragment, such as "
+    "http://127.0.0.1:11434",
+    { "http://127.0.0.1:11434", "https://ollama.example", "http://[::1]:11434",
+      "http://gpu-box:11434/ollama" } },
+  { "embedding",
+    "ollama_model",
+    { "nomic-embed-text", "all-minilm:l6-v2", "hf.co/org/model:Q8_0" },
+    { 0 },
+    { "", "tab\there", NAME_257 },
+    "a model name such as nomic-embed-text (at most 256 characters, no spaces)",
+    { "nomic-embed-text", "all-minilm:l6-v2", "hf.co/org/model:Q8_0" } },
+  { "embedding",
+    "openai_url",
+    { "", "http://127.0.0.1:8080/v1" },
+    { 0 },
+    { "localhost:8080", "http://key:secret@host/v1", "https://host/v1?key=1" },
+    "an http:// or https:// URL without user name, password, query or fragment, such as "
+    "http://127.0.0.1:8080/v1, or nothing",
+    { "", "http://127.0.0.1:8080/v1" } },
+  { "embedding",
+    "openai_model",
+    { "", "text-embedding-3-small" },
+    { 0 },
+    { "a\tb", NAME_257 },
+    "a model name such as text-embedding-3-small (at most 256 characters, no spaces), or "
+    "nothing",
+    { "", "text-embedding-3-small" } },
+  { "embedding",
+    "openai_api_key_file",
+    { "", "/etc/smartrag/openai.key" },
+    { 0 },
+    { "key.txt", "./key" },
+    "an absolute file name such as /etc/smartrag/openai.key, or nothing",
+    { "", "/etc/smartrag/openai.key" } },
+  { "embedding",
+    "batch_size",
+    { "1", "1024", "32" },
+    { 1, 1024, 32 },
+    { "0", "1025", "-1", "many", "" },
+    "a whole number from 1 to 1024" },
+  { "embedding",
+    "timeout",
+    { "1", "1h", "60s" },
+    { 1, 3600, 60 },
+    { "0", "3601", "2h", "-1s", "" },
+    DURATION_HINT "from 1s to 1h" },
   { "security",
     "authorization_cache",
     { "0", "3600", "1h", "10s" },
@@ -452,8 +525,10 @@ static const struct {
 };
 
 static guint64
-field_value (const SrConfig *config, const char *key)
+field_value (const SrConfig *config, const char *group, const char *key)
 {
+  if (g_str_equal (group, "embedding") && g_str_equal (key, "backend"))
+    return config->embedding_backend;
   if (g_str_equal (key, "log_level"))
     return config->log_level;
   if (g_str_equal (key, "session_expiry"))
@@ -512,23 +587,28 @@ field_value (const SrConfig *config, const char *key)
     return config->first_token_timeout;
   if (g_str_equal (key, "total_timeout"))
     return config->total_timeout;
+  if (g_str_equal (key, "batch_size"))
+    return config->embedding_batch_size;
+  if (g_str_equal (key, "timeout"))
+    return config->embedding_timeout;
   g_error ("test-config does not know the field of key %s", key);
 }
 
 /* The value of a key that holds text; NULL for the others. */
 static const char *
-field_text (const SrConfig *config, const char *key)
+field_text (const SrConfig *config, const char *group, const char *key)
 {
+  gboolean embedding = g_str_equal (group, "embedding");
   if (g_str_equal (key, "ollama_url"))
-    return config->ollama_url;
+    return embedding ? config->embedding_ollama_url : config->ollama_url;
   if (g_str_equal (key, "ollama_model"))
-    return config->ollama_model;
+    return embedding ? config->embedding_ollama_model : config->ollama_model;
   if (g_str_equal (key, "openai_url"))
-    return config->openai_url;
+    return embedding ? config->embedding_openai_url : config->openai_url;
   if (g_str_equal (key, "openai_model"))
-    return config->openai_model;
+    return embedding ? config->embedding_openai_model : config->openai_model;
   if (g_str_equal (key, "openai_api_key_file"))
-    return config->openai_api_key_file;
+    return embedding ? config->embedding_openai_api_key_file : config->openai_api_key_file;
   return NULL;
 }
 
@@ -555,11 +635,12 @@ test_accepted_values (Fixture *f, gconstpointer data)
                                                key_cases[i].key, key_cases[i].good[j]);
       g_autoptr (SrConfig) config = load_ok (f, text);
       g_test_message ("[%s] %s = %s", key_cases[i].group, key_cases[i].key, key_cases[i].good[j]);
-      const char *kept = field_text (config, key_cases[i].key);
+      const char *kept = field_text (config, key_cases[i].group, key_cases[i].key);
       if (kept != NULL)
         g_assert_cmpstr (kept, ==, key_cases[i].good_texts[j]);
       else
-        g_assert_cmpuint (field_value (config, key_cases[i].key), ==, key_cases[i].good_values[j]);
+        g_assert_cmpuint (field_value (config, key_cases[i].group, key_cases[i].key), ==,
+                          key_cases[i].good_values[j]);
     }
   }
 }
@@ -592,6 +673,38 @@ test_negative (Fixture *f, gconstpointer data)
   assert_rejected (f, "limits", "max_sessions_per_user", "-1",
                    "a whole number from 0 to 4294967295");
   assert_rejected (f, "security", "authorization_cache", "-5s", DURATION_HINT "at most 1h, or 0");
+}
+
+/* The OpenAI-compatible embedder has no default server or model: both must be named. */
+static void
+test_openai_needs_url_and_model (Fixture *f, gconstpointer data)
+{
+  static const char *const incomplete[] = {
+    "[embedding]\nbackend = openai\n",
+    "[embedding]\nbackend = openai\nopenai_url = http://127.0.0.1:8080/v1\n",
+    "[embedding]\nbackend = openai\nopenai_model = e5\n",
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (incomplete); i++) {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (SrConfig) config = load_text (f, incomplete[i], NULL, &error);
+    g_autofree char *expected
+        = g_strdup_printf ("%s: [embedding] backend = \"openai\": expected openai_url and "
+                           "openai_model to be set as well",
+                           f->path);
+    g_assert_null (config);
+    g_assert_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_INVALID_ARGS);
+    g_assert_cmpstr (error->message, ==, expected);
+  }
+
+  g_autoptr (SrConfig) config = load_ok (f, "[embedding]\n"
+                                            "backend = openai\n"
+                                            "openai_url = http://127.0.0.1:8080/v1\n"
+                                            "openai_model = e5\n"
+                                            "openai_api_key_file = /etc/smartrag/key\n");
+  g_assert_cmpint (config->embedding_backend, ==, SR_EMBEDDING_OPENAI);
+  g_assert_cmpstr (config->embedding_openai_url, ==, "http://127.0.0.1:8080/v1");
+  g_assert_cmpstr (config->embedding_openai_model, ==, "e5");
+  g_assert_cmpstr (config->embedding_openai_api_key_file, ==, "/etc/smartrag/key");
 }
 
 static void
@@ -899,6 +1012,7 @@ main (int argc, char **argv)
   ADD ("/config/error/out-of-range", test_out_of_range);
   ADD ("/config/error/negative", test_negative);
   ADD ("/config/error/bad-log-level", test_bad_log_level);
+  ADD ("/config/error/openai-needs-url-and-model", test_openai_needs_url_and_model);
   ADD ("/config/error/not-a-number", test_not_a_number);
   ADD ("/config/error/multiple", test_multiple_errors);
   ADD ("/config/error/openai-needs-url", test_openai_needs_url);

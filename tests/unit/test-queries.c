@@ -439,6 +439,8 @@ static void
 test_busy_per_user (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
+  /* Sources are found on worker threads, in whatever order they finish: each question's
+   * are awaited before the next is asked, so that "oldest" is well defined. */
   Heard *one = ask (f, &alice, f->session, "One?", TRUE);
   Heard *two = ask (f, &alice_again, f->session, "Two?", TRUE);
   SrAskOptions options = SR_ASK_OPTIONS_INIT;

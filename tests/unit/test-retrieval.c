@@ -123,7 +123,7 @@ store_passages (Fixture *f)
   for (guint i = 0; i < n; i++)
     texts[i] = ((Entry *) f->passages->pdata[i])->text;
   g_autofree float *vectors = g_new0 (float, (gsize) n *dims);
-  g_assert_true (sr_embedder_embed (f->embedder, texts, n, vectors, &error));
+  g_assert_true (sr_embedder_embed (f->embedder, texts, n, vectors, NULL, &error));
   g_assert_no_error (error);
 
   for (guint i = 0; i < n; i++) {

@@ -1099,7 +1099,7 @@ test_health (Fixture *f, gconstpointer data)
 
   g_assert_nonnull (components);
   g_assert_cmpstr (g_variant_get_type_string (components), ==, "a{sv}");
-  g_assert_cmpuint (g_variant_n_children (components), ==, 4);
+  g_assert_cmpuint (g_variant_n_children (components), ==, 5);
 
   g_autoptr (GVariant) db = g_variant_lookup_value (components, "db", G_VARIANT_TYPE_VARDICT);
   g_assert_nonnull (db);
@@ -1135,6 +1135,13 @@ test_health (Fixture *f, gconstpointer data)
   guint32 loaded = 1;
   g_assert_true (g_variant_lookup (index, "sessions_loaded", "u", &loaded));
   g_assert_cmpuint (loaded, ==, 0);
+  g_autoptr (GVariant) embedding
+      = g_variant_lookup_value (components, "embedding", G_VARIANT_TYPE_VARDICT);
+  g_assert_nonnull (embedding);
+  g_assert_cmpint (status_of (embedding), ==, SR_HEALTH_OK);
+  const char *embedding_message = NULL;
+  g_assert_true (g_variant_lookup (embedding, "message", "&s", &embedding_message));
+  g_assert_cmpstr (embedding_message, ==, "documents are not processed yet");
 
   /* Questions were never started here either. */
   g_autoptr (GVariant) generation

@@ -137,7 +137,8 @@ embed_corpus (SrEmbedder *embedder, Corpus *c, guint n, double *seconds)
     g_autofree char *text = corpus_text (c);
     const char *texts[] = { text };
     gint64 start = g_get_monotonic_time ();
-    if (!sr_embedder_embed (embedder, texts, 1, vectors + (gsize) i * embedder->dimensions, NULL))
+    if (!sr_embedder_embed (embedder, texts, 1, vectors + (gsize) i * embedder->dimensions, NULL,
+                            NULL))
       g_error ("embedding failed");
     busy += (double) (g_get_monotonic_time () - start) / G_USEC_PER_SEC;
   }
@@ -277,7 +278,8 @@ bench_embedder (JsonBuilder *b, SrEmbedder *embedder)
   g_autofree float *vectors = g_new (float, (gsize) EMBED_TEXTS * embedder->dimensions);
   gint64 start = g_get_monotonic_time ();
   double cpu_start = thread_cpu_seconds ();
-  if (!sr_embedder_embed (embedder, (const char *const *) texts->pdata, EMBED_TEXTS, vectors, NULL))
+  if (!sr_embedder_embed (embedder, (const char *const *) texts->pdata, EMBED_TEXTS, vectors, NULL,
+                          NULL))
     return FALSE;
   double cpu = thread_cpu_seconds () - cpu_start;
   double seconds = (double) (g_get_monotonic_time () - start) / G_USEC_PER_SEC;
