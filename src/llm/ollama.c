@@ -42,15 +42,6 @@ server_name (Ollama *ollama)
   return sr_http_client_name (ollama->http);
 }
 
-/* Logs what changed, once: a server that stays down is not reported per question. */
-static void
-learn (Ollama *ollama, SrServerState state, const char *message)
-{
-  if (state != ollama->finding.state || g_strcmp0 (message, ollama->finding.message) != 0)
-    g_info ("%s", message);
-  sr_server_finding_set (&ollama->finding, state, message);
-}
-
 static JsonNode *
 chat_body (Ollama *ollama, const SrGenerateRequest *request, const char *model)
 {
@@ -138,7 +129,7 @@ learn_from_answer (Job *job, const GError *error, guint status)
     if (job->configured_model) {
       g_autofree char *message = g_strdup_printf (_ ("%s answers with the model '%s'"),
                                                   server_name (ollama), ollama->parent.model);
-      learn (ollama, SR_SERVER_READY, message);
+      sr_server_finding_learn (&ollama->finding, SR_SERVER_READY, message);
     }
     return;
   }
@@ -146,7 +137,8 @@ learn_from_answer (Job *job, const GError *error, guint status)
     return;
   if (status == 404 && !job->configured_model)
     return; /* another model than the configured one is missing: nothing new */
-  learn (ollama, status == 404 ? SR_SERVER_NO_MODEL : SR_SERVER_FAILING, error->message);
+  sr_server_finding_learn (&ollama->finding, status == 404 ? SR_SERVER_NO_MODEL : SR_SERVER_FAILING,
+                           error->message);
   /* An answer that broke off says little of why: a probe tells whether the server is
    * still there. */
   if (job->answer->tokens_given > 0)
@@ -237,29 +229,29 @@ on_probe_end (const SrHttpOutcome *outcome, gpointer user_data)
   if (g_error_matches (outcome->error, SMARTRAG_ERROR, SMARTRAG_ERROR_CANCELLED))
     return;
   if (outcome->error != NULL) {
-    learn (ollama, SR_SERVER_FAILING, outcome->error->message);
+    sr_server_finding_learn (&ollama->finding, SR_SERVER_FAILING, outcome->error->message);
     return;
   }
   if (outcome->status != 200) {
     g_autoptr (GError) failure = status_error (ollama, outcome->status, outcome->body, model);
-    learn (ollama, SR_SERVER_FAILING, failure->message);
+    sr_server_finding_learn (&ollama->finding, SR_SERVER_FAILING, failure->message);
     return;
   }
   g_autoptr (JsonObject) tags = sr_server_parse_object (outcome->body != NULL ? outcome->body : "",
                                                         -1, server_name (ollama), &error);
   if (tags == NULL) {
-    learn (ollama, SR_SERVER_FAILING, error->message);
+    sr_server_finding_learn (&ollama->finding, SR_SERVER_FAILING, error->message);
     return;
   }
   g_autofree char *message = NULL;
   if (lists_model (tags, model)) {
     message
         = g_strdup_printf (_ ("%s answers and has the model '%s'"), server_name (ollama), model);
-    learn (ollama, SR_SERVER_READY, message);
+    sr_server_finding_learn (&ollama->finding, SR_SERVER_READY, message);
   } else {
     message = g_strdup_printf (_ ("Model '%s' not found on %s — run 'ollama pull %s'"), model,
                                server_name (ollama), model);
-    learn (ollama, SR_SERVER_NO_MODEL, message);
+    sr_server_finding_learn (&ollama->finding, SR_SERVER_NO_MODEL, message);
   }
 }
 

@@ -41,15 +41,6 @@ server_name (OpenAI *openai)
   return sr_http_client_name (openai->http);
 }
 
-/* Logs what changed, once: a server that stays down is not reported per question. */
-static void
-learn (OpenAI *openai, SrServerState state, const char *message)
-{
-  if (state != openai->finding.state || g_strcmp0 (message, openai->finding.message) != 0)
-    g_info ("%s", message);
-  sr_server_finding_set (&openai->finding, state, message);
-}
-
 static JsonNode *
 chat_body (OpenAI *openai, const SrGenerateRequest *request, const char *model)
 {
@@ -205,12 +196,12 @@ learn_from_answer (Job *job, const GError *error)
   if (error == NULL) {
     g_autofree char *message = g_strdup_printf (_ ("%s answers with the model '%s'"),
                                                 server_name (openai), job->answer->model);
-    learn (openai, SR_SERVER_READY, message);
+    sr_server_finding_learn (&openai->finding, SR_SERVER_READY, message);
     return;
   }
   if (g_error_matches (error, SMARTRAG_ERROR, SMARTRAG_ERROR_CANCELLED))
     return;
-  learn (openai, SR_SERVER_FAILING, error->message);
+  sr_server_finding_learn (&openai->finding, SR_SERVER_FAILING, error->message);
   if (job->answer->tokens_given > 0)
     start_probe (openai);
 }
@@ -281,33 +272,33 @@ on_probe_end (const SrHttpOutcome *outcome, gpointer user_data)
   if (g_error_matches (outcome->error, SMARTRAG_ERROR, SMARTRAG_ERROR_CANCELLED))
     return;
   if (outcome->error != NULL) {
-    learn (openai, SR_SERVER_FAILING, outcome->error->message);
+    sr_server_finding_learn (&openai->finding, SR_SERVER_FAILING, outcome->error->message);
     return;
   }
   if (outcome->status != 200) {
     g_autoptr (GError) failure = status_error (openai, outcome->status, outcome->body);
-    learn (openai, SR_SERVER_FAILING, failure->message);
+    sr_server_finding_learn (&openai->finding, SR_SERVER_FAILING, failure->message);
     return;
   }
   g_autoptr (JsonObject) models = sr_server_parse_object (
       outcome->body != NULL ? outcome->body : "", -1, server_name (openai), &error);
   if (models == NULL) {
-    learn (openai, SR_SERVER_FAILING, error->message);
+    sr_server_finding_learn (&openai->finding, SR_SERVER_FAILING, error->message);
     return;
   }
   g_autofree char *message = NULL;
   if (*model == '\0') {
     message = g_strdup_printf (_ ("%s answers"), server_name (openai));
-    learn (openai, SR_SERVER_READY, message);
+    sr_server_finding_learn (&openai->finding, SR_SERVER_READY, message);
   } else if (lists_model (models, model)) {
     message
         = g_strdup_printf (_ ("%s answers and has the model '%s'"), server_name (openai), model);
-    learn (openai, SR_SERVER_READY, message);
+    sr_server_finding_learn (&openai->finding, SR_SERVER_READY, message);
   } else {
     message = g_strdup_printf (_ ("%s does not list the model '%s' — check [generation] "
                                   "openai_model"),
                                server_name (openai), model);
-    learn (openai, SR_SERVER_NO_MODEL, message);
+    sr_server_finding_learn (&openai->finding, SR_SERVER_NO_MODEL, message);
   }
 }
 

@@ -10,8 +10,11 @@
 #define MAX_QUOTED_CHARS 300
 
 void
-sr_server_finding_set (SrServerFinding *finding, SrServerState state, const char *message)
+sr_server_finding_learn (SrServerFinding *finding, SrServerState state, const char *message)
 {
+  /* Logged when it changes, once: a server that stays down is not reported per question. */
+  if (state != finding->state || g_strcmp0 (message, finding->message) != 0)
+    g_info ("%s", message);
   finding->state = state;
   finding->checked_monotonic = g_get_monotonic_time ();
   finding->checked_at = g_get_real_time ();

@@ -17,7 +17,8 @@ typedef struct {
   gboolean probing;
 } SrServerFinding;
 
-void sr_server_finding_set (SrServerFinding *finding, SrServerState state, const char *message);
+/* Records what was learned of the server, and logs it when it changed. */
+void sr_server_finding_learn (SrServerFinding *finding, SrServerState state, const char *message);
 /* Learned within SR_GENERATOR_PROBE_INTERVAL_US. */
 gboolean sr_server_finding_is_fresh (const SrServerFinding *finding);
 void sr_server_finding_clear (SrServerFinding *finding);
