@@ -4,6 +4,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "common/unichar.h"
+
 /* Part of the stored model name: bump it whenever a change here moves any vector, so that
  * stored vectors are noticed as stale and re-embedded. */
 #define BUILTIN_MODEL "builtin-v2"
@@ -165,19 +167,6 @@ feature (guint64 h, guint64 kind)
   return (mix64 (h) & ~(guint64) KIND_MASK) | kind;
 }
 
-static gboolean
-is_mark (gunichar c)
-{
-  switch (g_unichar_type (c)) {
-  case G_UNICODE_NON_SPACING_MARK:
-  case G_UNICODE_SPACING_MARK:
-  case G_UNICODE_ENCLOSING_MARK:
-    return TRUE;
-  default:
-    return FALSE;
-  }
-}
-
 static void *
 grow (void *buffer, gsize *size, gsize needed, gsize element)
 {
@@ -280,7 +269,7 @@ fold_into_tokens (Scratch *s, gunichar c, Folded *entry)
   entry->start = s->tokens->len;
   for (const char *p = decomposed; *p != '\0'; p = g_utf8_next_char (p)) {
     gunichar d = g_utf8_get_char (p);
-    if (is_mark (d))
+    if (sr_unichar_is_mark (d))
       continue;
     gunichar token = g_unichar_isalnum (d) ? d : FOLD_BREAK;
     g_array_append_val (s->tokens, token);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/errors.h"
+#include "common/unichar.h"
 
 void
 sr_chunk_free (SrChunk *chunk)
@@ -33,71 +34,20 @@ typedef struct {
 /* The kinds of character the chunker asks about. */
 enum {
   CLASS_SPACE = 1 << 0,        /* g_unichar_isspace() */
-  CLASS_SENTENCE_END = 1 << 1, /* is_sentence_end() */
-  CLASS_CLOSER = 1 << 2,       /* is_closer_uncached() */
-  CLASS_IDEOGRAPH = 1 << 3,    /* is_ideograph_uncached() */
+  CLASS_SENTENCE_END = 1 << 1, /* sr_unichar_ends_sentence() */
+  CLASS_CLOSER = 1 << 2,       /* sr_unichar_closes() */
+  CLASS_IDEOGRAPH = 1 << 3,    /* sr_unichar_is_ideograph() */
 };
 /* A character of none of these kinds cannot be a cut, so windows skip it at once. */
 #define CLASS_CUTS (CLASS_SPACE | CLASS_SENTENCE_END | CLASS_IDEOGRAPH)
 
-static gboolean
-is_sentence_end (gunichar c)
-{
-  switch (c) {
-  case '.':
-  case '!':
-  case '?':
-  case 0x2026: /* … */
-  case 0x203C: /* ‼ */
-  case 0x2047: /* ⁇ */
-  case 0x2048: /* ⁈ */
-  case 0x2049: /* ⁉ */
-  case 0x061F: /* Arabic question mark */
-  case 0x06D4: /* Arabic full stop */
-  case 0x0964: /* Devanagari danda */
-  case 0x0965: /* double danda */
-  case 0x1362: /* Ethiopic full stop */
-  case 0x3002: /* 。 */
-  case 0xFF01: /* ！ */
-  case 0xFF0E: /* ． */
-  case 0xFF1F: /* ？ */
-  case 0xFF61: /* ｡ */
-    return TRUE;
-  default:
-    return FALSE;
-  }
-}
-
-/* CJK sentences end without a following space. */
-static gboolean
-is_wide_sentence_end (gunichar c)
-{
-  return c == 0x3002 || c == 0xFF01 || c == 0xFF1F || c == 0xFF61 || c == 0xFF0E;
-}
-
-/* Quotes and brackets that may close a sentence after its full stop. */
-static gboolean
-is_closer_uncached (gunichar c)
-{
-  if (c == '"' || c == '\'')
-    return TRUE;
-  GUnicodeType type = g_unichar_type (c);
-  return type == G_UNICODE_CLOSE_PUNCTUATION || type == G_UNICODE_FINAL_PUNCTUATION;
-}
-
-/* A break before an ideograph is a word boundary in scripts written without spaces. */
-static gboolean
-is_ideograph_uncached (gunichar c)
-{
-  return c >= 0x2E80 && g_unichar_break_type (c) == G_UNICODE_BREAK_IDEOGRAPHIC;
-}
-
 static guint8
 classify (gunichar c)
 {
-  return (g_unichar_isspace (c) ? CLASS_SPACE : 0) | (is_sentence_end (c) ? CLASS_SENTENCE_END : 0)
-         | (is_closer_uncached (c) ? CLASS_CLOSER : 0)
-         | (is_ideograph_uncached (c) ? CLASS_IDEOGRAPH : 0);
+  return (g_unichar_isspace (c) ? CLASS_SPACE : 0)
+         | (sr_unichar_ends_sentence (c) ? CLASS_SENTENCE_END : 0)
+         | (sr_unichar_closes (c) ? CLASS_CLOSER : 0)
+         | (sr_unichar_is_ideograph (c) ? CLASS_IDEOGRAPH : 0);
 }
 
 /* GLib's answers for the Basic Multilingual Plane, asked once per process (under a
@@ -190,7 +140,7 @@ sentence_end_after (gunichar terminator, const char *p, const char *end, guint *
     next_char (&p);
     (*closers)++;
   }
-  if (p == end || is_wide_sentence_end (terminator) || is_space (char_at (p)))
+  if (p == end || sr_unichar_ends_sentence_wide (terminator) || is_space (char_at (p)))
     return p;
   return NULL;
 }
@@ -352,7 +302,8 @@ overlap_start (const char *floor, const char *cut, guint overlap)
       continue;
     }
     if (p > tail) {
-      if ((after_space && (after_newline || is_sentence_end (last))) || is_wide_sentence_end (last))
+      if ((after_space && (after_newline || sr_unichar_ends_sentence (last)))
+          || sr_unichar_ends_sentence_wide (last))
         return p;
       if (word == NULL && (after_space || is_ideograph (c)))
         word = p;

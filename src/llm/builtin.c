@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/errors.h"
+#include "common/unichar.h"
 
 #define BUILTIN_MODEL "extractive"
 
@@ -96,26 +97,6 @@ question_clear (Question *question)
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Question, question_clear)
 
-static gboolean
-is_mark (gunichar c)
-{
-  switch (g_unichar_type (c)) {
-  case G_UNICODE_NON_SPACING_MARK:
-  case G_UNICODE_SPACING_MARK:
-  case G_UNICODE_ENCLOSING_MARK:
-    return TRUE;
-  default:
-    return FALSE;
-  }
-}
-
-/* Scripts written without spaces have no other word boundary that needs no dictionary. */
-static gboolean
-is_ideograph (gunichar c)
-{
-  return c >= 0x2E80 && g_unichar_break_type (c) == G_UNICODE_BREAK_IDEOGRAPHIC;
-}
-
 /* The next word in [*@p, @end): a run of letters and digits with the marks inside it, or
  * one ideograph. Moves *@p past it; FALSE when there is none. */
 static gboolean
@@ -132,14 +113,14 @@ next_word (const char **p, const char *end, const char **word, const char **word
   *word = s;
   gunichar first = g_utf8_get_char (s);
   s = g_utf8_next_char (s);
-  if (!is_ideograph (first)) {
+  if (!sr_unichar_is_ideograph (first)) {
     while (s < end) {
       if ((guchar) *s < 0x80) {
         if (!g_ascii_isalnum (*s))
           break;
       } else {
         gunichar c = g_utf8_get_char (s);
-        if (is_ideograph (c) || !(g_unichar_isalnum (c) || is_mark (c)))
+        if (sr_unichar_is_ideograph (c) || !(g_unichar_isalnum (c) || sr_unichar_is_mark (c)))
           break;
       }
       s = g_utf8_next_char (s);
@@ -170,7 +151,7 @@ fold_word (const char *word, const char *end, GString *out)
   guint chars = 0;
   for (p = decomposed; *p != '\0'; p = g_utf8_next_char (p)) {
     gunichar c = g_utf8_get_char (p);
-    if (is_mark (c))
+    if (sr_unichar_is_mark (c))
       continue;
     g_string_append_unichar (out, c);
     chars++;
@@ -225,46 +206,6 @@ read_question (const char *text, Question *question, GString *folded)
   return n_words;
 }
 
-static gboolean
-is_terminator (gunichar c)
-{
-  switch (c) {
-  case '.':
-  case '!':
-  case '?':
-  case 0x2026: /* … */
-  case 0x203C: /* ‼ */
-  case 0x2047: /* ⁇ */
-  case 0x2048: /* ⁈ */
-  case 0x2049: /* ⁉ */
-  case 0x061F: /* Arabic question mark */
-  case 0x06D4: /* Arabic full stop */
-  case 0x0964: /* Devanagari danda */
-  case 0x0965: /* double danda */
-  case 0x1362: /* Ethiopic full stop */
-    return TRUE;
-  default:
-    return FALSE;
-  }
-}
-
-/* CJK full stops end a sentence without a space after them. */
-static gboolean
-is_wide_terminator (gunichar c)
-{
-  return c == 0x3002 || c == 0xFF01 || c == 0xFF0E || c == 0xFF1F || c == 0xFF61;
-}
-
-/* Quotes and brackets that may close a sentence after its full stop. */
-static gboolean
-is_closer (gunichar c)
-{
-  if (c == '"' || c == '\'')
-    return TRUE;
-  GUnicodeType type = g_unichar_type (c);
-  return type == G_UNICODE_CLOSE_PUNCTUATION || type == G_UNICODE_FINAL_PUNCTUATION;
-}
-
 /* Controls (form feeds and the like from PDFs) separate words as spaces do. */
 static gboolean
 is_space (gunichar c)
@@ -286,9 +227,9 @@ skip_space (const char *p)
 static const char *
 after_terminator (gunichar terminator, const char *p)
 {
-  while (*p != '\0' && is_closer (g_utf8_get_char (p)))
+  while (*p != '\0' && sr_unichar_closes (g_utf8_get_char (p)))
     p = g_utf8_next_char (p);
-  if (*p == '\0' || is_wide_terminator (terminator))
+  if (*p == '\0' || sr_unichar_ends_sentence_wide (terminator))
     return p;
   if (!is_space (g_utf8_get_char (p)))
     return NULL;
@@ -321,7 +262,7 @@ sentence_end (const char *start)
       return line_break != NULL ? line_break : space != NULL ? space : p;
     gunichar c = g_utf8_get_char (p);
     const char *next = g_utf8_next_char (p);
-    if (is_terminator (c) || is_wide_terminator (c)) {
+    if (sr_unichar_ends_sentence (c)) {
       const char *after = after_terminator (c, next);
       if (after != NULL)
         return after;

@@ -1,0 +1,20 @@
+/* Classes of Unicode characters that every part reading text agrees on. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* A combining mark (accents once text is decomposed). */
+gboolean sr_unichar_is_mark (gunichar c);
+/* A character of the scripts written without spaces, where a break before it is a word
+ * boundary. */
+gboolean sr_unichar_is_ideograph (gunichar c);
+/* A full stop, question or exclamation mark of any script, the wide CJK ones included. */
+gboolean sr_unichar_ends_sentence (gunichar c);
+/* A CJK full stop or mark: it ends a sentence without a space after it. */
+gboolean sr_unichar_ends_sentence_wide (gunichar c);
+/* A quote or bracket that may close a sentence after its full stop. */
+gboolean sr_unichar_closes (gunichar c);
+
+G_END_DECLS
