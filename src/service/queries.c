@@ -2,6 +2,7 @@
 #include "service/queries.h"
 
 #include <glib/gi18n.h>
+#include <inttypes.h>
 #include <json-glib/json-glib.h>
 
 #include "common/durations.h"
@@ -396,7 +397,7 @@ check_options (SrQueries *queries, const char *question, const SrAskOptions *opt
     return fail (error, SMARTRAG_ERROR_INVALID_ARGS, _ ("Invalid question: it is not UTF-8"));
   if (strlen (question) > queries->limits.max_question_bytes)
     return fail (error, SMARTRAG_ERROR_TOO_LARGE,
-                 _ ("Invalid question: expected UTF-8 of at most %" G_GUINT64_FORMAT " bytes"),
+                 _ ("Invalid question: expected UTF-8 of at most %" PRIu64 " bytes"),
                  queries->limits.max_question_bytes);
   g_autofree char *stripped = g_strstrip (g_strdup (question));
   if (*stripped == '\0')
