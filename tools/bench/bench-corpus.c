@@ -1,4 +1,4 @@
-/* Shared by the documents and queries benchmarks: generated text, and a session filled with it. */
+/* Shared by the documents and queries benchmarks: generated text, filling a session, targets. */
 #include "bench-corpus.h"
 
 #include <errno.h>
