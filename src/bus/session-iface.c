@@ -155,6 +155,10 @@ append_changed (sd_bus_message *signal, const SrSessionRecord *s, const char *pr
     return sd_bus_message_append (signal, "{sv}", property, "s", s->context);
   if (g_str_equal (property, "LastActive"))
     return sd_bus_message_append (signal, "{sv}", property, "t", (guint64) s->last_active);
+  if (g_str_equal (property, "MessageCount"))
+    return sd_bus_message_append (signal, "{sv}", property, "u", s->message_count);
+  if (g_str_equal (property, "DocumentCount"))
+    return sd_bus_message_append (signal, "{sv}", property, "u", s->document_count);
   return -EINVAL;
 }
 
@@ -506,10 +510,27 @@ static const sd_bus_vtable session_vtable[] = {
   SD_BUS_VTABLE_END,
 };
 
+/* Counts change through the Document and Query interfaces and the answers that finish
+ * later; the owner's connections hear of it as of any other change. */
+static void
+on_session_changed (const char *session_id, const char *const *properties, gpointer user_data)
+{
+  SrBus *bus = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SrSessionRecord) s
+      = sr_store_session_get (sr_service_store (bus->service), session_id, &error);
+  if (s == NULL) {
+    g_debug ("Cannot announce the change of session %s: %s", session_id, error->message);
+    return;
+  }
+  emit_changed (bus, s, NULL, properties);
+}
+
 int
 sr_bus_register_sessions (SrBus *bus)
 {
   sd_bus_slot *slot = NULL;
+  sr_service_add_session_listener (bus->service, on_session_changed, bus);
   int r = sd_bus_add_fallback_vtable (bus->bus, &slot, SR_BUS_SESSION_PREFIX, SESSION_INTERFACE,
                                       session_vtable, session_find, bus);
   if (r < 0)

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <glib/gi18n.h>
 #include <inttypes.h>
+#include <string.h>
 
 #include "common/durations.h"
 #include "common/errors.h"
@@ -13,6 +14,11 @@ typedef enum {
   KEY_UINT,
   KEY_SIZE,
   KEY_LOG_LEVEL,
+  KEY_BOOLEAN,
+  KEY_CHOICE, /* one of KeySpec.choices, stored as its index (an enum) */
+  KEY_NAME,   /* a model name: printable, no spaces; min and max bound its length */
+  KEY_URL,    /* http:// or https://; min 0 allows nothing */
+  KEY_PATH,   /* an absolute path, or nothing */
 } KeyType;
 
 /* Every key the daemon knows; data/smartrag.conf documents the same list and a unit
@@ -23,8 +29,16 @@ typedef struct {
   KeyType type;
   gsize offset;
   const char *fallback;
-  guint64 min, max; /* bounds of numbers, durations and sizes */
+  guint64 min, max;           /* bounds of numbers, durations and sizes, lengths of names */
+  const char *const *choices; /* of KEY_CHOICE */
+  const char *example;        /* of a name or URL, for the hint */
 } KeySpec;
+
+static const char *const generation_backends[] = { "auto", "builtin", "ollama", "openai", NULL };
+
+/* Longer names and URLs are no model's or server's. */
+#define MAX_NAME_CHARS 256
+#define MAX_URL_CHARS  2048
 
 #define FIELD(f) G_STRUCT_OFFSET (SrConfig, f)
 
@@ -60,6 +74,24 @@ static const KeySpec keys[] = {
   { "query", "max_queries_per_user", KEY_UINT, FIELD (max_queries_per_user), "4", 0, 1000 },
   { "query", "max_generations", KEY_UINT, FIELD (max_generations), "2", 1, 256 },
   { "query", "history_messages", KEY_UINT, FIELD (history_messages), "6", 0, 100 },
+  { "generation", "backend", KEY_CHOICE, FIELD (generation_backend), "auto", 0, 0,
+    generation_backends },
+  { "generation", "ollama_url", KEY_URL, FIELD (ollama_url), "http://127.0.0.1:11434", 1,
+    MAX_URL_CHARS, NULL, "http://127.0.0.1:11434" },
+  { "generation", "ollama_model", KEY_NAME, FIELD (ollama_model), "llama3.2", 1, MAX_NAME_CHARS,
+    NULL, "llama3.2" },
+  { "generation", "ollama_keep_alive", KEY_DURATION, FIELD (ollama_keep_alive), "5m", 0,
+    7 * 24 * 3600 },
+  { "generation", "ollama_preload", KEY_BOOLEAN, FIELD (ollama_preload), "false" },
+  { "generation", "openai_url", KEY_URL, FIELD (openai_url), "", 0, MAX_URL_CHARS, NULL,
+    "http://127.0.0.1:8080/v1" },
+  { "generation", "openai_model", KEY_NAME, FIELD (openai_model), "", 0, MAX_NAME_CHARS, NULL,
+    "llama-3.2-3b-instruct" },
+  { "generation", "openai_api_key_file", KEY_PATH, FIELD (openai_api_key_file), "" },
+  { "generation", "connect_timeout", KEY_DURATION, FIELD (connect_timeout), "5s", 1, 300 },
+  { "generation", "first_token_timeout", KEY_DURATION, FIELD (first_token_timeout), "60s", 1,
+    3600 },
+  { "generation", "total_timeout", KEY_DURATION, FIELD (total_timeout), "5m", 1, 24 * 3600 },
   { "security", "authorization_cache", KEY_DURATION, FIELD (authorization_cache), "10s", 0, 3600 },
 };
 
@@ -105,12 +137,124 @@ parse_size (const char *text, guint64 *bytes)
   return TRUE;
 }
 
+static void
+set_text (guint8 *field, const char *text)
+{
+  g_free (*(char **) field);
+  *(char **) field = g_strdup (text);
+}
+
+/* Printable characters other than spaces, as model names are ("llama3.2:1b",
+ * "org/model-7B"): a space or control character is a typo or a pasted line. */
+static gboolean
+is_name (const char *text, const KeySpec *spec)
+{
+  if (!g_utf8_validate (text, -1, NULL))
+    return FALSE;
+  glong chars = g_utf8_strlen (text, -1);
+  if ((guint64) chars < spec->min || (guint64) chars > spec->max)
+    return FALSE;
+  for (const char *p = text; *p != '\0'; p = g_utf8_next_char (p)) {
+    gunichar c = g_utf8_get_char (p);
+    if (g_unichar_isspace (c) || !g_unichar_isprint (c))
+      return FALSE;
+  }
+  return TRUE;
+}
+
+/* An http or https URL with a host and nothing a base URL cannot have. Credentials are
+ * refused: URLs are logged and shown by GetHealth, and a key belongs in a key file. */
+static gboolean
+is_url (const char *text, const KeySpec *spec)
+{
+  if (strlen (text) > spec->max)
+    return FALSE;
+  g_autoptr (GUri) uri = g_uri_parse (text, G_URI_FLAGS_NONE, NULL);
+  if (uri == NULL)
+    return FALSE;
+  const char *scheme = g_uri_get_scheme (uri);
+  const char *host = g_uri_get_host (uri);
+  return (g_ascii_strcasecmp (scheme, "http") == 0 || g_ascii_strcasecmp (scheme, "https") == 0)
+         && host != NULL && *host != '\0' && g_uri_get_userinfo (uri) == NULL
+         && g_uri_get_query (uri) == NULL && g_uri_get_fragment (uri) == NULL;
+}
+
+static char *
+without_trailing_slashes (const char *text)
+{
+  gsize length = strlen (text);
+  while (length > 0 && text[length - 1] == '/')
+    length--;
+  return g_strndup (text, length);
+}
+
 static gboolean
 parse_value (const KeySpec *spec, const char *text, SrConfig *config, char **expected)
 {
   guint8 *field = (guint8 *) config + spec->offset;
 
   switch (spec->type) {
+  case KEY_BOOLEAN:
+    if (g_str_equal (text, "true") || g_str_equal (text, "false")) {
+      *(gboolean *) field = g_str_equal (text, "true");
+      return TRUE;
+    }
+    *expected = g_strdup (_ ("true or false"));
+    return FALSE;
+
+  case KEY_CHOICE:
+    for (guint i = 0; spec->choices[i] != NULL; i++) {
+      if (g_str_equal (text, spec->choices[i])) {
+        *(int *) field = (int) i;
+        return TRUE;
+      }
+    }
+    {
+      g_autofree char *list = g_strjoinv (", ", (char **) spec->choices);
+      *expected = g_strdup_printf (_ ("one of %s"), list);
+    }
+    return FALSE;
+
+  case KEY_NAME:
+    if (is_name (text, spec)) {
+      set_text (field, text);
+      return TRUE;
+    }
+    if (spec->min == 0)
+      *expected = g_strdup_printf (_ ("a model name such as %s (at most %" PRIu64 " characters, "
+                                      "no spaces), or nothing"),
+                                   spec->example, spec->max);
+    else
+      *expected = g_strdup_printf (_ ("a model name such as %s (at most %" PRIu64 " characters, "
+                                      "no spaces)"),
+                                   spec->example, spec->max);
+    return FALSE;
+
+  case KEY_URL:
+    if ((*text == '\0' && spec->min == 0) || is_url (text, spec)) {
+      g_autofree char *url = without_trailing_slashes (text);
+      set_text (field, url);
+      return TRUE;
+    }
+    if (spec->min == 0)
+      *expected = g_strdup_printf (_ ("an http:// or https:// URL without user name, password, "
+                                      "query or fragment, such as %s, or nothing"),
+                                   spec->example);
+    else
+      *expected = g_strdup_printf (_ ("an http:// or https:// URL without user name, password, "
+                                      "query or fragment, such as %s"),
+                                   spec->example);
+    return FALSE;
+
+  case KEY_PATH:
+    if (*text == '\0' || (g_path_is_absolute (text) && g_utf8_validate (text, -1, NULL))) {
+      set_text (field, text);
+      return TRUE;
+    }
+    *expected = g_strdup (_ ("an absolute file name such as /etc/smartrag/openai.key, or "
+                             "nothing"));
+    return FALSE;
+
   case KEY_LOG_LEVEL:
     for (guint i = 0; i < G_N_ELEMENTS (log_levels); i++) {
       if (g_str_equal (text, log_levels[i])) {
@@ -201,6 +345,17 @@ sr_config_free (SrConfig *config)
   if (config == NULL)
     return;
   g_free (config->path);
+  for (guint i = 0; i < G_N_ELEMENTS (keys); i++) {
+    switch (keys[i].type) {
+    case KEY_NAME:
+    case KEY_URL:
+    case KEY_PATH:
+      g_free (*(char **) ((guint8 *) config + keys[i].offset));
+      break;
+    default:
+      break;
+    }
+  }
   g_free (config);
 }
 
@@ -220,6 +375,18 @@ warn_unknown (GKeyFile *file, const char *path, GPtrArray *warnings)
         g_ptr_array_add (warnings, g_strdup_printf (_ ("%s: unknown key '%s' in [%s] is ignored"),
                                                     path, names[k], groups[g]));
   }
+}
+
+/* Keys that are valid alone but not with each other; reported in the same form. */
+static void
+check_together (const SrConfig *config, const char *path, GString *problems)
+{
+  if (config->generation_backend == SR_GENERATION_OPENAI && *config->openai_url == '\0')
+    g_string_append_printf (problems,
+                            _ ("%s: [generation] openai_url = \"\": expected the URL of the "
+                               "OpenAI-compatible server, such as http://127.0.0.1:8080/v1, "
+                               "since backend = openai"),
+                            path);
 }
 
 SrConfig *
@@ -253,6 +420,8 @@ sr_config_load (const char *path, gboolean must_exist, GPtrArray *warnings, GErr
       g_string_append_printf (problems, "%s%s: [%s] %s = \"%s\": %s %s", problems->len ? "\n" : "",
                               path, keys[i].group, keys[i].key, text, _ ("expected"), expected);
   }
+  if (problems->len == 0)
+    check_together (config, path, problems);
   if (problems->len > 0) {
     g_set_error_literal (error, SMARTRAG_ERROR, SMARTRAG_ERROR_INVALID_ARGS, problems->str);
     return NULL;
@@ -267,4 +436,11 @@ sr_config_known_keys (void)
   for (guint i = 0; i < G_N_ELEMENTS (keys); i++)
     names[i] = g_strdup_printf ("%s.%s", keys[i].group, keys[i].key);
   return names;
+}
+
+const char *
+sr_generation_backend_name (SrGenerationBackend backend)
+{
+  g_return_val_if_fail ((guint) backend < G_N_ELEMENTS (generation_backends) - 1, "auto");
+  return generation_backends[backend];
 }

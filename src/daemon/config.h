@@ -12,6 +12,14 @@ typedef enum {
   SR_LOG_DEBUG,
 } SrLogLevel;
 
+/* What answers questions ([generation] backend). */
+typedef enum {
+  SR_GENERATION_AUTO, /* Ollama when it answers and has the model, else builtin */
+  SR_GENERATION_BUILTIN,
+  SR_GENERATION_OLLAMA,
+  SR_GENERATION_OPENAI,
+} SrGenerationBackend;
+
 typedef struct {
   char *path; /* the file that was read, NULL when only defaults apply */
 
@@ -44,6 +52,19 @@ typedef struct {
   guint64 max_generations;      /* answers generated at once; later ones wait their turn */
   guint64 history_messages;     /* earlier messages of the conversation a prompt carries */
 
+  /* [generation] */
+  SrGenerationBackend generation_backend;
+  char *ollama_url; /* http(s), without a trailing slash */
+  char *ollama_model;
+  guint64 ollama_keep_alive;   /* seconds Ollama keeps the model loaded after an answer */
+  gboolean ollama_preload;     /* load the model at start */
+  char *openai_url;            /* "" when no OpenAI-compatible server is configured */
+  char *openai_model;          /* "": the server's own */
+  char *openai_api_key_file;   /* "": no key */
+  guint64 connect_timeout;     /* seconds to connect to a model server */
+  guint64 first_token_timeout; /* seconds from the request to the first token */
+  guint64 total_timeout;       /* seconds from the request to the end of the answer */
+
   /* [security] */
   guint64 authorization_cache; /* seconds a polkit "yes" is kept per bus connection */
 } SrConfig;
@@ -61,5 +82,8 @@ SrConfig *sr_config_load (const char *path, gboolean must_exist, GPtrArray *warn
 /* Every key the daemon knows, as "group.key" in the order of the key table, so that
  * tests can hold the documented configuration and the code to the same list. */
 GStrv sr_config_known_keys (void);
+
+/* "auto", "builtin", "ollama", "openai" */
+const char *sr_generation_backend_name (SrGenerationBackend backend);
 
 G_END_DECLS

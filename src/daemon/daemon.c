@@ -7,8 +7,10 @@
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
 #include <signal.h>
+#include <string.h>
 
 #include "common/durations.h"
+#include "common/errors.h"
 #include "daemon/notify.h"
 #include "service/queries.h"
 #include "service/sessions.h"
@@ -164,8 +166,89 @@ start_documents (SrDaemon *daemon)
   sr_service_start_documents (daemon->service, &pipeline, workers);
 }
 
-static void
-start_queries (SrDaemon *daemon)
+/* The API key in @path, without the white space around it; never logged. */
+static char *
+read_api_key (const char *path, GError **error)
+{
+  g_autoptr (GError) local = NULL;
+  g_autofree char *text = NULL;
+  if (!g_file_get_contents (path, &text, NULL, &local)) {
+    g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_INVALID_ARGS,
+                 _ ("Cannot read the API key file ([generation] openai_api_key_file): %s"),
+                 local->message);
+    return NULL;
+  }
+  g_strstrip (text);
+  gboolean printable = *text != '\0';
+  for (const char *p = text; *p != '\0' && printable; p++)
+    printable = g_ascii_isgraph (*p);
+  if (!printable) {
+    /* A key sent in a header must be one word of visible ASCII. */
+    g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_INVALID_ARGS,
+                 _ ("The API key file %s ([generation] openai_api_key_file) is empty or holds "
+                    "more than one word of visible ASCII"),
+                 path);
+    explicit_bzero (text, strlen (text));
+    return NULL;
+  }
+  return g_steal_pointer (&text);
+}
+
+static SrServerOptions
+server_options (const SrConfig *config, const char *url, const char *model)
+{
+  return (SrServerOptions){
+    .url = url,
+    .model = model,
+    .connect_timeout_ms = (guint) config->connect_timeout * 1000,
+    .first_token_timeout_ms = (guint) config->first_token_timeout * 1000,
+    .total_timeout_ms = (guint) config->total_timeout * 1000,
+  };
+}
+
+static SrGenerator *
+new_ollama (const SrConfig *config)
+{
+  SrServerOptions server = server_options (config, config->ollama_url, config->ollama_model);
+  return sr_generator_ollama_new (&server, config->ollama_keep_alive, config->ollama_preload);
+}
+
+static SrGenerator *
+new_openai (const SrConfig *config, GError **error)
+{
+  g_autofree char *key = NULL;
+  if (*config->openai_api_key_file != '\0') {
+    key = read_api_key (config->openai_api_key_file, error);
+    if (key == NULL)
+      return NULL;
+  }
+  SrServerOptions server = server_options (config, config->openai_url, config->openai_model);
+  SrGenerator *generator = sr_generator_openai_new (&server, key);
+  if (key != NULL)
+    explicit_bzero (key, strlen (key));
+  return generator;
+}
+
+/* The configured generator. A model server that is down does not stop the start: each
+ * question says so, and so does GetHealth. */
+static SrGenerator *
+new_generator (const SrConfig *config, GError **error)
+{
+  switch (config->generation_backend) {
+  case SR_GENERATION_BUILTIN:
+    return sr_generator_builtin_new ();
+  case SR_GENERATION_OLLAMA:
+    return new_ollama (config);
+  case SR_GENERATION_OPENAI:
+    return new_openai (config, error);
+  case SR_GENERATION_AUTO:
+    break;
+  }
+  return sr_generator_auto_new (new_ollama (config), sr_generator_builtin_new ());
+}
+
+static gboolean
+start_queries (SrDaemon *daemon, GError **error)
 {
   const SrConfig *config = daemon->config;
   const SrQueryLimits limits = {
@@ -174,7 +257,30 @@ start_queries (SrDaemon *daemon)
     .max_generations = (guint) config->max_generations,
     .history_messages = (guint) config->history_messages,
   };
-  sr_service_start_queries (daemon->service, sr_generator_builtin_new (), &limits);
+  SrGenerator *generator = new_generator (config, error);
+  if (generator == NULL)
+    return FALSE;
+  /* Ask may name these besides the configured one: builtin always, for an answer that
+   * needs no model; an OpenAI-compatible server whenever its URL is set. */
+  g_autoptr (SrGenerator) builtin
+      = sr_generator_part (generator, "builtin") == NULL ? sr_generator_builtin_new () : NULL;
+  g_autoptr (SrGenerator) openai = NULL;
+  if (*config->openai_url != '\0' && sr_generator_part (generator, "openai") == NULL) {
+    openai = new_openai (config, error);
+    if (openai == NULL) {
+      sr_generator_free (generator);
+      return FALSE;
+    }
+  }
+  sr_service_start_queries (daemon->service, generator, &limits);
+  SrQueries *queries = sr_service_queries (daemon->service);
+  if (builtin != NULL)
+    sr_queries_add_generator (queries, g_steal_pointer (&builtin));
+  if (openai != NULL)
+    sr_queries_add_generator (queries, g_steal_pointer (&openai));
+  g_info ("Questions are answered by the %s generator",
+          sr_generation_backend_name (config->generation_backend));
+  return TRUE;
 }
 
 static gboolean
@@ -201,7 +307,8 @@ start (SrDaemon *daemon, GError **error)
   SrLimits limits = limits_from_config (daemon->config);
   daemon->service = sr_service_new (store, daemon->state_dir, &limits);
   start_documents (daemon);
-  start_queries (daemon);
+  if (!start_queries (daemon, error))
+    return FALSE;
 
   /* Expired sessions go before any client can see them. */
   expire_sessions (daemon);

@@ -124,3 +124,71 @@ sr_generator_free (SrGenerator *generator)
   g_free (generator->model);
   generator->klass->free (generator);
 }
+
+void
+sr_generator_status (SrGenerator *generator, SrGeneratorStatus *status)
+{
+  g_return_if_fail (generator != NULL);
+  g_return_if_fail (status != NULL);
+
+  *status = (SrGeneratorStatus){
+    .backend = generator->klass->name,
+    .active = generator->klass->name,
+    .model = generator->model,
+    .server = SR_SERVER_UNKNOWN,
+  };
+  if (generator->klass->status != NULL)
+    generator->klass->status (generator, status);
+}
+
+SrGenerator *
+sr_generator_part (SrGenerator *generator, const char *name)
+{
+  g_return_val_if_fail (generator != NULL, NULL);
+  if (g_strcmp0 (generator->klass->name, name) == 0)
+    return generator;
+  return generator->klass->part != NULL ? generator->klass->part (generator, name) : NULL;
+}
+
+SrGenerateRequest *
+sr_generate_request_copy (const SrGenerateRequest *request)
+{
+  SrGenerateRequest *copy = g_new0 (SrGenerateRequest, 1);
+  *copy = *request;
+  copy->question = g_strdup (request->question);
+  copy->model = g_strdup (request->model);
+  SrPromptSource *sources = g_new0 (SrPromptSource, request->n_sources);
+  for (guint i = 0; i < request->n_sources; i++) {
+    const SrPromptSource *source = &request->sources[i];
+    sources[i] = (SrPromptSource){ source->number, g_strdup (source->filename), source->page,
+                                   g_strdup (source->heading), g_strdup (source->text) };
+  }
+  copy->sources = sources;
+  SrChatTurn *history = g_new0 (SrChatTurn, request->n_history);
+  for (guint i = 0; i < request->n_history; i++)
+    history[i] = (SrChatTurn){ g_strdup (request->history[i].role),
+                               g_strdup (request->history[i].content) };
+  copy->history = history;
+  return copy;
+}
+
+void
+sr_generate_request_free (SrGenerateRequest *request)
+{
+  if (request == NULL)
+    return;
+  for (guint i = 0; i < request->n_sources; i++) {
+    g_free ((char *) request->sources[i].filename);
+    g_free ((char *) request->sources[i].heading);
+    g_free ((char *) request->sources[i].text);
+  }
+  for (guint i = 0; i < request->n_history; i++) {
+    g_free ((char *) request->history[i].role);
+    g_free ((char *) request->history[i].content);
+  }
+  g_free ((SrPromptSource *) request->sources);
+  g_free ((SrChatTurn *) request->history);
+  g_free ((char *) request->question);
+  g_free ((char *) request->model);
+  g_free (request);
+}

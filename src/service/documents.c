@@ -209,6 +209,8 @@ record_document (GObject *source, GAsyncResult *result, gpointer user_data)
   }
   if (sr_service_ingestion (service) != NULL)
     sr_ingestion_enqueue (sr_service_ingestion (service), doc, job->caller.uid, job->peer);
+  static const char *const changed[] = { "DocumentCount", "LastActive", NULL };
+  sr_service_session_changed (service, job->session_id, changed);
   g_info ("Document %s (%s, %" PRIu64 " bytes%s) stored in session %s by %s", doc->id,
           doc->filename, doc->size, job->stored.existed ? ", already known" : "", job->session_id,
           job->peer);
@@ -396,6 +398,8 @@ sr_documents_remove (SrService *service, const SrCaller *caller, const char *ses
   g_autoptr (GError) local = NULL;
   if (orphan != NULL && !sr_files_remove (sr_service_files_dir (service), orphan, &local))
     g_warning ("%s", local->message);
+  static const char *const changed[] = { "DocumentCount", NULL };
+  sr_service_session_changed (service, session_id, changed);
   g_info ("Document %s removed from session %s by %s", document_id, session_id, caller->peer);
   return TRUE;
 }

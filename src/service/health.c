@@ -8,6 +8,7 @@
 
 #include "common/errors.h"
 #include "service/indexes.h"
+#include "service/queries.h"
 #include "store/store.h"
 
 const char *
@@ -111,6 +112,47 @@ check_index (SrService *service, GVariantDict *dict)
   return SR_HEALTH_OK;
 }
 
+/* What answers questions, from what is known already: a model server is never asked from
+ * here (its generator checks it in the background when its finding is old). */
+static SrHealthStatus
+check_generation (SrService *service, GVariantDict *dict)
+{
+  SrQueries *queries = sr_service_queries (service);
+  if (queries == NULL) {
+    add_status (dict, SR_HEALTH_OK, _ ("questions are not answered yet"));
+    return SR_HEALTH_OK;
+  }
+  SrGeneratorStatus status;
+  sr_generator_status (sr_queries_generator (queries), &status);
+  g_variant_dict_insert (dict, "backend", "s", status.backend);
+  g_variant_dict_insert (dict, "active", "s", status.active);
+  g_variant_dict_insert (dict, "model", "s", status.model != NULL ? status.model : "");
+  if (status.url != NULL)
+    g_variant_dict_insert (dict, "url", "s", status.url);
+  if (status.checked_at > 0) {
+    gboolean reachable = status.server == SR_SERVER_READY || status.server == SR_SERVER_NO_MODEL;
+    g_variant_dict_insert (dict, "reachable", "b", reachable);
+    g_variant_dict_insert (dict, "has_model", "b", status.server == SR_SERVER_READY);
+    g_variant_dict_insert (dict, "checked_at", "t", (guint64) status.checked_at);
+  }
+
+  g_autofree char *message = NULL;
+  SrHealthStatus health = SR_HEALTH_OK;
+  if (status.url == NULL)
+    message = g_strdup (_ ("the builtin generator answers from the sources' own sentences"));
+  else if (status.message != NULL)
+    message = g_strdup (status.message);
+  else
+    message = g_strdup_printf (_ ("%s has not been checked yet"), status.url);
+  /* "auto" answers either way; a configured server that cannot answer leaves questions
+   * failing while everything else works. */
+  if (g_strcmp0 (status.backend, status.active) == 0
+      && (status.server == SR_SERVER_NO_MODEL || status.server == SR_SERVER_FAILING))
+    health = SR_HEALTH_DEGRADED;
+  add_status (dict, health, message);
+  return health;
+}
+
 SrHealthStatus
 sr_health_check (SrService *service, GVariant **components)
 {
@@ -121,6 +163,7 @@ sr_health_check (SrService *service, GVariant **components)
     { "db", check_db },
     { "disk", check_disk },
     { "index", check_index },
+    { "generation", check_generation },
   };
   g_auto (GVariantDict) all = G_VARIANT_DICT_INIT (NULL);
   SrHealthStatus worst = SR_HEALTH_OK;

@@ -41,14 +41,16 @@ typedef struct {
   gint64 started;     /* monotonic µs */
   gint64 first_token; /* monotonic µs; 0 until the first */
   GString *answer;
-  GPtrArray *hits;    /* SrChunkHit*, the sources */
-  GPtrArray *history; /* SrMessageRecord*, oldest first */
+  GPtrArray *hits;        /* SrChunkHit*, the sources */
+  GPtrArray *history;     /* SrMessageRecord*, oldest first */
+  SrGenerator *generator; /* the one the options chose; the queries' own */
   guint generator_tokens;
 } Query;
 
 struct SrQueries {
   SrService *service;
-  SrGenerator *generator;
+  SrGenerator *generator; /* the configured one */
+  GPtrArray *others;      /* SrGenerator*: more that Ask's option backend may name */
   SrQueryLimits limits;
   GHashTable *running;  /* id → Query* (one reference) */
   GHashTable *per_user; /* uid → number running */
@@ -145,8 +147,12 @@ store_message (Query *query, const SrMessageRecord *message)
   g_autoptr (GError) error = NULL;
   gint64 id;
   /* A session deleted while its question was answered takes its messages with it. */
-  if (!sr_store_message_insert (sr_service_store (query->queries->service), message, &id, &error))
+  if (!sr_store_message_insert (sr_service_store (query->queries->service), message, &id, &error)) {
     g_debug ("Cannot store a message of query %s: %s", query->id, error->message);
+    return;
+  }
+  static const char *const changed[] = { "MessageCount", NULL };
+  sr_service_session_changed (query->queries->service, query->session_id, changed);
 }
 
 static void
@@ -194,25 +200,25 @@ static void
 fill_stats (Query *query, SrAnswerStats *stats, const SrGenerateStats *generated)
 {
   gint64 now = g_get_monotonic_time ();
-  stats->backend = generated != NULL && generated->backend != NULL
-                       ? generated->backend
-                       : query->queries->generator->klass->name;
-  stats->model = generated != NULL && generated->model != NULL ? generated->model
-                                                               : query->queries->generator->model;
+  stats->backend = generated != NULL && generated->backend != NULL ? generated->backend
+                                                                   : query->generator->klass->name;
+  stats->model
+      = generated != NULL && generated->model != NULL ? generated->model : query->generator->model;
   stats->ttft_ms = query->first_token > 0 ? ms_since (query->started, query->first_token) : 0;
   stats->total_ms = ms_since (query->started, now);
   stats->prompt_tokens = generated != NULL ? generated->prompt_tokens : 0;
   stats->answer_tokens = generated != NULL ? generated->answer_tokens : query->generator_tokens;
 }
 
-/* Ends the query with @error; what was answered so far is kept as incomplete. */
+/* Ends the query with @error; what was answered so far is kept as incomplete, with what
+ * the generator said of it (@generated, NULL when it has not ended). */
 static void
-query_fail (Query *query, const GError *error)
+query_fail (Query *query, const GError *error, const SrGenerateStats *generated)
 {
   if (query->stage == STAGE_DONE)
     return;
   SrAnswerStats stats;
-  fill_stats (query, &stats, NULL);
+  fill_stats (query, &stats, generated);
   store_answer (query, query->answer->len > 0 ? "incomplete" : "failed", error, &stats);
   g_autoptr (Query) hold = query_ref (query);
   query_retire (query);
@@ -262,7 +268,7 @@ on_generated (const SrGenerateStats *stats, const GError *error, gpointer user_d
   g_hash_table_remove (queries->generating, query);
   if (query->stage == STAGE_GENERATING) {
     if (error != NULL)
-      query_fail (query, error);
+      query_fail (query, error, stats);
     else
       query_finish (query, stats);
   }
@@ -298,7 +304,7 @@ generate (Query *query)
   };
   query->stage = STAGE_GENERATING;
   g_hash_table_add (queries->generating, query);
-  sr_generator_generate (queries->generator, &request, query->cancellable, on_token, on_generated,
+  sr_generator_generate (query->generator, &request, query->cancellable, on_token, on_generated,
                          query_ref (query));
 }
 
@@ -324,7 +330,7 @@ on_retrieved (GObject *source, GAsyncResult *result, gpointer user_data)
   if (query->stage != STAGE_RETRIEVING)
     return;
   if (hits == NULL) {
-    query_fail (query, error);
+    query_fail (query, error, NULL);
     return;
   }
   query->hits = g_steal_pointer (&hits);
@@ -337,9 +343,50 @@ on_retrieved (GObject *source, GAsyncResult *result, gpointer user_data)
   pump (query->queries);
 }
 
+/* The generator answering to @name: the configured one, or one it holds ("builtin" inside
+ * "auto"), or one added beside it. */
+static SrGenerator *
+generator_named (SrQueries *queries, const char *name)
+{
+  SrGenerator *found = sr_generator_part (queries->generator, name);
+  for (guint i = 0; found == NULL && i < queries->others->len; i++)
+    found = sr_generator_part (queries->others->pdata[i], name);
+  return found;
+}
+
+/* "auto, builtin, ollama": what Ask's option backend may say here. */
+static char *
+backend_names (SrQueries *queries)
+{
+  static const char *const candidates[] = { "builtin", "ollama", "openai" };
+  GString *names = g_string_new ("auto");
+  for (guint i = 0; i < G_N_ELEMENTS (candidates); i++)
+    if (generator_named (queries, candidates[i]) != NULL)
+      g_string_append_printf (names, ", %s", candidates[i]);
+  return g_string_free (names, FALSE);
+}
+
+/* "auto" or nothing: the configured generator, whatever chooses it. */
+static gboolean
+choose_generator (SrQueries *queries, const char *backend, SrGenerator **chosen, GError **error)
+{
+  if (backend == NULL || *backend == '\0' || g_str_equal (backend, "auto")) {
+    *chosen = queries->generator;
+    return TRUE;
+  }
+  *chosen = generator_named (queries, backend);
+  if (*chosen != NULL)
+    return TRUE;
+  g_autofree char *names = backend_names (queries);
+  return fail (error, SMARTRAG_ERROR_INVALID_ARGS,
+               _ ("Invalid backend '%s': expected one of %s (what this daemon is configured "
+                  "with)"),
+               backend, names);
+}
+
 static gboolean
 check_options (SrQueries *queries, const char *question, const SrAskOptions *options,
-               GError **error)
+               SrGenerator **generator, GError **error)
 {
   if (!g_utf8_validate (question, -1, NULL))
     return fail (error, SMARTRAG_ERROR_INVALID_ARGS, _ ("Invalid question: it is not UTF-8"));
@@ -353,12 +400,8 @@ check_options (SrQueries *queries, const char *question, const SrAskOptions *opt
   if (options->k < 1 || options->k > SR_SEARCH_MAX_K)
     return fail (error, SMARTRAG_ERROR_INVALID_ARGS, _ ("Invalid k: expected 1 to %d sources"),
                  SR_SEARCH_MAX_K);
-  const char *backend = options->backend;
-  if (backend != NULL && *backend != '\0' && !g_str_equal (backend, "auto")
-      && !g_str_equal (backend, queries->generator->klass->name))
-    return fail (error, SMARTRAG_ERROR_INVALID_ARGS,
-                 _ ("Invalid backend '%s': expected auto or %s"), backend,
-                 queries->generator->klass->name);
+  if (!choose_generator (queries, options->backend, generator, error))
+    return FALSE;
   if (options->model != NULL
       && (!g_utf8_validate (options->model, -1, NULL) || strlen (options->model) > MAX_MODEL_BYTES))
     return fail (error, SMARTRAG_ERROR_INVALID_ARGS,
@@ -427,9 +470,11 @@ sr_queries_ask (SrQueries *queries, const SrCaller *caller, const char *session_
                 gpointer user_data, GDestroyNotify destroy, GError **error)
 {
   SrService *service = queries->service;
+  SrGenerator *generator = NULL;
   if (!sr_service_accepting (service, error)
       || !sr_sessions_check_access (service, caller, session_id, error)
-      || !check_options (queries, question, options, error) || !check_room (queries, caller, error))
+      || !check_options (queries, question, options, &generator, error)
+      || !check_room (queries, caller, error))
     return NULL;
 
   SrStore *store = sr_service_store (service);
@@ -441,6 +486,7 @@ sr_queries_ask (SrQueries *queries, const SrCaller *caller, const char *session_
     return NULL;
 
   g_autoptr (Query) query = query_new (queries, caller, session_id, question, options);
+  query->generator = generator;
   SrMessageRecord asked = {
     .session_id = query->session_id,
     .query_id = query->id,
@@ -457,6 +503,8 @@ sr_queries_ask (SrQueries *queries, const SrCaller *caller, const char *session_
   if (!sr_store_message_insert (store, &asked, &message_id, error))
     return NULL;
   sr_store_session_touch (store, session_id, asked.created_at, NULL);
+  static const char *const changed[] = { "MessageCount", "LastActive", NULL };
+  sr_service_session_changed (service, session_id, changed);
 
   query->history = g_steal_pointer (&history);
   query->listener = *listener;
@@ -482,7 +530,7 @@ stop (Query *query, SmartragError code, const char *message)
 {
   g_autoptr (GError) error = g_error_new_literal (SMARTRAG_ERROR, code, message);
   g_cancellable_cancel (query->cancellable);
-  query_fail (query, error);
+  query_fail (query, error, NULL);
 }
 
 gboolean
@@ -526,12 +574,25 @@ sr_queries_backend (SrQueries *queries)
   return queries->generator->klass->name;
 }
 
+SrGenerator *
+sr_queries_generator (SrQueries *queries)
+{
+  return queries->generator;
+}
+
+void
+sr_queries_add_generator (SrQueries *queries, SrGenerator *generator)
+{
+  g_ptr_array_add (queries->others, generator);
+}
+
 SrQueries *
 sr_queries_new (SrService *service, SrGenerator *generator, const SrQueryLimits *limits)
 {
   SrQueries *queries = g_new0 (SrQueries, 1);
   queries->service = service;
   queries->generator = generator;
+  queries->others = g_ptr_array_new_with_free_func ((GDestroyNotify) sr_generator_free);
   queries->limits = *limits;
   queries->limits.max_generations = MAX (queries->limits.max_generations, 1);
   queries->running
@@ -558,6 +619,11 @@ sr_queries_free (SrQueries *queries)
     /* The faces that listened have gone before the service. */
     memset (&query->listener, 0, sizeof query->listener);
     stop (query, SMARTRAG_ERROR_SHUTTING_DOWN, _ ("The daemon stopped"));
+    /* Their data goes now too: a search still under way holds the query past this, and
+     * its last reference would otherwise free the data of a listener long gone. */
+    if (query->destroy != NULL)
+      query->destroy (query->user_data);
+    query->destroy = NULL;
   }
   /* Cancelled generators end promptly; their last calls still need this object. Only a
    * stop past its deadline gets here with answers under way. */
@@ -571,6 +637,7 @@ sr_queries_free (SrQueries *queries)
   g_hash_table_unref (queries->generating);
   g_hash_table_unref (queries->running);
   g_hash_table_unref (queries->per_user);
+  g_ptr_array_unref (queries->others);
   sr_generator_free (queries->generator);
   g_free (queries);
 }

@@ -21,7 +21,7 @@ struct SrQueryLimits {
 typedef struct {
   guint k;             /* sources retrieved */
   gboolean history;    /* whether the conversation so far goes into the prompt */
-  const char *backend; /* NULL: the configured generator; "builtin" or "auto" */
+  const char *backend; /* NULL or "auto": the configured generator; else one by name */
   const char *model;   /* NULL: the generator's model */
   double temperature;  /* < 0: the backend's default */
   guint max_tokens;    /* 0: the backend's default */
@@ -60,8 +60,13 @@ SrQueries *sr_queries_new (SrService *service, SrGenerator *generator, const SrQ
 void sr_queries_free (SrQueries *queries);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SrQueries, sr_queries_free)
 
-/* The generator "auto" means, for health and properties. */
+/* The configured generator's name ("auto", "builtin", …), for properties. */
 const char *sr_queries_backend (SrQueries *queries);
+/* The configured generator, for health. */
+SrGenerator *sr_queries_generator (SrQueries *queries);
+/* Takes @generator: Ask's option backend may name it (or a generator it holds) besides the
+ * configured one. */
+void sr_queries_add_generator (SrQueries *queries, SrGenerator *generator);
 
 /* Starts answering @question in the caller's session and returns the new query's id
  * at once; @listener (copied) hears the rest, and @destroy frees @user_data after its

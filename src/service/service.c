@@ -23,7 +23,8 @@ struct SrService {
   SrIndexes *indexes;
   SrIngestion *ingestion;
   SrQueries *queries;
-  GArray *listeners; /* Listener */
+  GArray *listeners;         /* Listener */
+  GArray *session_listeners; /* SessionListener */
   GMutex threads_lock;
   GCond threads_done;
   guint threads;     /* worker threads using the service right now */
@@ -36,6 +37,11 @@ typedef struct {
   gpointer data;
 } Listener;
 
+typedef struct {
+  SrSessionListener func;
+  gpointer data;
+} SessionListener;
+
 SrService *
 sr_service_new (SrStore *store, const char *state_dir, const SrLimits *limits)
 {
@@ -44,6 +50,7 @@ sr_service_new (SrStore *store, const char *state_dir, const SrLimits *limits)
   service->state_dir = g_strdup (state_dir);
   service->files_dir = g_build_filename (state_dir, "files", NULL);
   service->limits = *limits;
+  service->session_listeners = g_array_new (FALSE, FALSE, sizeof (SessionListener));
   g_mutex_init (&service->threads_lock);
   g_cond_init (&service->threads_done);
   return service;
@@ -54,6 +61,10 @@ sr_service_free (SrService *service)
 {
   if (service == NULL)
     return;
+  /* The faces have gone before the service; what still ends here tells nobody. */
+  g_array_set_size (service->session_listeners, 0);
+  if (service->listeners != NULL)
+    g_array_set_size (service->listeners, 0);
   g_mutex_lock (&service->threads_lock);
   while (service->threads > 0)
     g_cond_wait (&service->threads_done, &service->threads_lock);
@@ -68,6 +79,7 @@ sr_service_free (SrService *service)
   g_clear_pointer (&service->indexes, sr_indexes_free);
   g_clear_pointer (&service->embedder, sr_embedder_free);
   g_clear_pointer (&service->listeners, g_array_unref);
+  g_clear_pointer (&service->session_listeners, g_array_unref);
   sr_store_close (service->store);
   g_mutex_clear (&service->threads_lock);
   g_cond_clear (&service->threads_done);
@@ -176,6 +188,23 @@ sr_service_add_document_listener (SrService *service, SrDocumentListener listene
 {
   Listener l = { listener, user_data };
   g_array_append_val (service->listeners, l);
+}
+
+void
+sr_service_add_session_listener (SrService *service, SrSessionListener listener, gpointer user_data)
+{
+  SessionListener l = { listener, user_data };
+  g_array_append_val (service->session_listeners, l);
+}
+
+void
+sr_service_session_changed (SrService *service, const char *session_id,
+                            const char *const *properties)
+{
+  for (guint i = 0; i < service->session_listeners->len; i++) {
+    SessionListener *l = &g_array_index (service->session_listeners, SessionListener, i);
+    l->func (session_id, properties, l->data);
+  }
 }
 
 const char *

@@ -32,6 +32,12 @@ typedef struct SrQueryLimits SrQueryLimits;
 typedef void (*SrDocumentListener) (const SrDocumentRecord *document, const char *adder,
                                     gpointer user_data);
 
+/* Told on the main loop when what a session's properties show changed without a call to
+ * the session itself (a document or a message came or went), with the names of those
+ * Session properties, NULL-terminated. */
+typedef void (*SrSessionListener) (const char *session_id, const char *const *properties,
+                                   gpointer user_data);
+
 /* Takes ownership of @store; @state_dir is where health looks for free space. */
 SrService *sr_service_new (SrStore *store, const char *state_dir, const SrLimits *limits);
 void sr_service_free (SrService *service);
@@ -62,6 +68,11 @@ SrIndexes *sr_service_indexes (SrService *service);
 SrIngestion *sr_service_ingestion (SrService *service);
 void sr_service_add_document_listener (SrService *service, SrDocumentListener listener,
                                        gpointer user_data);
+void sr_service_add_session_listener (SrService *service, SrSessionListener listener,
+                                      gpointer user_data);
+/* Tells the session listeners; @properties as for SrSessionListener. */
+void sr_service_session_changed (SrService *service, const char *session_id,
+                                 const char *const *properties);
 
 /* After this, sr_service_accepting() refuses new work with SHUTTING_DOWN and @drained
  * runs (once, from the main loop) as soon as no work is in flight. */

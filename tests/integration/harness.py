@@ -63,6 +63,17 @@ CONFIG_GROUPS = {
     "max_queries_per_user": "query",
     "max_generations": "query",
     "history_messages": "query",
+    "backend": "generation",
+    "ollama_url": "generation",
+    "ollama_model": "generation",
+    "ollama_keep_alive": "generation",
+    "ollama_preload": "generation",
+    "openai_url": "generation",
+    "openai_model": "generation",
+    "openai_api_key_file": "generation",
+    "connect_timeout": "generation",
+    "first_token_timeout": "generation",
+    "total_timeout": "generation",
     "authorization_cache": "security",
 }
 # No polkit answer is kept unless a test asks for it: each call is decided afresh.
@@ -70,6 +81,8 @@ CONFIG_DEFAULTS = {
     "log_level": "debug",
     "authorization_cache": "0",
     "shutdown_timeout": "5s",
+    # Answers the same on every machine, whether or not an Ollama runs there.
+    "backend": "builtin",
 }
 
 # No <limit> elements: dbus-daemon's built-in limits are the ones a stock system bus has

@@ -22,6 +22,28 @@ def items(reply):
     return [harness.typed_dict(messages.get_child_value(i)) for i in range(messages.n_children())]
 
 
+def export(endpoint, session, fmt, fd):
+    """Export @session to @fd (ours stays open); the fd list sends a duplicate."""
+    fds = Gio.UnixFDList.new_from_array([os.dup(fd)])
+    try:
+        endpoint.connection.call_with_unix_fd_list_sync(
+            harness.BUS_NAME, session, SESSION_IFACE, "Export",
+            GLib.Variant("(sh)", (fmt, 0)), None, Gio.DBusCallFlags.NONE, 10000, fds, None)
+    except GLib.Error as error:
+        raise harness.client.bus_error_from_glib(error) from None
+
+
+def export_to_pipe(endpoint, session, fmt):
+    # Small enough for the pipe's buffer, so the call can finish before we read.
+    read_end, write_end = os.pipe()
+    try:
+        export(endpoint, session, fmt, write_end)
+    finally:
+        os.close(write_end)
+    with os.fdopen(read_end, "rb") as f:
+        return f.read().decode()
+
+
 class ConversationTests(harness.IntegrationTest):
 
     def setUp(self):
@@ -40,24 +62,10 @@ class ConversationTests(harness.IntegrationTest):
                                    GLib.Variant("(su)", (text, limit))))
 
     def export(self, fmt, fd):
-        """Export to @fd (ours stays open); the fd list sends a duplicate."""
-        fds = Gio.UnixFDList.new_from_array([os.dup(fd)])
-        try:
-            self.me.connection.call_with_unix_fd_list_sync(
-                harness.BUS_NAME, self.session, SESSION_IFACE, "Export",
-                GLib.Variant("(sh)", (fmt, 0)), None, Gio.DBusCallFlags.NONE, 10000, fds, None)
-        except GLib.Error as error:
-            raise harness.client.bus_error_from_glib(error) from None
+        export(self.me, self.session, fmt, fd)
 
     def export_to_pipe(self, fmt):
-        # Small enough for the pipe's buffer, so the call can finish before we read.
-        read_end, write_end = os.pipe()
-        try:
-            self.export(fmt, write_end)
-        finally:
-            os.close(write_end)
-        with os.fdopen(read_end, "rb") as f:
-            return f.read().decode()
+        return export_to_pipe(self.me, self.session, fmt)
 
     def insert_exchange(self):
         """What Ask will write, written here with SQLite while the daemon runs."""

@@ -1,12 +1,14 @@
 #!/usr/bin/python3
 """Questions over the bus: Ask streams its answer to the asker alone, AskAndWait, Cancel, limits."""
 
+import json
 import time
 
 from gi.repository import GLib
 
 import harness
 from harness import ACCESS_DENIED, INVALID_ARGS, denied_message, session_id
+from test_conversations import export_to_pipe, items
 from test_documents import DocumentTestCase, make_pdf
 
 QUERY_IFACE = "org.smartrag.Daemon.Query"
@@ -106,6 +108,27 @@ class AskTests(QueryTestCase):
         # The question and the answer are part of the conversation now.
         self.assertEqual(self.get(self.me, self.session, "MessageCount"), ("u", 2))
 
+    def test_counts_are_announced(self):
+        self.me.subscribe()  # PropertiesChanged
+        answer, _, _ = self.ask_and_wait("When was the harbour built?")
+
+        def counts(signals):
+            seen = []
+            for s in signals:
+                if s["member"] == "PropertiesChanged" and s["path"] == self.session:
+                    _iface, changed, _ = harness.variant_from_text(s["args"]).unpack()
+                    seen.append(changed.get("MessageCount"))
+            return seen
+
+        signals = self.me.wait_signals(5, until=lambda s: 2 in counts(s))
+        self.assertEqual([c for c in counts(signals) if c is not None], [1, 2])
+        doc = self.add_text("new.txt", "A new document about the harbour.")
+        signals = self.me.wait_signals(5, until=lambda s: any(
+            s["member"] == "PropertiesChanged" and "DocumentCount" in s["args"] for s in s))
+        changed = [harness.variant_from_text(s["args"]).unpack()[1] for s in signals
+                   if s["member"] == "PropertiesChanged"]
+        self.assertIn(4, [c.get("DocumentCount") for c in changed], doc)
+
     def test_ask_and_wait_returns_the_same_answer(self):
         query_id = self.ask("Which honey is famous?")
         streamed = "".join(args[1] for member, args in self.follow(query_id) if member == "Token")
@@ -114,6 +137,38 @@ class AskTests(QueryTestCase):
         self.assertEqual(sources[0]["filename"], "market.txt")
         self.assertEqual(stats["backend"], "builtin")
         self.assertEqual(self.get(self.me, self.session, "MessageCount"), ("u", 4))
+
+    def test_the_conversation_keeps_questions_and_answers(self):
+        first, sources, _ = self.ask_and_wait("When was the harbour built?")
+        second, _, _ = self.ask_and_wait("What does the library lend?")
+        messages = items(self.me.call(self.session, harness.SESSION_IFACE, "GetMessages",
+                                      GLib.Variant("(uu)", (0, 0))))
+        self.assertEqual([m["role"][1] for m in messages],
+                         ["user", "assistant", "user", "assistant"])
+        self.assertEqual(messages[0]["content"][1], "When was the harbour built?")
+        self.assertEqual(messages[1]["content"][1], first)
+        self.assertEqual(messages[3]["content"][1], second)
+        self.assertEqual(messages[1]["state"][1], "complete")
+        self.assertEqual(messages[1]["backend"][1], "builtin")
+        self.assertEqual(messages[0]["query_id"][1], messages[1]["query_id"][1])
+        stored = messages[1]["sources"][1]
+        self.assertEqual([s["document_id"] for s in stored],
+                         [s["document_id"] for s in sources])
+        self.assertEqual(stored[0]["text"], sources[0]["text"])
+
+        found = items(self.me.call(self.session, harness.SESSION_IFACE, "SearchMessages",
+                                   GLib.Variant("(su)", ("library", 0))))
+        self.assertEqual({m["content"][1] for m in found},
+                         {"What does the library lend?", second})
+
+        exported = json.loads(export_to_pipe(self.me, self.session, "json"))
+        self.assertEqual([m["content"] for m in exported["messages"]],
+                         [m["content"][1] for m in messages])
+        self.assertEqual(exported["messages"][1]["sources"][0]["filename"], "harbour.txt")
+        markdown = export_to_pipe(self.me, self.session, "markdown")
+        self.assertIn("When was the harbour built?", markdown)
+        self.assertIn("harbour.txt", markdown)
+        self.assertIn(first, markdown)
 
     def test_documents_without_the_answer_say_so(self):
         answer, _sources, _stats = self.ask_and_wait("Who won the chess tournament in Oslo?")

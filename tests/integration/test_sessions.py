@@ -128,7 +128,7 @@ class SessionTests(harness.IntegrationTest):
         self.assertEqual(reply.get_type_string(), "(sa{sv})")
         status = reply.get_child_value(0).get_string()
         components = typed_dict(reply.get_child_value(1))
-        self.assertEqual(set(components), {"db", "disk", "index"})
+        self.assertEqual(set(components), {"db", "disk", "index", "generation"})
 
         order = ["ok", "degraded", "failing"]
         worst = "ok"
@@ -158,6 +158,13 @@ class SessionTests(harness.IntegrationTest):
         self.assertEqual(index["sessions_loaded"], ("u", 0))
         for name in ("vectors", "waiting", "memory_bytes"):
             self.assertEqual(index[name], ("t", 0), name)
+        # The tests' daemons answer with the builtin generator unless a test says otherwise.
+        generation = details["generation"]
+        self.assertEqual(generation["status"][1], "ok")
+        self.assertEqual(generation["backend"], ("s", "builtin"))
+        self.assertEqual(generation["active"], ("s", "builtin"))
+        self.assertEqual(generation["model"], ("s", "extractive"))
+        self.assertNotIn("url", generation)
 
     def test_version(self):
         printed = subprocess.run([harness.SMARTRAGD, "--version"], capture_output=True,

@@ -91,6 +91,17 @@ assert_defaults (const SrConfig *config)
   g_assert_cmpuint (config->max_queries_per_user, ==, 4);
   g_assert_cmpuint (config->max_generations, ==, 2);
   g_assert_cmpuint (config->history_messages, ==, 6);
+  g_assert_cmpint (config->generation_backend, ==, SR_GENERATION_AUTO);
+  g_assert_cmpstr (config->ollama_url, ==, "http://127.0.0.1:11434");
+  g_assert_cmpstr (config->ollama_model, ==, "llama3.2");
+  g_assert_cmpuint (config->ollama_keep_alive, ==, 5 * 60);
+  g_assert_false (config->ollama_preload);
+  g_assert_cmpstr (config->openai_url, ==, "");
+  g_assert_cmpstr (config->openai_model, ==, "");
+  g_assert_cmpstr (config->openai_api_key_file, ==, "");
+  g_assert_cmpuint (config->connect_timeout, ==, 5);
+  g_assert_cmpuint (config->first_token_timeout, ==, 60);
+  g_assert_cmpuint (config->total_timeout, ==, 5 * 60);
 }
 
 static void
@@ -220,6 +231,7 @@ static const struct {
   guint64 good_values[6];
   const char *bad[12];
   const char *expected;
+  const char *good_texts[6]; /* of keys whose values are text: what is kept */
 } key_cases[] = {
   { "daemon",
     "log_level",
@@ -353,6 +365,84 @@ static const struct {
     { 0, 100, 6 },
     { "101", "-1", "six", "" },
     "a whole number from 0 to 100" },
+  { "generation",
+    "backend",
+    /* openai needs openai_url too: see test_openai_needs_url */
+    { "auto", "builtin", "ollama" },
+    { SR_GENERATION_AUTO, SR_GENERATION_BUILTIN, SR_GENERATION_OLLAMA },
+    { "Auto", "llama", "", "openai ollama", "none" },
+    "one of auto, builtin, ollama, openai" },
+  { "generation",
+    "ollama_url",
+    { "http://127.0.0.1:11434", "https://models.example.org/ollama/", "http://[::1]:11434",
+      "HTTP://localhost" },
+    { 0 },
+    { "", "127.0.0.1:11434", "ftp://host/", "http://", "http://user:pw@host:11434",
+      "http://host/?a=1", "http://host/#x", "unix:/run/ollama.sock", "http//host" },
+    "an http:// or https:// URL without user name, password, query or fragment, such as "
+    "http://127.0.0.1:11434",
+    { "http://127.0.0.1:11434", "https://models.example.org/ollama", "http://[::1]:11434",
+      "HTTP://localhost" } },
+  { "generation",
+    "ollama_model",
+    { "llama3.2", "llama3.2:1b", "library/mistral:7b-instruct-q4_K_M" },
+    { 0 },
+    { "", "llama 3", "a\tb", "llama\x7f" },
+    "a model name such as llama3.2 (at most 256 characters, no spaces)",
+    { "llama3.2", "llama3.2:1b", "library/mistral:7b-instruct-q4_K_M" } },
+  { "generation",
+    "ollama_keep_alive",
+    { "0", "5m", "7d", "1h" },
+    { 0, 300, 7 * 86400, 3600 },
+    { "-1", "8d", "forever", "5 m", "" },
+    DURATION_HINT "at most 1w, or 0" },
+  { "generation",
+    "ollama_preload",
+    { "true", "false" },
+    { TRUE, FALSE },
+    { "yes", "1", "True", "" },
+    "true or false" },
+  { "generation",
+    "openai_url",
+    { "", "http://127.0.0.1:8080/v1", "https://llm.example.org/v1/" },
+    { 0 },
+    { "127.0.0.1:8080", "http://key@host/v1", "file:///v1" },
+    "an http:// or https:// URL without user name, password, query or fragment, such as "
+    "http://127.0.0.1:8080/v1, or nothing",
+    { "", "http://127.0.0.1:8080/v1", "https://llm.example.org/v1" } },
+  { "generation",
+    "openai_model",
+    { "", "gpt-4o-mini", "meta-llama/Llama-3.2-3B-Instruct" },
+    { 0 },
+    { "two words", "tab\there" },
+    "a model name such as llama-3.2-3b-instruct (at most 256 characters, no spaces), or "
+    "nothing",
+    { "", "gpt-4o-mini", "meta-llama/Llama-3.2-3B-Instruct" } },
+  { "generation",
+    "openai_api_key_file",
+    { "", "/etc/smartrag/openai.key" },
+    { 0 },
+    { "openai.key", "./key", "~/key" },
+    "an absolute file name such as /etc/smartrag/openai.key, or nothing",
+    { "", "/etc/smartrag/openai.key" } },
+  { "generation",
+    "connect_timeout",
+    { "1", "5m", "5s" },
+    { 1, 300, 5 },
+    { "0", "301", "1h", "" },
+    DURATION_HINT "from 1s to 5m" },
+  { "generation",
+    "first_token_timeout",
+    { "1s", "1h", "60" },
+    { 1, 3600, 60 },
+    { "0", "61m", "" },
+    DURATION_HINT "from 1s to 1h" },
+  { "generation",
+    "total_timeout",
+    { "1s", "1d", "5m" },
+    { 1, 86400, 300 },
+    { "0", "25h", "" },
+    DURATION_HINT "from 1s to 1d" },
   { "security",
     "authorization_cache",
     { "0", "3600", "1h", "10s" },
@@ -410,7 +500,36 @@ field_value (const SrConfig *config, const char *key)
     return config->max_generations;
   if (g_str_equal (key, "history_messages"))
     return config->history_messages;
+  if (g_str_equal (key, "backend"))
+    return config->generation_backend;
+  if (g_str_equal (key, "ollama_keep_alive"))
+    return config->ollama_keep_alive;
+  if (g_str_equal (key, "ollama_preload"))
+    return config->ollama_preload;
+  if (g_str_equal (key, "connect_timeout"))
+    return config->connect_timeout;
+  if (g_str_equal (key, "first_token_timeout"))
+    return config->first_token_timeout;
+  if (g_str_equal (key, "total_timeout"))
+    return config->total_timeout;
   g_error ("test-config does not know the field of key %s", key);
+}
+
+/* The value of a key that holds text; NULL for the others. */
+static const char *
+field_text (const SrConfig *config, const char *key)
+{
+  if (g_str_equal (key, "ollama_url"))
+    return config->ollama_url;
+  if (g_str_equal (key, "ollama_model"))
+    return config->ollama_model;
+  if (g_str_equal (key, "openai_url"))
+    return config->openai_url;
+  if (g_str_equal (key, "openai_model"))
+    return config->openai_model;
+  if (g_str_equal (key, "openai_api_key_file"))
+    return config->openai_api_key_file;
+  return NULL;
 }
 
 static void
@@ -436,7 +555,11 @@ test_accepted_values (Fixture *f, gconstpointer data)
                                                key_cases[i].key, key_cases[i].good[j]);
       g_autoptr (SrConfig) config = load_ok (f, text);
       g_test_message ("[%s] %s = %s", key_cases[i].group, key_cases[i].key, key_cases[i].good[j]);
-      g_assert_cmpuint (field_value (config, key_cases[i].key), ==, key_cases[i].good_values[j]);
+      const char *kept = field_text (config, key_cases[i].key);
+      if (kept != NULL)
+        g_assert_cmpstr (kept, ==, key_cases[i].good_texts[j]);
+      else
+        g_assert_cmpuint (field_value (config, key_cases[i].key), ==, key_cases[i].good_values[j]);
     }
   }
 }
@@ -510,6 +633,28 @@ test_multiple_errors (Fixture *f, gconstpointer data)
   g_assert_null (config);
   g_assert_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_INVALID_ARGS);
   g_assert_cmpstr (error->message, ==, expected);
+}
+
+/* The OpenAI-compatible backend needs its server's URL; the error names the key. */
+static void
+test_openai_needs_url (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SrConfig) config = load_text (f, "[generation]\nbackend = openai\n", NULL, &error);
+  g_autofree char *expected
+      = g_strdup_printf ("%s: [generation] openai_url = \"\": expected the URL of the "
+                         "OpenAI-compatible server, such as http://127.0.0.1:8080/v1, since "
+                         "backend = openai",
+                         f->path);
+
+  g_assert_null (config);
+  g_assert_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_INVALID_ARGS);
+  g_assert_cmpstr (error->message, ==, expected);
+
+  g_autoptr (SrConfig) configured = load_ok (f, "[generation]\nbackend = openai\n"
+                                                "openai_url = http://127.0.0.1:8080/v1\n");
+  g_assert_cmpint (configured->generation_backend, ==, SR_GENERATION_OPENAI);
+  g_assert_cmpstr (sr_generation_backend_name (configured->generation_backend), ==, "openai");
 }
 
 static void
@@ -756,6 +901,7 @@ main (int argc, char **argv)
   ADD ("/config/error/bad-log-level", test_bad_log_level);
   ADD ("/config/error/not-a-number", test_not_a_number);
   ADD ("/config/error/multiple", test_multiple_errors);
+  ADD ("/config/error/openai-needs-url", test_openai_needs_url);
   ADD ("/config/warning/unknown-group-and-key", test_unknown_group_and_key);
   ADD ("/config/warning/without-list", test_unknown_without_warning_list);
   ADD ("/config/warning/with-errors", test_unknown_with_errors);

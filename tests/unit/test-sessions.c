@@ -1099,7 +1099,7 @@ test_health (Fixture *f, gconstpointer data)
 
   g_assert_nonnull (components);
   g_assert_cmpstr (g_variant_get_type_string (components), ==, "a{sv}");
-  g_assert_cmpuint (g_variant_n_children (components), ==, 3);
+  g_assert_cmpuint (g_variant_n_children (components), ==, 4);
 
   g_autoptr (GVariant) db = g_variant_lookup_value (components, "db", G_VARIANT_TYPE_VARDICT);
   g_assert_nonnull (db);
@@ -1135,6 +1135,12 @@ test_health (Fixture *f, gconstpointer data)
   guint32 loaded = 1;
   g_assert_true (g_variant_lookup (index, "sessions_loaded", "u", &loaded));
   g_assert_cmpuint (loaded, ==, 0);
+
+  /* Questions were never started here either. */
+  g_autoptr (GVariant) generation
+      = g_variant_lookup_value (components, "generation", G_VARIANT_TYPE_VARDICT);
+  g_assert_nonnull (generation);
+  g_assert_cmpint (status_of (generation), ==, SR_HEALTH_OK);
 
   /* The disk's verdict follows its own figure, and the whole is the worst part. */
   SrHealthStatus expected_disk = free_bytes < SR_HEALTH_DISK_FAILING_BYTES    ? SR_HEALTH_FAILING
