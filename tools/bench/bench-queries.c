@@ -1,6 +1,11 @@
 /* Queries benchmark: Ask, AskAndWait and Search on a filled session, alone and crowded, as JSON. */
+#define _GNU_SOURCE /* pipe2 */
+
 #include <errno.h>
+#include <fcntl.h>
 #include <glib.h>
+#include <json-glib/json-glib.h>
+#include <libsoup/soup.h>
 #include <poll.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -35,9 +40,35 @@
 
 #define BUSY_ERROR "org.smartrag.Error.Busy"
 
-/* One uid asks every question, so the per-user limit must not refuse the crowd; every other
- * key keeps its default (builtin embedder and generator, max_generations=2). */
-static const char daemon_config[] = "[query]\nmax_queries_per_user=0\n";
+/* The fake Ollama of phase 4: how it is started and how it answers. Its delays stand for a
+ * model's prefill and decoding; what counts is what the daemon adds to them. */
+#define FAKE_START_TIMEOUT_US  (10 * G_USEC_PER_SEC)
+#define FAKE_STOP_TIMEOUT_US   (5 * G_USEC_PER_SEC)
+#define FAKE_HTTP_TIMEOUT_S    60
+#define FAKE_MODEL             "llama3.2"
+#define FAKE_FIRST_TOKEN_DELAY 0.020 /* seconds */
+#define FAKE_TOKEN_DELAY       0.010
+/* Phase 4's session: one document, so that retrieval takes little of the time measured. */
+#define TTFT_DOCUMENT_BYTES 200000
+
+static const char *const fake_tokens[] = {
+  "The", " answer", " is", " in", " the", " sources", " [1].",
+};
+
+/* One uid asks every question, so the per-user limit must not refuse the crowd. The builtin
+ * generator is named, not left to "auto", so that no model server of this machine takes
+ * part; every other key keeps its default (builtin embedder, max_generations=2). */
+static const char daemon_config[] = "[query]\n"
+                                    "max_queries_per_user=0\n"
+                                    "[generation]\n"
+                                    "backend=builtin\n";
+/* Phase 4: the same, answered by the fake Ollama on this port. */
+static const char fake_config_template[] = "[query]\n"
+                                           "max_queries_per_user=0\n"
+                                           "[generation]\n"
+                                           "backend=ollama\n"
+                                           "ollama_url=http://127.0.0.1:%u\n"
+                                           "ollama_model=" FAKE_MODEL "\n";
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (sqlite3_stmt, sqlite3_finalize)
 
@@ -53,6 +84,9 @@ typedef struct {
   int answerable;
   int askers;
   int rounds;
+  int ttft_questions;
+  char *python;
+  char *fake_ollama;
   int seed;
   gboolean keep;
 
@@ -269,14 +303,15 @@ typedef struct {
 
 /* Asks, and times the reply, the first Token and Finished from the moment Ask was sent. */
 static gboolean
-ask_streamed (Bench *b, Stream *s, const char *question, Streamed *out, GError **error)
+ask_streamed (Bench *b, const char *session_path, Stream *s, const char *question, Streamed *out,
+              GError **error)
 {
   g_autoptr (sd_bus_message) m = NULL;
   g_autoptr (sd_bus_message) reply = NULL;
   const char *id;
 
   stream_reset (s);
-  if (!new_question (b->d.client, b->corpus.session_path, "Ask", question, &m, error))
+  if (!new_question (b->d.client, session_path, "Ask", question, &m, error))
     return FALSE;
   gint64 start = now_ns ();
   if (!call (m, CALL_TIMEOUT_US, &reply, &out->reply_ms, error))
@@ -419,11 +454,11 @@ answerable_questions (Bench *b, guint n, GError **error)
 }
 
 static GPtrArray *
-generated_questions (Bench *b, guint n)
+generated_questions (Corpus *c, guint n)
 {
   GPtrArray *questions = g_ptr_array_new_with_free_func (g_free);
   for (guint i = 0; i < n; i++)
-    g_ptr_array_add (questions, generate_question (&b->corpus));
+    g_ptr_array_add (questions, generate_question (c));
   return questions;
 }
 
@@ -552,7 +587,7 @@ static gboolean
 run_ask (Bench *b, Stream *stream, const char *question, SetResult *out, GError **error)
 {
   Streamed streamed = { 0 };
-  if (!ask_streamed (b, stream, question, &streamed, error))
+  if (!ask_streamed (b, b->corpus.session_path, stream, question, &streamed, error))
     return FALSE;
   record (out, SERIES_ASK_REPLY, streamed.reply_ms);
   record (out, SERIES_ASK_FIRST_TOKEN, streamed.first_token_ms);
@@ -919,6 +954,328 @@ measure_crowd (Bench *b, GPtrArray *questions, CrowdResult *out, GError **error)
   return TRUE;
 }
 
+/* ---- time to first token over a model server ---- */
+
+/* The fake Ollama of the tests, run by the benchmark: a Python process and an HTTP client
+ * of the benchmark's own, which asks it directly as the daemon does. */
+typedef struct {
+  GPid pid;
+  int out_fd; /* its stdout and stderr, kept open so that it never writes to a closed pipe */
+  guint port;
+  SoupSession *session;
+} Fake;
+
+static void
+fake_clear (Fake *f)
+{
+  int status;
+  if (f->pid > 0)
+    terminate (f->pid, FAKE_STOP_TIMEOUT_US, &status);
+  f->pid = 0;
+  if (f->out_fd >= 0)
+    close (f->out_fd);
+  f->out_fd = -1;
+  g_clear_object (&f->session);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Fake, fake_clear)
+
+static char *
+fake_url (Fake *f, const char *path)
+{
+  return g_strdup_printf ("http://127.0.0.1:%u%s", f->port, path);
+}
+
+static SoupMessage *
+fake_message (Fake *f, const char *path, JsonBuilder *body)
+{
+  g_autofree char *url = fake_url (f, path);
+  g_autoptr (JsonNode) root = json_builder_get_root (body);
+  g_autofree char *text = json_to_string (root, FALSE);
+  g_autoptr (GBytes) bytes = g_bytes_new_take (g_steal_pointer (&text), strlen (text));
+  SoupMessage *m = soup_message_new ("POST", url);
+  soup_message_set_request_body_from_bytes (m, "application/json", bytes);
+  return m;
+}
+
+/* Sets the fake's answer and its delays for every chat request from now on. */
+static gboolean
+fake_control (Fake *f, GError **error)
+{
+  g_autoptr (JsonBuilder) body = json_builder_new ();
+  json_builder_begin_object (body);
+  json_builder_set_member_name (body, "tokens");
+  json_builder_begin_array (body);
+  for (guint i = 0; i < G_N_ELEMENTS (fake_tokens); i++)
+    json_builder_add_string_value (body, fake_tokens[i]);
+  json_builder_end_array (body);
+  json_builder_set_member_name (body, "first_token_delay");
+  json_builder_add_double_value (body, FAKE_FIRST_TOKEN_DELAY);
+  json_builder_set_member_name (body, "token_delay");
+  json_builder_add_double_value (body, FAKE_TOKEN_DELAY);
+  json_builder_end_object (body);
+
+  g_autoptr (SoupMessage) m = fake_message (f, "/_control", body);
+  g_autoptr (GBytes) reply = soup_session_send_and_read (f->session, m, NULL, error);
+  if (reply == NULL)
+    return FALSE;
+  if (soup_message_get_status (m) != SOUP_STATUS_OK)
+    return fail (error, "the fake Ollama refused its settings: HTTP %u",
+                 soup_message_get_status (m));
+  return TRUE;
+}
+
+static gboolean
+fake_start (Bench *b, Fake *f, GError **error)
+{
+  char *argv[] = { b->python, b->fake_ollama, "--port", "0", NULL };
+  g_auto (GStrv) env = g_get_environ ();
+  g_autoptr (GString) line = g_string_new (NULL);
+  int fds[2];
+  guint64 port;
+
+  if (pipe2 (fds, O_CLOEXEC) != 0)
+    return fail (error, "pipe: %s", g_strerror (errno));
+  gboolean ok = spawn (argv, env, fds[1], -1, &f->pid, error);
+  close (fds[1]);
+  f->out_fd = fds[0];
+  if (!ok
+      || !read_first_line (f->out_fd, FAKE_START_TIMEOUT_US, "the fake Ollama", "its port", line,
+                           error))
+    return FALSE;
+  if (!g_ascii_string_to_unsigned (line->str, 10, 1, 65535, &port, NULL))
+    return fail (error, "the fake Ollama printed '%s', not a port", line->str);
+  f->port = (guint) port;
+  f->session = soup_session_new_with_options ("timeout", FAKE_HTTP_TIMEOUT_S, NULL);
+  return fake_control (f, error);
+}
+
+/* One NDJSON line of /api/chat: whether it carries text, and whether it is the last. */
+static gboolean
+read_chat_line (const char *line, gboolean *content, gboolean *done, GError **error)
+{
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  if (!json_parser_load_from_data (parser, line, -1, error))
+    return FALSE;
+  JsonNode *root = json_parser_get_root (parser);
+  JsonObject *object = JSON_NODE_HOLDS_OBJECT (root) ? json_node_get_object (root) : NULL;
+  if (object == NULL)
+    return fail (error, "the fake Ollama sent a line that is not an object: %s", line);
+  if (json_object_has_member (object, "error"))
+    return fail (error, "the fake Ollama failed: %s",
+                 json_object_get_string_member_with_default (object, "error", ""));
+  JsonObject *message = json_object_get_object_member (object, "message");
+  const char *text
+      = message != NULL ? json_object_get_string_member_with_default (message, "content", "") : "";
+  *content = *text != '\0';
+  *done = json_object_get_boolean_member_with_default (object, "done", FALSE);
+  return TRUE;
+}
+
+/* POST /api/chat straight to the fake, as the daemon sends it, read to the end: the time to
+ * the first line with text is the backend's own time to first token. */
+static gboolean
+direct_chat (Fake *f, const char *question, double *first_token_ms, GError **error)
+{
+  g_autoptr (JsonBuilder) body = json_builder_new ();
+  json_builder_begin_object (body);
+  json_builder_set_member_name (body, "model");
+  json_builder_add_string_value (body, FAKE_MODEL);
+  json_builder_set_member_name (body, "stream");
+  json_builder_add_boolean_value (body, TRUE);
+  json_builder_set_member_name (body, "messages");
+  json_builder_begin_array (body);
+  json_builder_begin_object (body);
+  json_builder_set_member_name (body, "role");
+  json_builder_add_string_value (body, "user");
+  json_builder_set_member_name (body, "content");
+  json_builder_add_string_value (body, question);
+  json_builder_end_object (body);
+  json_builder_end_array (body);
+  json_builder_end_object (body);
+  g_autoptr (SoupMessage) m = fake_message (f, "/api/chat", body);
+
+  gint64 start = now_ns (), first = 0;
+  g_autoptr (GInputStream) stream = soup_session_send (f->session, m, NULL, error);
+  if (stream == NULL)
+    return FALSE;
+  if (soup_message_get_status (m) != SOUP_STATUS_OK)
+    return fail (error, "the fake Ollama answered /api/chat with HTTP %u",
+                 soup_message_get_status (m));
+  g_autoptr (GDataInputStream) lines = g_data_input_stream_new (stream);
+  gboolean done = FALSE;
+  while (!done) {
+    g_autoptr (GError) local = NULL;
+    g_autofree char *line = g_data_input_stream_read_line (lines, NULL, NULL, &local);
+    gint64 now = now_ns ();
+    gboolean content = FALSE;
+    if (line == NULL && local != NULL) {
+      g_propagate_prefixed_error (error, g_steal_pointer (&local), "reading the fake Ollama: ");
+      return FALSE;
+    }
+    if (line == NULL)
+      return fail (error, "the fake Ollama ended its answer without \"done\"");
+    if (!read_chat_line (line, &content, &done, error))
+      return FALSE;
+    if (content && first == 0)
+      first = now;
+  }
+  if (first == 0)
+    return fail (error, "the fake Ollama answered without text");
+  *first_token_ms = (double) (first - start) / 1e6;
+  return g_input_stream_close (stream, NULL, error);
+}
+
+typedef enum {
+  TTFT_DIRECT,
+  TTFT_ASK,
+  TTFT_SEARCH,
+  TTFT_PING,
+  N_TTFT_RUNS,
+} TtftRun;
+
+typedef enum {
+  TTFT_SERIES_DIRECT,     /* the fake's own first token, asked directly */
+  TTFT_SERIES_ASK,        /* Ask to its first Token, through the daemon */
+  TTFT_SERIES_DAEMON,     /* the daemon's own count (Finished's ttft_ms) */
+  TTFT_SERIES_DIFFERENCE, /* per question: through the daemon minus direct */
+  TTFT_SERIES_SEARCH,
+  TTFT_SERIES_PING,
+  N_TTFT_SERIES,
+} TtftSeries;
+
+typedef struct {
+  gboolean measured;
+  char *why; /* when not measured */
+  char *config;
+  guint64 chunks;
+  GArray *ms[N_TTFT_SERIES];
+} TtftResult;
+
+static void
+ttft_result_init (TtftResult *t)
+{
+  for (int k = 0; k < N_TTFT_SERIES; k++)
+    t->ms[k] = g_array_new (FALSE, FALSE, sizeof (double));
+}
+
+static void
+ttft_result_clear (TtftResult *t)
+{
+  for (int k = 0; k < N_TTFT_SERIES; k++)
+    g_clear_pointer (&t->ms[k], g_array_unref);
+  g_clear_pointer (&t->why, g_free);
+  g_clear_pointer (&t->config, g_free);
+}
+
+/* The answer must be the fake's, or the daemon did not ask it. */
+static gboolean
+check_fake_answer (const char *answer, GError **error)
+{
+  g_autoptr (GString) expected = g_string_new (NULL);
+  for (guint i = 0; i < G_N_ELEMENTS (fake_tokens); i++)
+    g_string_append (expected, fake_tokens[i]);
+  if (!g_str_equal (answer, expected->str))
+    return fail (error, "Ask answered '%s', not the fake Ollama's '%s'", answer, expected->str);
+  return TRUE;
+}
+
+/* One question one way; its times go to their places in @sample. */
+static gboolean
+run_ttft_one (Bench *b, Fake *f, Stream *stream, const char *session_path, TtftRun kind,
+              const char *question, double sample[N_TTFT_SERIES], GError **error)
+{
+  Streamed streamed = { 0 };
+  guint hits;
+  switch (kind) {
+  case TTFT_DIRECT:
+    return direct_chat (f, question, &sample[TTFT_SERIES_DIRECT], error);
+  case TTFT_ASK:
+    if (!ask_streamed (b, session_path, stream, question, &streamed, error)
+        || !check_fake_answer (stream->answer->str, error))
+      return FALSE;
+    sample[TTFT_SERIES_ASK] = streamed.first_token_ms;
+    sample[TTFT_SERIES_DAEMON] = streamed.stats.ttft_ms;
+    return TRUE;
+  case TTFT_SEARCH:
+    return search (b->d.client, session_path, question, CALL_TIMEOUT_US,
+                   &sample[TTFT_SERIES_SEARCH], &hits, error);
+  case TTFT_PING:
+    return ping (b->d.client, &sample[TTFT_SERIES_PING], error);
+  case N_TTFT_RUNS:
+    break;
+  }
+  g_assert_not_reached ();
+}
+
+/* The fake asked directly, Ask through the daemon, Search and Ping take turns in rotating
+ * order for each question; the difference is taken question by question. */
+static gboolean
+measure_ttft_questions (Bench *b, Fake *f, const char *session_path, GPtrArray *questions,
+                        TtftResult *out, GError **error)
+{
+  g_auto (Stream) stream = { .answer = g_string_new (NULL) };
+  sd_bus_slot *slot = NULL;
+  int r = sd_bus_match_signal (b->d.client, &slot, NULL, session_path, QUERY_INTERFACE, NULL,
+                               on_query_signal, &stream);
+  if (r < 0)
+    return fail (error, "cannot listen to the Query signals: %s", g_strerror (-r));
+
+  gboolean ok = TRUE;
+  for (guint i = 0; ok && i < WARMUP_QUESTIONS + questions->len; i++) {
+    double sample[N_TTFT_SERIES];
+    const char *question = questions->pdata[i % questions->len];
+    for (int j = 0; ok && j < N_TTFT_RUNS; j++)
+      ok = check_interrupted (error)
+           && run_ttft_one (b, f, &stream, session_path, (i + j) % N_TTFT_RUNS, question, sample,
+                            error);
+    if (!ok || i < WARMUP_QUESTIONS)
+      continue;
+    sample[TTFT_SERIES_DIFFERENCE] = sample[TTFT_SERIES_ASK] - sample[TTFT_SERIES_DIRECT];
+    for (int k = 0; k < N_TTFT_SERIES; k++)
+      g_array_append_val (out->ms[k], sample[k]);
+  }
+  sd_bus_slot_unref (slot);
+  return ok;
+}
+
+/* The daemon restarted with the fake Ollama as its generator, a session of its own with one
+ * document, and --ttft-questions questions. */
+static gboolean
+measure_ttft (Bench *b, TtftResult *out, GError **error)
+{
+  g_auto (Fake) fake = { .out_fd = -1 };
+  Corpus corpus = { 0 };
+  IngestResult ingest = { 0 };
+  double graph_s;
+
+  progress ("time to first token: starting the fake Ollama");
+  if (!fake_start (b, &fake, error))
+    return FALSE;
+  out->config = g_strdup_printf (fake_config_template, fake.port);
+  if (!stop_daemon (&b->d, error) || !write_file (b->d.config_path, out->config, error)
+      || !start_daemon (&b->d, b->state_dir, NULL, error))
+    return FALSE;
+
+  /* Another seed than the big session's, so that its text is not that session's first pages. */
+  corpus_init (&corpus, &b->d, b->seed + 1);
+  g_autoptr (GPtrArray) questions = generated_questions (&corpus, (guint) b->ttft_questions);
+  gboolean ok
+      = create_session (&corpus, "Queries benchmark: first token", error)
+        && measure_ingest (&corpus, TTFT_DOCUMENT_BYTES, TTFT_DOCUMENT_BYTES, &ingest, error)
+        && wait_graph_ready (&b->d, &graph_s, error);
+  if (ok) {
+    out->chunks = corpus.chunks;
+    progress ("time to first token: %u questions on a session of %" G_GUINT64_FORMAT
+              " chunks, the fake directly and through the daemon",
+              questions->len, corpus.chunks);
+    ok = measure_ttft_questions (b, &fake, corpus.session_path, questions, out, error);
+  }
+  out->measured = ok;
+  ingest_result_clear (&ingest);
+  corpus_clear (&corpus);
+  return ok;
+}
+
 /* ---- filling the session ---- */
 
 typedef struct {
@@ -966,6 +1323,7 @@ typedef struct {
   GArray *all_waited; /* AskAndWait of both sets: what the targets compare */
   CpuMark single_cpu[2];
   CrowdResult crowd;
+  TtftResult ttft;
 } Results;
 
 static void
@@ -974,6 +1332,7 @@ results_init (Results *r)
   set_result_init (&r->generated);
   set_result_init (&r->answerable);
   r->all_waited = g_array_new (FALSE, FALSE, sizeof (double));
+  ttft_result_init (&r->ttft);
 }
 
 static void
@@ -983,6 +1342,7 @@ results_clear (Results *r)
   set_result_clear (&r->answerable);
   g_clear_pointer (&r->all_waited, g_array_unref);
   crowd_result_clear (&r->crowd);
+  ttft_result_clear (&r->ttft);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Results, results_clear)
 
@@ -1091,13 +1451,41 @@ add_crowd (Json *json, Results *r)
 }
 
 static void
-add_ttft_overhead (Json *json)
+add_config_lines (Json *json, const char *name, const char *config)
+{
+  g_auto (GStrv) lines = g_strsplit (config, "\n", -1);
+  json_begin_array (json, name);
+  for (guint i = 0; lines[i] != NULL; i++)
+    if (*lines[i] != '\0')
+      add_string (json, NULL, lines[i]);
+  json_end_array (json);
+}
+
+static void
+add_ttft_overhead (Json *json, TtftResult *t)
 {
   json_begin_object (json, "ttft_overhead");
-  add_bool (json, "measured", FALSE);
-  add_string (json, "why",
-              "needs the fake Ollama server (tests/fakes/fake_ollama.py) and the daemon's "
-              "[generation] backend=ollama keys, which this version does not have");
+  add_bool (json, "measured", t->measured);
+  if (!t->measured) {
+    add_string (json, "why", t->why != NULL ? t->why : "not attempted");
+    json_end_object (json);
+    return;
+  }
+  add_int (json, "session_chunks", (gint64) t->chunks);
+  add_int (json, "questions", t->ms[TTFT_SERIES_ASK]->len);
+  json_begin_object (json, "fake_ollama");
+  add_string (json, "model", FAKE_MODEL);
+  add_number (json, "first_token_delay_ms", FAKE_FIRST_TOKEN_DELAY * 1000);
+  add_number (json, "token_delay_ms", FAKE_TOKEN_DELAY * 1000);
+  add_int (json, "tokens", G_N_ELEMENTS (fake_tokens));
+  json_end_object (json);
+  add_config_lines (json, "config_file", t->config);
+  add_series (json, "direct_first_token_ms", t->ms[TTFT_SERIES_DIRECT]);
+  add_series (json, "ask_first_token_ms", t->ms[TTFT_SERIES_ASK]);
+  add_series (json, "daemon_ttft_ms", t->ms[TTFT_SERIES_DAEMON]);
+  add_series (json, "difference_ms", t->ms[TTFT_SERIES_DIFFERENCE]);
+  add_series (json, "search_ms", t->ms[TTFT_SERIES_SEARCH]);
+  add_series (json, "ping_baseline_ms", t->ms[TTFT_SERIES_PING]);
   json_end_object (json);
 }
 
@@ -1121,7 +1509,11 @@ add_targets (Json *json, Bench *b, Results *r)
                      percentile_of (r->crowd.ms, 0.95), TARGET_CROWD_FACTOR * single_p95, FALSE,
                      "ms");
   all &= add_target (json, "ttft_overhead_p95",
-                     "p95 of Ask's time to first token minus the backend's own", FALSE, 0,
+                     "p95 of Ask's time to first token through the daemon minus the fake "
+                     "Ollama's own, question by question",
+                     r->ttft.measured,
+                     r->ttft.measured ? percentile_of (r->ttft.ms[TTFT_SERIES_DIFFERENCE], 0.95)
+                                      : 0,
                      TARGET_TTFT_OVERHEAD_P95_MS, FALSE, "ms");
   json_end_object (json);
   return all;
@@ -1139,13 +1531,10 @@ add_daemon (Json *json, Bench *b)
   add_string (json, "mode",
               b->d.system_mode ? "system (caller is root, no polkit)" : "user (--user, no polkit)");
   add_string (json, "config",
-              "[query] max_queries_per_user=0 (one uid asks everything); every other key "
-              "default: builtin embedder and generator, max_generations=2, history_messages=6");
-  json_begin_array (json, "config_file");
-  g_auto (GStrv) lines = g_strsplit (daemon_config, "\n", -1);
-  for (guint i = 0; lines[i] != NULL && *lines[i] != '\0'; i++)
-    add_string (json, NULL, lines[i]);
-  json_end_array (json);
+              "[query] max_queries_per_user=0 (one uid asks everything), [generation] "
+              "backend=builtin; every other key default: builtin embedder, max_generations=2, "
+              "history_messages=6 (ttft_overhead.config_file for the last phase)");
+  add_config_lines (json, "config_file", daemon_config);
   add_int (json, "unclean_exits", b->d.unclean_exits);
   json_end_object (json);
 }
@@ -1161,6 +1550,7 @@ add_parameters (Json *json, Bench *b)
   add_int (json, "warmup_questions", WARMUP_QUESTIONS);
   add_int (json, "askers", b->askers);
   add_int (json, "rounds_per_asker", b->rounds);
+  add_int (json, "ttft_questions", b->ttft_questions);
   add_int (json, "warmup_rounds_per_asker", WARMUP_ROUNDS);
   add_number (json, "crowd_ping_interval_ms", CROWD_PING_INTERVAL_US / 1000.0);
   add_int (json, "k", SEARCH_K);
@@ -1197,7 +1587,7 @@ report (Bench *b, Results *r)
   add_cpu (json, &r->single_cpu[0], &r->single_cpu[1]);
   json_end_object (json);
   add_crowd (json, r);
-  add_ttft_overhead (json);
+  add_ttft_overhead (json, &r->ttft);
   add_bool (json, "all_targets_pass", add_targets (json, b, r));
   json_end_object (json);
 
@@ -1231,6 +1621,18 @@ crowd_questions (GPtrArray *generated, GPtrArray *answerable)
   return all;
 }
 
+/* Why the fake Ollama cannot be run here, or NULL. */
+static char *
+ttft_unavailable (Bench *b)
+{
+  g_autofree char *python = g_find_program_in_path (b->python);
+  if (python == NULL)
+    return g_strdup_printf ("%s (to run the fake Ollama) was not found", b->python);
+  if (!g_file_test (b->fake_ollama, G_FILE_TEST_IS_REGULAR))
+    return g_strdup_printf ("the fake Ollama %s was not found", b->fake_ollama);
+  return NULL;
+}
+
 static gboolean
 run (Bench *b, Results *r, GError **error)
 {
@@ -1239,7 +1641,7 @@ run (Bench *b, Results *r, GError **error)
 
   if (!prepare (b, error))
     return FALSE;
-  g_autoptr (GPtrArray) generated = generated_questions (b, (guint) b->questions);
+  g_autoptr (GPtrArray) generated = generated_questions (&b->corpus, (guint) b->questions);
   if (!start_daemon (&b->d, b->state_dir, NULL, error) || !read_version (&b->d, error)
       || !create_session (&b->corpus, "Queries benchmark", error))
     return FALSE;
@@ -1258,6 +1660,11 @@ run (Bench *b, Results *r, GError **error)
   g_autoptr (GPtrArray) mixed = crowd_questions (generated, answerable);
   if (!measure_crowd (b, mixed, &r->crowd, error))
     return FALSE;
+  r->ttft.why = ttft_unavailable (b);
+  if (r->ttft.why != NULL)
+    progress ("time to first token not measured: %s", r->ttft.why);
+  else if (!measure_ttft (b, &r->ttft, error))
+    return FALSE;
   return stop_daemon (&b->d, error);
 }
 
@@ -1266,6 +1673,8 @@ bench_cleanup (Bench *b)
 {
   bench_daemon_clear (&b->d, b->keep);
   g_free (b->state_dir);
+  g_free (b->python);
+  g_free (b->fake_ollama);
   corpus_clear (&b->corpus);
 }
 
@@ -1276,6 +1685,8 @@ parse_arguments (Bench *b, int *argc, char ***argv, GError **error)
   g_autofree char *build_type = NULL;
   g_autofree char *dbus_daemon = NULL;
   g_autofree char *helper = NULL;
+  g_autofree char *python = NULL;
+  g_autofree char *fake_ollama = NULL;
   const GOptionEntry entries[] = {
     { "daemon", 0, 0, G_OPTION_ARG_FILENAME, &daemon,
       "The smartragd to measure (default: $SMARTRAGD, else the one built with this benchmark)",
@@ -1301,6 +1712,12 @@ parse_arguments (Bench *b, int *argc, char ***argv, GError **error)
       "Client connections asking at once (default 50)", "N" },
     { "rounds", 0, 0, G_OPTION_ARG_INT, &b->rounds,
       "Questions each of them asks after its warm-up (default 20)", "N" },
+    { "ttft-questions", 0, 0, G_OPTION_ARG_INT, &b->ttft_questions,
+      "Questions asked of the fake Ollama directly and through the daemon (default 200)", "N" },
+    { "python", 0, 0, G_OPTION_ARG_FILENAME, &python,
+      "The Python that runs the fake Ollama (default: python3 from PATH)", "PATH" },
+    { "fake-ollama", 0, 0, G_OPTION_ARG_FILENAME, &fake_ollama,
+      "The fake Ollama server (default: tests/fakes/fake_ollama.py of this source tree)", "PATH" },
     { "seed", 0, 0, G_OPTION_ARG_INT, &b->seed, "Seed of the generated text (default 1)", "N" },
     { "keep", 0, 0, G_OPTION_ARG_NONE, &b->keep,
       "Keep the temporary directory with the daemon's log and state", NULL },
@@ -1317,7 +1734,8 @@ parse_arguments (Bench *b, int *argc, char ***argv, GError **error)
   if (*argc > 2)
     return fail (error, "unexpected argument '%s'", (*argv)[2]);
   if (b->chunks_goal < 1 || b->chunks_goal > G_MAXINT32 || b->fill_document_kb < 1
-      || b->questions < 1 || b->answerable < 1 || b->askers < 1 || b->rounds < 1)
+      || b->questions < 1 || b->answerable < 1 || b->askers < 1 || b->rounds < 1
+      || b->ttft_questions < 1)
     return fail (error, "sizes and counts must be at least 1");
 
   /* Only the daemon built next to this benchmark is known to have this build's type. */
@@ -1343,6 +1761,8 @@ parse_arguments (Bench *b, int *argc, char ***argv, GError **error)
   b->d.daemon_path = g_steal_pointer (&daemon);
   b->d.extract_helper = g_steal_pointer (&helper);
   b->d.dbus_daemon = dbus_daemon ? g_steal_pointer (&dbus_daemon) : g_strdup ("dbus-daemon");
+  b->python = python ? g_steal_pointer (&python) : g_strdup ("python3");
+  b->fake_ollama = fake_ollama ? g_steal_pointer (&fake_ollama) : g_strdup (FAKE_OLLAMA_PATH);
   b->build_type = build_type ? g_steal_pointer (&build_type)
                              : g_strdup (built_here ? SMARTRAGD_BUILD_TYPE : "unknown");
   return TRUE;
@@ -1359,6 +1779,7 @@ main (int argc, char **argv)
     .answerable = 50,
     .askers = 50,
     .rounds = 20,
+    .ttft_questions = 200,
     .seed = 1,
     .tmp_parent = (char *) g_get_tmp_dir (),
     .d = {
