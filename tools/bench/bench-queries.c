@@ -1238,12 +1238,15 @@ measure_ttft_questions (Bench *b, Fake *f, const char *session_path, GPtrArray *
   return ok;
 }
 
-/* The daemon restarted with the fake Ollama as its generator, a session of its own with one
- * document, and --ttft-questions questions. */
+/* The daemon restarted with the fake Ollama as its generator, on a database of its own that
+ * holds one session with one document, and --ttft-questions questions. The full-text half of
+ * retrieval reads the matches of every session of a database, so the big session of the
+ * other phases would weigh on this small one's questions. */
 static gboolean
 measure_ttft (Bench *b, TtftResult *out, GError **error)
 {
   g_auto (Fake) fake = { .out_fd = -1 };
+  g_autofree char *state_dir = g_build_filename (b->d.dir, "state-ttft", NULL);
   Corpus corpus = { 0 };
   IngestResult ingest = { 0 };
   double graph_s;
@@ -1253,7 +1256,7 @@ measure_ttft (Bench *b, TtftResult *out, GError **error)
     return FALSE;
   out->config = g_strdup_printf (fake_config_template, fake.port);
   if (!stop_daemon (&b->d, error) || !write_file (b->d.config_path, out->config, error)
-      || !start_daemon (&b->d, b->state_dir, NULL, error))
+      || !start_daemon (&b->d, state_dir, NULL, error))
     return FALSE;
 
   /* Another seed than the big session's, so that its text is not that session's first pages. */
