@@ -1,4 +1,4 @@
-/* Queries benchmark: Ask, AskAndWait and Search on a filled session, alone and crowded, as JSON. */
+/* Queries benchmark: Ask, AskAndWait and Search, alone and crowded; time to first token; JSON. */
 #define _GNU_SOURCE /* pipe2 */
 
 #include <errno.h>
