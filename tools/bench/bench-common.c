@@ -192,14 +192,16 @@ static const char bus_config_template[]
       "  </policy>\n"
       "</busconfig>\n";
 
-static gboolean
-read_address (int fd, gint64 deadline, GString *address, GError **error)
+gboolean
+read_first_line (int fd, gint64 timeout_us, const char *program, const char *what, GString *line,
+                 GError **error)
 {
+  gint64 deadline = g_get_monotonic_time () + timeout_us;
   for (;;) {
     gint64 left = deadline - g_get_monotonic_time ();
     if (left <= 0)
-      return fail (error, "dbus-daemon did not print its address within %d s",
-                   (int) (BUS_START_TIMEOUT_US / G_USEC_PER_SEC));
+      return fail (error, "%s did not print %s within %d s", program, what,
+                   (int) (timeout_us / G_USEC_PER_SEC));
     struct pollfd p = { .fd = fd, .events = POLLIN };
     if (poll (&p, 1, (int) (left / 1000) + 1) < 0 && errno != EINTR)
       return fail (error, "poll: %s", g_strerror (errno));
@@ -212,11 +214,13 @@ read_address (int fd, gint64 deadline, GString *address, GError **error)
     if (n < 0 && errno == EINTR)
       continue;
     if (n <= 0)
-      return fail (error, "dbus-daemon exited before printing its address");
-    g_string_append_len (address, buf, n);
-    if (strchr (address->str, '\n') != NULL) {
-      g_strchomp (address->str);
-      address->len = strlen (address->str);
+      return fail (error, "%s exited before printing %s", program, what);
+    g_string_append_len (line, buf, n);
+    const char *end = strchr (line->str, '\n');
+    if (end != NULL) {
+      g_string_truncate (line, (gsize) (end - line->str));
+      g_strchomp (line->str);
+      line->len = strlen (line->str);
       return TRUE;
     }
   }
@@ -251,7 +255,8 @@ start_bus (BenchDaemon *d, GError **error)
 
   g_autoptr (GString) address = g_string_new (NULL);
   if (ok)
-    ok = read_address (pipe_fds[0], g_get_monotonic_time () + BUS_START_TIMEOUT_US, address, error);
+    ok = read_first_line (pipe_fds[0], BUS_START_TIMEOUT_US, "dbus-daemon", "its address", address,
+                          error);
   close (pipe_fds[0]);
   if (!ok) {
     g_autofree char *tail = log_tail (bus_log, 10);

@@ -76,6 +76,10 @@ gboolean spawn (char **argv, char **envp, int log_fd, int pass_fd, GPid *pid, GE
 gboolean terminate (GPid pid, gint64 timeout_us, int *status);
 char *describe_status (int status);
 gboolean read_rss_kb (GPid pid, guint64 *kb, GError **error);
+/* Reads from @fd until a whole first line came (a child's port or address), at most
+ * @timeout_us; @line gets it without its newline. */
+gboolean read_first_line (int fd, gint64 timeout_us, const char *program, const char *what,
+                          GString *line, GError **error);
 gboolean start_bus (BenchDaemon *d, GError **error);
 gboolean connect_bus (const char *address, sd_bus **bus, GError **error);
 gboolean read_version (BenchDaemon *d, GError **error);

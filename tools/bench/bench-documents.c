@@ -10,29 +10,13 @@
 #include <unistd.h>
 
 #include "bench-common.h"
+#include "bench-corpus.h"
 #include "bench-store-floor.h"
 
-#define DOCUMENT_INTERFACE BUS_NAME ".Document"
-#define QUERY_INTERFACE    BUS_NAME ".Query"
-#define DATABASE_FILENAME  "smartrag.db"
+#define READY_TIMEOUT_US (60 * G_USEC_PER_SEC)
+#define STOP_TIMEOUT_US  (120 * G_USEC_PER_SEC) /* a stop saves the vector index */
 
-/* Every wait is bounded, so a hung daemon or bus ends the run with an error, not a hang.
- * Calls get more room than in the foundation benchmark: a blocked main loop must show up
- * as a slow figure in the report, not as a failed run. */
-#define CALL_TIMEOUT_US      (60 * G_USEC_PER_SEC)
-#define SLOW_CALL_TIMEOUT_US (20 * 60 * G_USEC_PER_SEC) /* a first Search that rebuilds */
-#define READY_TIMEOUT_US     (60 * G_USEC_PER_SEC)
-#define STOP_TIMEOUT_US      (120 * G_USEC_PER_SEC) /* a stop saves the vector index */
-#define INGEST_TIMEOUT_US    (30 * 60 * G_USEC_PER_SEC)
-
-/* Pause between two probes: frequent enough to catch a stall of a few milliseconds,
- * sparse enough that the prober does not take a core from the daemon. */
-#define PROBE_INTERVAL_US 2000
-/* AddText calls in flight at once: the daemon stores the next while it indexes one. */
-#define ADD_WINDOW     4
-#define SEARCH_K       5
 #define WARMUP_QUERIES 20
-#define VOCABULARY     20000
 
 /* The targets. */
 #define TARGET_INGEST_MB_S        10.0
@@ -43,12 +27,6 @@
 #define TARGET_SEARCH_AT_1M_CHUNK 1000000
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (sqlite3_stmt, sqlite3_finalize)
-
-typedef struct {
-  double *cumulative; /* Zipf weights, summed */
-  char **words;
-  guint n;
-} Vocabulary;
 
 typedef struct {
   BenchDaemon d;
@@ -68,584 +46,8 @@ typedef struct {
 
   /* resources, all released by bench_cleanup */
   char *state_dir;
-  char *session_path;
-  char *session_id;
-  GRand *rand;
-  Vocabulary vocabulary;
-
-  /* what the run found */
-  guint64 documents;
-  guint64 chunks;
-  guint64 text_bytes;
+  Corpus corpus; /* the session, and what it holds so far */
 } Bench;
-
-/* ---- calls ---- */
-
-static gboolean
-call (sd_bus_message *m, gint64 timeout_us, sd_bus_message **reply, double *ms, GError **error)
-{
-  g_auto (sd_bus_error) bus_error = SD_BUS_ERROR_NULL;
-  gint64 start = now_ns ();
-  int r = sd_bus_call (NULL, m, timeout_us, &bus_error, reply);
-  gint64 end = now_ns ();
-
-  if (r < 0 && interrupted)
-    return check_interrupted (error);
-  if (r < 0)
-    return fail (error, "%s.%s failed: %s", sd_bus_message_get_interface (m),
-                 sd_bus_message_get_member (m),
-                 bus_error.message ? bus_error.message : g_strerror (-r));
-  if (ms != NULL)
-    *ms = (double) (end - start) / 1e6;
-  return TRUE;
-}
-
-static gboolean
-new_call (sd_bus *bus, const char *path, const char *interface, const char *member,
-          sd_bus_message **m, GError **error)
-{
-  int r = sd_bus_message_new_method_call (bus, m, BUS_NAME, path, interface, member);
-  if (r < 0)
-    return fail (error, "cannot build %s.%s: %s", interface, member, g_strerror (-r));
-  return TRUE;
-}
-
-/* ---- the daemon ---- */
-
-/* ---- statistics ---- */
-
-/* ---- generated text ---- */
-
-/* Function words take the top ranks, as in English; the rest are made-up words of two to
- * four syllables, so that the text has an English-like spread of common and rare words
- * without shipping a corpus. */
-static const char *const function_words[] = {
-  "the",   "of",   "and",   "to",  "in",   "a",   "is",    "that", "for",  "it",
-  "as",    "was",  "with",  "be",  "by",   "on",  "not",   "this", "are",  "or",
-  "from",  "at",   "which", "but", "have", "an",  "had",   "they", "you",  "were",
-  "their", "one",  "all",   "we",  "can",  "has", "there", "been", "if",   "more",
-  "when",  "will", "would", "who", "so",   "no",  "into",  "than", "them", "these",
-};
-
-static const char *const syllables[] = {
-  "ka",  "lo",  "mi",  "ren", "sta", "tor", "vel", "an",  "dur", "is",  "po",  "gra", "men", "ther",
-  "qui", "sol", "bar", "nek", "tri", "zu",  "fal", "hem", "or",  "pla", "ses", "ul",  "wen", "cro",
-  "di",  "ga",  "ble", "ton", "mar", "ep",  "sin", "ro",  "ta",  "ven", "ik",  "lu",
-};
-
-static void
-vocabulary_init (Vocabulary *v, GRand *rand)
-{
-  guint n_function = G_N_ELEMENTS (function_words);
-  double sum = 0;
-
-  v->n = VOCABULARY;
-  v->words = g_new0 (char *, v->n + 1);
-  v->cumulative = g_new (double, v->n);
-  for (guint i = 0; i < v->n; i++) {
-    if (i < n_function) {
-      v->words[i] = g_strdup (function_words[i]);
-    } else {
-      GString *word = g_string_new (NULL);
-      gint32 parts = g_rand_int_range (rand, 2, 5);
-      for (gint32 p = 0; p < parts; p++)
-        g_string_append (word, syllables[g_rand_int_range (rand, 0, G_N_ELEMENTS (syllables))]);
-      v->words[i] = g_string_free (word, FALSE);
-    }
-    /* Zipf's law with the exponent usually measured for English. */
-    sum += 1.0 / pow (i + 1, 1.07);
-    v->cumulative[i] = sum;
-  }
-}
-
-/* A word by Zipf rank, from @first on; the search is over the cumulative weights. */
-static const char *
-vocabulary_pick (Vocabulary *v, GRand *rand, guint first)
-{
-  double low = first > 0 ? v->cumulative[first - 1] : 0;
-  double x = g_rand_double_range (rand, low, v->cumulative[v->n - 1]);
-  guint lo = first, hi = v->n - 1;
-  while (lo < hi) {
-    guint mid = (lo + hi) / 2;
-    if (v->cumulative[mid] < x)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  return v->words[lo];
-}
-
-static void
-append_sentence (GString *text, Vocabulary *v, GRand *rand)
-{
-  gint32 words = g_rand_int_range (rand, 6, 19);
-  for (gint32 i = 0; i < words; i++) {
-    const char *word = vocabulary_pick (v, rand, 0);
-    if (i == 0) {
-      g_string_append_c (text, g_ascii_toupper (word[0]));
-      g_string_append (text, word + 1);
-      continue;
-    }
-    g_string_append (text, i > 2 && g_rand_int_range (rand, 0, 9) == 0 ? ", " : " ");
-    g_string_append (text, word);
-  }
-  g_string_append (text, ". ");
-}
-
-/* Paragraphs of three to seven sentences until the text holds about @bytes bytes. */
-static char *
-generate_document (Bench *b, gsize bytes)
-{
-  GString *text = g_string_sized_new (bytes + 256);
-  while (text->len < bytes) {
-    gint32 sentences = g_rand_int_range (b->rand, 3, 8);
-    for (gint32 i = 0; i < sentences; i++)
-      append_sentence (text, &b->vocabulary, b->rand);
-    g_string_truncate (text, text->len - 1);
-    g_string_append (text, "\n\n");
-  }
-  return g_string_free (text, FALSE);
-}
-
-/* Keyword queries: two to four content words, the kind a search box gets. */
-static char *
-generate_keywords (Bench *b)
-{
-  GString *query = g_string_new (NULL);
-  gint32 words = g_rand_int_range (b->rand, 2, 5);
-  for (gint32 i = 0; i < words; i++)
-    g_string_append_printf (
-        query, "%s%s", i ? " " : "",
-        vocabulary_pick (&b->vocabulary, b->rand, G_N_ELEMENTS (function_words)));
-  return g_string_free (query, FALSE);
-}
-
-/* Questions as people type them: their function words match nearly every chunk. */
-static char *
-generate_question (Bench *b)
-{
-  guint first = G_N_ELEMENTS (function_words);
-  return g_strdup_printf ("what is the %s of the %s",
-                          vocabulary_pick (&b->vocabulary, b->rand, first),
-                          vocabulary_pick (&b->vocabulary, b->rand, first));
-}
-
-/* ---- probing the daemon while it works ---- */
-
-/* A thread with its own connection that takes turns calling Peer.Ping and GetHealth
- * until told to stop: its figures show how long the main loop keeps callers waiting. */
-typedef struct {
-  const char *address;
-  gint64 timeout_us;
-  gint stop;
-  GThread *thread;
-  GArray *ping_ms;
-  GArray *health_ms;
-  guint health_not_ok;
-  GError *error;
-} Prober;
-
-static gboolean
-probe_once (sd_bus *bus, Prober *p, GError **error)
-{
-  g_autoptr (sd_bus_message) ping = NULL;
-  g_autoptr (sd_bus_message) health = NULL;
-  g_autoptr (sd_bus_message) ping_reply = NULL;
-  g_autoptr (sd_bus_message) health_reply = NULL;
-  const char *status = NULL;
-  double ping_ms, health_ms;
-
-  if (!new_call (bus, BUS_PATH, "org.freedesktop.DBus.Peer", "Ping", &ping, error)
-      || !call (ping, p->timeout_us, &ping_reply, &ping_ms, error)
-      || !new_call (bus, BUS_PATH, BUS_NAME, "GetHealth", &health, error)
-      || !call (health, p->timeout_us, &health_reply, &health_ms, error))
-    return FALSE;
-  int r = sd_bus_message_read (health_reply, "s", &status);
-  if (r < 0)
-    return fail (error, "GetHealth: unexpected reply: %s", g_strerror (-r));
-  if (!g_str_equal (status, "ok"))
-    p->health_not_ok++;
-  g_array_append_val (p->ping_ms, ping_ms);
-  g_array_append_val (p->health_ms, health_ms);
-  return TRUE;
-}
-
-static gpointer
-probe_thread (gpointer data)
-{
-  Prober *p = data;
-  g_autoptr (sd_bus) bus = NULL;
-
-  if (!connect_bus (p->address, &bus, &p->error))
-    return NULL;
-  while (!g_atomic_int_get (&p->stop) && !interrupted) {
-    if (!probe_once (bus, p, &p->error))
-      return NULL;
-    g_usleep (PROBE_INTERVAL_US);
-  }
-  return NULL;
-}
-
-static void
-prober_start (Prober *p, Bench *b, gint64 timeout_us)
-{
-  *p = (Prober){
-    .address = b->d.bus_address,
-    .timeout_us = timeout_us,
-    .ping_ms = g_array_new (FALSE, FALSE, sizeof (double)),
-    .health_ms = g_array_new (FALSE, FALSE, sizeof (double)),
-  };
-  p->thread = g_thread_new ("prober", probe_thread, p);
-}
-
-/* Stops the thread; FALSE with its error if a probe failed. */
-static gboolean
-prober_stop (Prober *p, GError **error)
-{
-  g_atomic_int_set (&p->stop, 1);
-  g_thread_join (g_steal_pointer (&p->thread));
-  if (p->error != NULL) {
-    g_propagate_prefixed_error (error, g_steal_pointer (&p->error), "probing the daemon: ");
-    return FALSE;
-  }
-  if (p->health_ms->len == 0)
-    return fail (error, "no probe finished while the daemon worked");
-  return TRUE;
-}
-
-static void
-prober_clear (Prober *p)
-{
-  if (p->thread != NULL) {
-    g_atomic_int_set (&p->stop, 1);
-    g_thread_join (g_steal_pointer (&p->thread));
-  }
-  g_clear_error (&p->error);
-  g_clear_pointer (&p->ping_ms, g_array_unref);
-  g_clear_pointer (&p->health_ms, g_array_unref);
-}
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Prober, prober_clear)
-
-/* ---- session, ingest ---- */
-
-static gboolean
-create_session (Bench *b, GError **error)
-{
-  g_autoptr (sd_bus_message) m = NULL;
-  g_autoptr (sd_bus_message) reply = NULL;
-  const char *path;
-
-  if (!new_call (b->d.client, BUS_PATH, BUS_NAME, "CreateSession", &m, error))
-    return FALSE;
-  /* expire_after 0: a long run must not lose its session to the default expiry. */
-  int r = sd_bus_message_append (m, "a{sv}", 2, "title", "s", "Documents benchmark", "expire_after",
-                                 "u", 0);
-  if (r < 0)
-    return fail (error, "cannot build CreateSession: %s", g_strerror (-r));
-  if (!call (m, CALL_TIMEOUT_US, &reply, NULL, error))
-    return FALSE;
-  if ((r = sd_bus_message_read (reply, "o", &path)) < 0)
-    return fail (error, "CreateSession: unexpected reply: %s", g_strerror (-r));
-  if (!g_str_has_prefix (path, SESSION_PATH_PREFIX))
-    return fail (error, "CreateSession returned %s", path);
-  b->session_path = g_strdup (path);
-  b->session_id = g_strdup (path + strlen (SESSION_PATH_PREFIX));
-  return TRUE;
-}
-
-typedef struct {
-  GPtrArray *texts;  /* generated before the clock starts */
-  GHashTable *added; /* document ids AddText returned */
-  GHashTable *ready; /* document ids that reached "ready" */
-  GPtrArray *slots;  /* pending calls and the signal match, released together */
-  GPtrArray *calls;  /* one AddCall per AddText sent */
-  GArray *add_ms;    /* AddText call to reply: how long storing keeps a client waiting */
-  guint sent;
-  guint in_flight;
-  GError *error; /* the first failure */
-  gint64 last_ready_ns;
-} Ingest;
-
-static void ingest_fail (Ingest *in, const char *format, ...) G_GNUC_PRINTF (2, 3);
-
-static void
-ingest_fail (Ingest *in, const char *format, ...)
-{
-  if (in->error != NULL)
-    return;
-  va_list args;
-  va_start (args, format);
-  g_autofree char *message = g_strdup_vprintf (format, args);
-  va_end (args);
-  in->error = g_error_new_literal (bench_error_quark (), 0, message);
-}
-
-static int
-on_document_changed (sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
-{
-  Ingest *in = userdata;
-  const char *id, *state, *message;
-  double progress;
-  int r = sd_bus_message_read (m, "ssds", &id, &state, &progress, &message);
-
-  if (r < 0)
-    ingest_fail (in, "DocumentChanged: unexpected arguments: %s", g_strerror (-r));
-  else if (g_str_equal (state, "failed"))
-    ingest_fail (in, "document %s failed: %s", id, message);
-  else if (g_str_equal (state, "ready") && g_hash_table_add (in->ready, g_strdup (id)))
-    in->last_ready_ns = now_ns ();
-  return 0;
-}
-
-typedef struct {
-  Ingest *in;
-  gint64 sent_ns;
-} AddCall;
-
-static int
-on_added (sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
-{
-  AddCall *add = userdata;
-  Ingest *in = add->in;
-  const sd_bus_error *e = sd_bus_message_get_error (reply);
-  const char *id;
-  double ms = (double) (now_ns () - add->sent_ns) / 1e6;
-
-  in->in_flight--;
-  g_array_append_val (in->add_ms, ms);
-  if (e != NULL) {
-    ingest_fail (in, "AddText failed: %s", e->message ? e->message : e->name);
-    return 0;
-  }
-  int r = sd_bus_message_read (reply, "s", &id);
-  if (r < 0)
-    ingest_fail (in, "AddText: unexpected reply: %s", g_strerror (-r));
-  else
-    g_hash_table_add (in->added, g_strdup (id));
-  return 0;
-}
-
-static void
-slot_unref (gpointer slot)
-{
-  sd_bus_slot_unref (slot);
-}
-
-static gboolean
-send_next (Bench *b, Ingest *in, GError **error)
-{
-  g_autoptr (sd_bus_message) m = NULL;
-  sd_bus_slot *slot = NULL;
-  g_autofree char *title = g_strdup_printf ("Benchmark document %u", in->sent + 1);
-  AddCall *add = g_new0 (AddCall, 1);
-  add->in = in;
-  g_ptr_array_add (in->calls, add);
-
-  if (!new_call (b->d.client, b->session_path, DOCUMENT_INTERFACE, "AddText", &m, error))
-    return FALSE;
-  int r = sd_bus_message_append (m, "ssa{sv}", title, (const char *) in->texts->pdata[in->sent], 0);
-  if (r < 0)
-    return fail (error, "cannot build AddText: %s", g_strerror (-r));
-  add->sent_ns = now_ns ();
-  /* A generous timeout: a reply held up by a busy main loop is a finding to report. */
-  r = sd_bus_call_async (NULL, &slot, m, on_added, add, SLOW_CALL_TIMEOUT_US);
-  if (r < 0)
-    return fail (error, "cannot send AddText: %s", g_strerror (-r));
-  g_ptr_array_add (in->slots, slot);
-  in->sent++;
-  in->in_flight++;
-  return TRUE;
-}
-
-static gboolean
-ingest_done (Ingest *in)
-{
-  if (g_hash_table_size (in->added) < in->texts->len)
-    return FALSE;
-  GHashTableIter iter;
-  gpointer id;
-  g_hash_table_iter_init (&iter, in->added);
-  while (g_hash_table_iter_next (&iter, &id, NULL))
-    if (!g_hash_table_contains (in->ready, id))
-      return FALSE;
-  return TRUE;
-}
-
-/* Sends every text, a few calls in flight at a time, and dispatches replies and
- * DocumentChanged signals until every document is ready. */
-static gboolean
-ingest_loop (Bench *b, Ingest *in, GError **error)
-{
-  gint64 deadline = g_get_monotonic_time () + INGEST_TIMEOUT_US;
-
-  while (!ingest_done (in)) {
-    if (!check_interrupted (error))
-      return FALSE;
-    if (in->error != NULL) {
-      g_propagate_error (error, g_steal_pointer (&in->error));
-      return FALSE;
-    }
-    if (g_get_monotonic_time () >= deadline)
-      return fail (error, "%u of %u documents were ready after %d minutes",
-                   g_hash_table_size (in->ready), in->texts->len,
-                   (int) (INGEST_TIMEOUT_US / G_USEC_PER_SEC / 60));
-    while (in->in_flight < ADD_WINDOW && in->sent < in->texts->len)
-      if (!send_next (b, in, error))
-        return FALSE;
-    int r = sd_bus_process (b->d.client, NULL);
-    if (r < 0)
-      return fail (error, "the bus connection failed: %s", g_strerror (-r));
-    if (r == 0 && (r = sd_bus_wait (b->d.client, 100 * 1000)) < 0 && r != -EINTR)
-      return fail (error, "waiting on the bus failed: %s", g_strerror (-r));
-  }
-  return TRUE;
-}
-
-static void
-ingest_clear (Ingest *in)
-{
-  g_clear_pointer (&in->slots, g_ptr_array_unref);
-  g_clear_pointer (&in->calls, g_ptr_array_unref);
-  g_clear_pointer (&in->add_ms, g_array_unref);
-  g_clear_pointer (&in->texts, g_ptr_array_unref);
-  g_clear_pointer (&in->added, g_hash_table_unref);
-  g_clear_pointer (&in->ready, g_hash_table_unref);
-  g_clear_error (&in->error);
-}
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Ingest, ingest_clear)
-
-typedef struct {
-  guint documents;
-  guint64 bytes;
-  double seconds;
-  guint64 chunks_after;
-  GArray *ping_ms;
-  GArray *health_ms;
-  GArray *add_ms;
-  guint health_not_ok;
-} IngestResult;
-
-static void
-ingest_result_clear (IngestResult *r)
-{
-  g_clear_pointer (&r->ping_ms, g_array_unref);
-  g_clear_pointer (&r->health_ms, g_array_unref);
-  g_clear_pointer (&r->add_ms, g_array_unref);
-}
-
-/* Sums the chunks of the session's documents, checking that every one is ready. */
-static gboolean
-count_chunks (Bench *b, GError **error)
-{
-  g_autoptr (sd_bus_message) m = NULL;
-  g_autoptr (sd_bus_message) reply = NULL;
-  guint64 documents = 0, chunks = 0;
-  int r;
-
-  if (!new_call (b->d.client, b->session_path, DOCUMENT_INTERFACE, "ListDocuments", &m, error)
-      || !call (m, CALL_TIMEOUT_US, &reply, NULL, error))
-    return FALSE;
-  if ((r = sd_bus_message_enter_container (reply, 'a', "a{sv}")) < 0)
-    return fail (error, "ListDocuments: unexpected reply: %s", g_strerror (-r));
-  while ((r = sd_bus_message_enter_container (reply, 'a', "{sv}")) > 0) {
-    const char *key, *state = "";
-    guint32 n = 0;
-    while ((r = sd_bus_message_enter_container (reply, 'e', "sv")) > 0) {
-      if ((r = sd_bus_message_read (reply, "s", &key)) < 0)
-        break;
-      if (g_str_equal (key, "state"))
-        r = sd_bus_message_read (reply, "v", "s", &state);
-      else if (g_str_equal (key, "chunks"))
-        r = sd_bus_message_read (reply, "v", "u", &n);
-      else
-        r = sd_bus_message_skip (reply, "v");
-      if (r < 0 || (r = sd_bus_message_exit_container (reply)) < 0)
-        break;
-    }
-    if (r < 0 || (r = sd_bus_message_exit_container (reply)) < 0)
-      break;
-    if (!g_str_equal (state, "ready"))
-      return fail (error, "a document is '%s' after the ingest, not ready", state);
-    documents++;
-    chunks += n;
-  }
-  if (r < 0)
-    return fail (error, "ListDocuments: unexpected reply: %s", g_strerror (-r));
-  b->documents = documents;
-  b->chunks = chunks;
-  return TRUE;
-}
-
-/* Adds @total bytes of text in documents of @document_bytes and times from the first
- * AddText to the last document reaching "ready", while a prober measures the bus. */
-static gboolean
-measure_ingest (Bench *b, guint64 total, gsize document_bytes, IngestResult *out, GError **error)
-{
-  g_auto (Ingest) in = {
-    .texts = g_ptr_array_new_with_free_func (g_free),
-    .added = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL),
-    .ready = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL),
-    .slots = g_ptr_array_new_with_free_func (slot_unref),
-    .calls = g_ptr_array_new_with_free_func (g_free),
-    .add_ms = g_array_new (FALSE, FALSE, sizeof (double)),
-  };
-  g_auto (Prober) prober = { 0 };
-  sd_bus_slot *match = NULL;
-
-  for (guint64 made = 0; made < total;) {
-    char *text = generate_document (b, MIN (document_bytes, total - made));
-    made += strlen (text);
-    out->bytes += strlen (text);
-    g_ptr_array_add (in.texts, text);
-  }
-  out->documents = in.texts->len;
-  int r = sd_bus_match_signal (b->d.client, &match, BUS_NAME, b->session_path, DOCUMENT_INTERFACE,
-                               "DocumentChanged", on_document_changed, &in);
-  if (r < 0)
-    return fail (error, "cannot listen to DocumentChanged: %s", g_strerror (-r));
-  g_ptr_array_add (in.slots, match);
-
-  prober_start (&prober, b, SLOW_CALL_TIMEOUT_US);
-  gint64 start = now_ns ();
-  gboolean ok = ingest_loop (b, &in, error);
-  if (!prober_stop (&prober, ok ? error : NULL) || !ok)
-    return FALSE;
-  out->seconds = (double) (in.last_ready_ns - start) / 1e9;
-  out->ping_ms = g_steal_pointer (&prober.ping_ms);
-  out->health_ms = g_steal_pointer (&prober.health_ms);
-  out->health_not_ok = prober.health_not_ok;
-  out->add_ms = g_steal_pointer (&in.add_ms);
-  b->text_bytes += out->bytes;
-  if (!count_chunks (b, error))
-    return FALSE;
-  out->chunks_after = b->chunks;
-  return TRUE;
-}
-
-/* ---- search ---- */
-
-static gboolean
-search (Bench *b, const char *text, gint64 timeout_us, double *ms, guint *hits, GError **error)
-{
-  g_autoptr (sd_bus_message) m = NULL;
-  g_autoptr (sd_bus_message) reply = NULL;
-  int r;
-
-  if (!new_call (b->d.client, b->session_path, QUERY_INTERFACE, "Search", &m, error))
-    return FALSE;
-  if ((r = sd_bus_message_append (m, "sa{sv}", text, 1, "k", "u", SEARCH_K)) < 0)
-    return fail (error, "cannot build Search: %s", g_strerror (-r));
-  if (!call (m, timeout_us, &reply, ms, error))
-    return FALSE;
-  *hits = 0;
-  if ((r = sd_bus_message_enter_container (reply, 'a', "a{sv}")) < 0)
-    return fail (error, "Search: unexpected reply: %s", g_strerror (-r));
-  while ((r = sd_bus_message_skip (reply, "a{sv}")) > 0)
-    (*hits)++;
-  if (r < 0)
-    return fail (error, "Search: unexpected reply: %s", g_strerror (-r));
-  return TRUE;
-}
 
 /* FTS5 alone, run by the benchmark on its own read-only connection: the statement the
  * daemon once searched with (BM25 over every match, joined and sorted), cut at k. It stays
@@ -707,7 +109,7 @@ full_text_search (Bench *b, FullText *f, const char *text, double *ms, guint *hi
 
   sqlite3_reset (f->stmt);
   sqlite3_bind_text (f->stmt, 1, match, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text (f->stmt, 2, b->session_id, -1, SQLITE_STATIC);
+  sqlite3_bind_text (f->stmt, 2, b->corpus.session_id, -1, SQLITE_STATIC);
   sqlite3_bind_int (f->stmt, 3, SEARCH_K);
   *hits = 0;
   while ((rc = sqlite3_step (f->stmt)) == SQLITE_ROW) {
@@ -720,15 +122,6 @@ full_text_search (Bench *b, FullText *f, const char *text, double *ms, guint *hi
   if (rc != SQLITE_DONE)
     return fail (error, "full-text query for '%s': %s", text, sqlite3_errmsg (f->db));
   return TRUE;
-}
-
-static gboolean
-ping (Bench *b, double *ms, GError **error)
-{
-  g_autoptr (sd_bus_message) m = NULL;
-  g_autoptr (sd_bus_message) reply = NULL;
-  return new_call (b->d.client, BUS_PATH, "org.freedesktop.DBus.Peer", "Ping", &m, error)
-         && call (m, CALL_TIMEOUT_US, &reply, ms, error);
 }
 
 typedef enum {
@@ -773,13 +166,13 @@ run_one (Bench *b, FullText *f, RunKind kind, const char *text, QueryRun *out, G
 
   switch (kind) {
   case RUN_SEARCH:
-    ok = search (b, text, CALL_TIMEOUT_US, &ms, &hits, error);
+    ok = search (b->d.client, b->corpus.session_path, text, CALL_TIMEOUT_US, &ms, &hits, error);
     break;
   case RUN_FULL_TEXT:
     ok = full_text_search (b, f, text, &ms, &hits, error);
     break;
   case RUN_PING:
-    ok = ping (b, &ms, error);
+    ok = ping (b->d.client, &ms, error);
     hits = 1;
     break;
   case N_RUNS:
@@ -851,10 +244,11 @@ static gboolean
 first_search (Bench *b, const char *text, FirstSearch *out, GError **error)
 {
   g_auto (Prober) prober = { 0 };
-  prober_start (&prober, b, SLOW_CALL_TIMEOUT_US);
+  prober_start (&prober, b->d.bus_address, SLOW_CALL_TIMEOUT_US);
   /* Let the prober connect and settle into its rhythm before the Search starts. */
   g_usleep (50 * 1000);
-  gboolean ok = search (b, text, SLOW_CALL_TIMEOUT_US, &out->search_ms, &out->hits, error);
+  gboolean ok = search (b->d.client, b->corpus.session_path, text, SLOW_CALL_TIMEOUT_US,
+                        &out->search_ms, &out->hits, error);
   g_usleep (20 * 1000);
   if (!prober_stop (&prober, ok ? error : NULL) || !ok)
     return FALSE;
@@ -867,78 +261,10 @@ first_search (Bench *b, const char *text, FirstSearch *out, GError **error)
   return TRUE;
 }
 
-/* A figure of GetHealth's index component: "waiting" (vectors not in a graph yet),
- * "memory_bytes" (what the daemon counts for its graphs). */
-static gboolean
-read_index_figure (Bench *b, const char *name, guint64 *value, GError **error)
-{
-  g_autoptr (sd_bus_message) m = NULL;
-  g_autoptr (sd_bus_message) reply = NULL;
-  double ms;
-  const char *status, *component, *key;
-  int r;
-
-  if (!new_call (b->d.client, BUS_PATH, BUS_NAME, "GetHealth", &m, error)
-      || !call (m, CALL_TIMEOUT_US, &reply, &ms, error))
-    return FALSE;
-  if ((r = sd_bus_message_read (reply, "s", &status)) < 0
-      || (r = sd_bus_message_enter_container (reply, 'a', "{sv}")) < 0)
-    return fail (error, "GetHealth: unexpected reply: %s", g_strerror (-r));
-  while ((r = sd_bus_message_enter_container (reply, 'e', "sv")) > 0) {
-    if ((r = sd_bus_message_read (reply, "s", &component)) < 0)
-      break;
-    if (!g_str_equal (component, "index")) {
-      if ((r = sd_bus_message_skip (reply, "v")) < 0
-          || (r = sd_bus_message_exit_container (reply)) < 0)
-        break;
-      continue;
-    }
-    if ((r = sd_bus_message_enter_container (reply, 'v', "a{sv}")) < 0
-        || (r = sd_bus_message_enter_container (reply, 'a', "{sv}")) < 0)
-      break;
-    while ((r = sd_bus_message_enter_container (reply, 'e', "sv")) > 0) {
-      if ((r = sd_bus_message_read (reply, "s", &key)) < 0)
-        break;
-      if (g_str_equal (key, name))
-        r = sd_bus_message_read (reply, "v", "t", value);
-      else
-        r = sd_bus_message_skip (reply, "v");
-      if (r < 0 || (r = sd_bus_message_exit_container (reply)) < 0)
-        break;
-      if (g_str_equal (key, name))
-        return TRUE;
-    }
-    break;
-  }
-  return fail (error, "GetHealth: no index.%s in the reply (%s)", name,
-               r < 0 ? g_strerror (-r) : "absent");
-}
-
-/* Waits until the daemon's vector graphs hold every vector: searches compare vectors
- * still waiting one by one, which is not the steady state the queries measure. */
-static gboolean
-wait_graph_ready (Bench *b, double *seconds, GError **error)
-{
-  gint64 start = g_get_monotonic_time ();
-  for (;;) {
-    guint64 waiting = 0;
-    if (!check_interrupted (error) || !read_index_figure (b, "waiting", &waiting, error))
-      return FALSE;
-    if (waiting == 0)
-      break;
-    if (g_get_monotonic_time () - start > INGEST_TIMEOUT_US)
-      return fail (error, "the vector graph still has %" G_GUINT64_FORMAT " changes waiting",
-                   waiting);
-    g_usleep (100 * 1000);
-  }
-  *seconds = (g_get_monotonic_time () - start) / 1e6;
-  return TRUE;
-}
-
 static char *
 index_file (Bench *b)
 {
-  g_autofree char *name = g_strconcat (b->session_id, ".hnsw", NULL);
+  g_autofree char *name = g_strconcat (b->corpus.session_id, ".hnsw", NULL);
   return g_build_filename (b->state_dir, "index", name, NULL);
 }
 
@@ -950,11 +276,11 @@ measure_size (Bench *b, GPtrArray *keywords, GPtrArray *questions, SizeResult *o
   g_autofree char *path = index_file (b);
   GStatBuf st;
 
-  out->documents = b->documents;
-  out->chunks = b->chunks;
+  out->documents = b->corpus.documents;
+  out->chunks = b->corpus.chunks;
   progress ("%" G_GUINT64_FORMAT " chunks: waiting for the vector graph to take them all",
-            b->chunks);
-  if (!wait_graph_ready (b, &out->backlog_s, error))
+            b->corpus.chunks);
+  if (!wait_graph_ready (&b->d, &out->backlog_s, error))
     return FALSE;
   /* A stop saves the index: what a restart finds. */
   if (!stop_daemon (&b->d, error))
@@ -963,20 +289,20 @@ measure_size (Bench *b, GPtrArray *keywords, GPtrArray *questions, SizeResult *o
     return fail (error, "the daemon saved no vector index at %s: %s", path, g_strerror (errno));
   out->index_file_bytes = (guint64) st.st_size;
 
-  progress ("%" G_GUINT64_FORMAT " chunks: first Search from the saved index", b->chunks);
+  progress ("%" G_GUINT64_FORMAT " chunks: first Search from the saved index", b->corpus.chunks);
   if (!start_daemon (&b->d, b->state_dir, NULL, error))
     return FALSE;
   settle ();
   if (!read_rss_kb (b->d.daemon_pid, &out->rss_before_kb, error)
       || !first_search (b, keywords->pdata[0], &out->load, error)
-      || !wait_graph_ready (b, &out->load.graph_ready_s, error))
+      || !wait_graph_ready (&b->d, &out->load.graph_ready_s, error))
     return FALSE;
   settle ();
   if (!read_rss_kb (b->d.daemon_pid, &out->rss_after_load_kb, error)
-      || !read_index_figure (b, "memory_bytes", &out->graph_bytes, error))
+      || !read_index_figure (&b->d, "memory_bytes", &out->graph_bytes, error))
     return FALSE;
 
-  progress ("%" G_GUINT64_FORMAT " chunks: %u keyword queries and %u questions", b->chunks,
+  progress ("%" G_GUINT64_FORMAT " chunks: %u keyword queries and %u questions", b->corpus.chunks,
             keywords->len, questions->len);
   g_auto (FullText) full_text = { 0 };
   if (!full_text_open (b, &full_text, error)
@@ -985,17 +311,17 @@ measure_size (Bench *b, GPtrArray *keywords, GPtrArray *questions, SizeResult *o
     return FALSE;
   full_text_clear (&full_text);
 
-  if (b->chunks > (guint64) b->rebuild_up_to)
+  if (b->corpus.chunks > (guint64) b->rebuild_up_to)
     return TRUE;
   out->rebuilt = TRUE;
-  progress ("%" G_GUINT64_FORMAT " chunks: first Search without the index file", b->chunks);
+  progress ("%" G_GUINT64_FORMAT " chunks: first Search without the index file", b->corpus.chunks);
   if (!stop_daemon (&b->d, error))
     return FALSE;
   if (g_unlink (path) != 0)
     return fail (error, "cannot remove %s: %s", path, g_strerror (errno));
   return start_daemon (&b->d, b->state_dir, NULL, error)
          && first_search (b, keywords->pdata[0], &out->rebuild, error)
-         && wait_graph_ready (b, &out->rebuild.graph_ready_s, error);
+         && wait_graph_ready (&b->d, &out->rebuild.graph_ready_s, error);
 }
 
 /* ---- the report ---- */
@@ -1139,25 +465,6 @@ add_memory (Json *json, SizeResult *s)
   /* The resident growth also counts the database pages the first Search mapped. */
   add_number (json, "graph_mb_reported_by_daemon", s->graph_bytes / 1048576.0 * scale);
   json_end_object (json);
-}
-
-static gboolean
-add_target (Json *json, const char *name, const char *measured_as, gboolean measured, double value,
-            double limit, gboolean at_least, const char *unit)
-{
-  gboolean pass = measured && (at_least ? value >= limit : value < limit);
-  json_begin_object (json, name);
-  add_string (json, "measured_as", measured_as);
-  if (measured)
-    add_number (json, "value", value);
-  else
-    add_string (json, "value", "not measured");
-  add_number (json, "limit", limit);
-  add_string (json, "unit", unit);
-  add_string (json, "kind", at_least ? "at least" : "below");
-  add_bool (json, "pass", pass);
-  json_end_object (json);
-  return pass;
 }
 
 /* What one SQLite writer takes for the ingest's chunks: with every write behind one lock,
@@ -1308,17 +615,16 @@ prepare (Bench *b, GError **error)
   if (!bench_daemon_prepare (&b->d, b->tmp_parent, "", error))
     return FALSE;
   b->state_dir = g_build_filename (b->d.dir, "state", NULL);
-  b->rand = g_rand_new_with_seed ((guint32) b->seed);
-  vocabulary_init (&b->vocabulary, b->rand);
+  corpus_init (&b->corpus, &b->d, b->seed);
   return TRUE;
 }
 
 static GPtrArray *
-generate_queries (Bench *b, guint n, char *(*generate) (Bench *) )
+generate_queries (Corpus *c, guint n, char *(*generate) (Corpus *) )
 {
   GPtrArray *queries = g_ptr_array_new_with_free_func (g_free);
   for (guint i = 0; i < n; i++)
-    g_ptr_array_add (queries, generate (b));
+    g_ptr_array_add (queries, generate (c));
   return queries;
 }
 
@@ -1330,36 +636,36 @@ run (Bench *b, Results *r, GError **error)
 
   if (!prepare (b, error))
     return FALSE;
-  g_autoptr (GPtrArray) keywords = generate_queries (b, b->queries, generate_keywords);
-  g_autoptr (GPtrArray) questions = generate_queries (b, b->questions, generate_question);
+  g_autoptr (GPtrArray) keywords = generate_queries (&b->corpus, b->queries, generate_keywords);
+  g_autoptr (GPtrArray) questions = generate_queries (&b->corpus, b->questions, generate_question);
   if (!start_daemon (&b->d, b->state_dir, NULL, error) || !read_version (&b->d, error)
-      || !create_session (b, error))
+      || !create_session (&b->corpus, "Documents benchmark", error))
     return FALSE;
   /* A session in use has its index loaded, so that each ready document also goes to
    * its graph while others call: the daemon's busiest case. */
-  if (!search (b, keywords->pdata[0], CALL_TIMEOUT_US, &ms, &hits, error))
+  if (!search (b->d.client, b->corpus.session_path, keywords->pdata[0], CALL_TIMEOUT_US, &ms, &hits,
+               error))
     return FALSE;
 
   progress ("ingesting %d MB in documents of %d kB", b->ingest_mb, b->document_kb);
-  if (!measure_ingest (b, (guint64) b->ingest_mb * 1000000, (gsize) b->document_kb * 1000,
+  if (!measure_ingest (&b->corpus, (guint64) b->ingest_mb * 1000000, (gsize) b->document_kb * 1000,
                        &r->ingest, error)
       || !measure_size (b, keywords, questions, &r->small, error))
     return FALSE;
 
   for (guint i = 0; i < r->n_larger; i++) {
     guint64 target = g_array_index (b->sizes, guint64, i);
-    if (target <= b->chunks)
+    if (target <= b->corpus.chunks)
       return fail (error,
                    "--sizes: %" G_GUINT64_FORMAT " chunks is not more than the session "
                    "already has (%" G_GUINT64_FORMAT ")",
-                   target, b->chunks);
-    /* Enough text for the size at the rate of chunks per byte seen so far. */
-    double per_chunk = (double) b->text_bytes / (double) b->chunks;
-    guint64 more = (guint64) ((double) (target - b->chunks) * per_chunk * 1.03) + 1;
+                   target, b->corpus.chunks);
+    guint64 more = text_for_chunks (&b->corpus, target);
     progress ("filling the session to %" G_GUINT64_FORMAT " chunks (%" G_GUINT64_FORMAT
               " MB more text)",
               target, more / 1000000);
-    if (!measure_ingest (b, more, (gsize) b->fill_document_kb * 1000, &r->larger[i].fill, error)
+    if (!measure_ingest (&b->corpus, more, (gsize) b->fill_document_kb * 1000, &r->larger[i].fill,
+                         error)
         || !measure_size (b, keywords, questions, &r->larger[i].size, error))
       return FALSE;
   }
@@ -1375,11 +681,7 @@ bench_cleanup (Bench *b)
 {
   bench_daemon_clear (&b->d, b->keep);
   g_free (b->state_dir);
-  g_free (b->session_path);
-  g_free (b->session_id);
-  g_clear_pointer (&b->rand, g_rand_free);
-  g_free (b->vocabulary.cumulative);
-  g_strfreev (b->vocabulary.words);
+  corpus_clear (&b->corpus);
   g_clear_pointer (&b->sizes, g_array_unref);
 }
 
