@@ -12,7 +12,7 @@ from gi.repository import GLib
 
 import harness
 from harness import DAEMON_IFACE, DAEMON_PATH, INVALID_ARGS, SESSION_IFACE
-from test_queries import QueryTestCase
+from test_queries import CANCELLED, QUERY_IFACE, QueryTestCase
 
 BACKEND_UNAVAILABLE = "org.smartrag.Error.BackendUnavailable"
 FAKES_DIR = os.path.join(harness.SOURCE_DIR, "tests", "fakes")
@@ -192,6 +192,39 @@ class OllamaTests(BackendTestCase):
         self.assertEqual(stored[-1]["state"], "incomplete")
         self.assertEqual(stored[-1]["content"], "".join(FAKE_TOKENS[:3]))
         self.assertEqual(stored[-1]["error"], message)
+
+    def test_cancel_mid_stream(self):
+        self.fake.control(token_delay=0.3)
+        query_id = self.ask("When was the harbour built?")
+        self.me.wait_signals(10, until=lambda signals: any(s["member"] == "Token"
+                                                          for s in signals))
+        started = time.monotonic()
+        self.me.call(self.session, QUERY_IFACE, "Cancel", GLib.Variant("(s)", (query_id,)))
+        events = self.follow(query_id)
+        self.assertLess(time.monotonic() - started, 0.2)
+        self.assertEqual(events[-1][0], "Failed")
+        self.assertEqual(events[-1][1][1], CANCELLED)
+        stored = self.messages()[-1]
+        self.assertEqual(stored["state"], "incomplete")
+        self.assertEqual(stored["error"], "The question was cancelled")
+        self.assertTrue(stored["content"].startswith(FAKE_TOKENS[0]), stored["content"])
+
+    def test_asker_leaving_cancels(self):
+        self.fake.control(token_delay=0.3)
+        asker = self.client()
+        asker.subscribe(interface=QUERY_IFACE, member="Token")
+        self.ask("When was the harbour built?", endpoint=asker)
+        asker.wait_signals(10, until=lambda signals: bool(signals))
+        asker.close()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and len(self.messages()) < 2:
+            time.sleep(0.05)
+        stored = self.messages()[-1]
+        self.assertEqual(stored["role"], "assistant")
+        self.assertEqual(stored["state"], "incomplete")
+        self.assertEqual(stored["error"], "The asker left before the answer ended")
+        # The server's stream was given up too, long before it would have ended.
+        self.assertLess(len(stored["content"]), len("".join(FAKE_TOKENS)))
 
     def test_missing_model(self):
         self.fake.control(models=["mistral:latest"])
