@@ -71,7 +71,7 @@ compare_rarest_first (gconstpointer a, gconstpointer b)
 }
 
 typedef struct {
-  guint32 version;    /* sr_store_data_version() the counts are for */
+  gint64 version;     /* of the chunks' words (chunk_words) the counts are for */
   GHashTable *counts; /* phrase → chunks holding it, as a pointer-sized integer */
 } DfCache;
 
@@ -83,16 +83,33 @@ df_cache_free (gpointer data)
   g_free (cache);
 }
 
-static DfCache *
-df_cache_of (SrStore *store)
+/* The version of the chunks' words: triggers raise it with every chunk added, removed or
+ * rewritten, and nothing else does, so counts outlive merges of the full-text index. */
+static gboolean
+words_version (SrStore *store, gint64 *version, GError **error)
 {
+  g_autoptr (sqlite3_stmt) stmt
+      = sr_store_statement (store, "SELECT version FROM chunk_words WHERE id = 1", error);
+  if (stmt == NULL)
+    return FALSE;
+  if (sqlite3_step (stmt) != SQLITE_ROW)
+    return sr_store_fail (store, error, _ ("search the documents"));
+  *version = sqlite3_column_int64 (stmt, 0);
+  return TRUE;
+}
+
+static DfCache *
+df_cache_of (SrStore *store, GError **error)
+{
+  gint64 version = 0;
+  if (!words_version (store, &version, error))
+    return NULL;
   DfCache *cache = sr_store_get_data (store, DF_CACHE_KEY);
   if (cache == NULL) {
     cache = g_new0 (DfCache, 1);
     cache->counts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
     sr_store_set_data_full (store, DF_CACHE_KEY, cache, df_cache_free);
   }
-  guint32 version = sr_store_data_version (store);
   if (cache->version != version || g_hash_table_size (cache->counts) >= DF_CACHE_MAX) {
     g_hash_table_remove_all (cache->counts);
     cache->version = version;
@@ -447,8 +464,10 @@ static GPtrArray *
 search_snapshot (SrStore *store, const char *session_id, GArray *terms, guint limit,
                  gboolean own_snapshot, GError **error)
 {
-  /* Inside a caller's transaction, its own changes do not show in the data version. */
-  DfCache *cache = own_snapshot ? df_cache_of (store) : NULL;
+  /* Inside a caller's transaction, counts are not kept: it may yet roll back. */
+  DfCache *cache = NULL;
+  if (own_snapshot && (cache = df_cache_of (store, error)) == NULL)
+    return NULL;
   gint64 rows = 0;
   if (!count_chunks (store, cache, "", &rows, error))
     return NULL;

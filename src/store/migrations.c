@@ -160,6 +160,27 @@ static const SrMigration migrations[] = {
       "  WHERE id = old.session_id;"
       "END;",
   },
+  {
+      5,
+      "a version of the chunks' words, which merging the full-text index leaves alone",
+      /* Search keeps word counts for as long as this holds. The data version changes with
+       * every commit, merges of the full-text index included, which left a search after
+       * a large upload counting its common words again and again. */
+      "CREATE TABLE chunk_words ("
+      "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+      "  version INTEGER NOT NULL"
+      ") STRICT;"
+      "INSERT INTO chunk_words (id, version) VALUES (1, 0);"
+      "CREATE TRIGGER chunk_words_insert AFTER INSERT ON chunks BEGIN"
+      "  UPDATE chunk_words SET version = version + 1;"
+      "END;"
+      "CREATE TRIGGER chunk_words_delete AFTER DELETE ON chunks BEGIN"
+      "  UPDATE chunk_words SET version = version + 1;"
+      "END;"
+      "CREATE TRIGGER chunk_words_update AFTER UPDATE OF text, heading ON chunks BEGIN"
+      "  UPDATE chunk_words SET version = version + 1;"
+      "END;",
+  },
 };
 
 const SrMigration *

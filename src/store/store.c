@@ -446,7 +446,7 @@ sr_store_begin_read (SrStore *store, gboolean *started, GError **error)
   if (!sqlite3_get_autocommit (store->db))
     return TRUE;
   /* Deferred, so never the write lock; reading the header takes the snapshot now, so
-   * that sr_store_data_version() speaks of it. */
+   * that every statement of the read sees the same database. */
   if (!exec (store->db, "BEGIN; PRAGMA schema_version", store->path, _ ("start reading"), error)) {
     sr_store_end_read (store, TRUE);
     return FALSE;
@@ -460,14 +460,6 @@ sr_store_end_read (SrStore *store, gboolean started)
 {
   if (started && !sqlite3_get_autocommit (store->db))
     sqlite3_exec (store->db, "COMMIT", NULL, NULL, NULL);
-}
-
-guint32
-sr_store_data_version (SrStore *store)
-{
-  unsigned int version = 0;
-  sqlite3_file_control (store->db, "main", SQLITE_FCNTL_DATA_VERSION, &version);
-  return version;
 }
 
 gpointer

@@ -48,9 +48,6 @@ gboolean sr_store_begin (SrStore *store, GError **error);
  * @started is FALSE. */
 gboolean sr_store_begin_read (SrStore *store, gboolean *started, GError **error);
 void sr_store_end_read (SrStore *store, gboolean started);
-/* Changes whenever the database does, by this connection or another; only meaningful
- * inside a read started with sr_store_begin_read(). */
-guint32 sr_store_data_version (SrStore *store);
 /* What a module keeps with one connection, as g_object_set_data_full() does with an
  * object: caches valid for the connection's snapshot. Freed when the connection closes. */
 gpointer sr_store_get_data (SrStore *store, const char *key);

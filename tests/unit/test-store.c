@@ -17,6 +17,8 @@
 #define ID_G "99999999999999999999999999999999"
 #define ID_H "88888888888888888888888888888888"
 #define ID_I "77777777777777777777777777777777"
+#define ID_J "66666666666666666666666666666666"
+#define ID_K "55555555555555555555555555555555"
 
 #define T0     G_GINT64_CONSTANT (1700000000000000) /* µs since the epoch */
 #define SECOND G_GINT64_CONSTANT (1000000)
@@ -585,6 +587,7 @@ check_v1 (SrStore *store)
 
 #define SHA_1 "1111111111111111111111111111111111111111111111111111111111111111"
 #define SHA_2 "2222222222222222222222222222222222222222222222222222222222222222"
+#define SHA_3 "3333333333333333333333333333333333333333333333333333333333333333"
 
 static void
 check_v2 (SrStore *store)
@@ -645,6 +648,29 @@ check_v4 (SrStore *store)
                                   " AND session_id = '" ID_I "'"));
 }
 
+static void
+check_v5 (SrStore *store)
+{
+  sqlite3 *db = sr_store_db (store);
+  /* One chunk was written since the version exists; a merge of the index is no change. */
+  g_assert_cmpint (query_int (db, "SELECT version FROM chunk_words"), ==, 1);
+  g_assert_cmpint (sqlite3_exec (db,
+                                 "INSERT INTO chunks_fts (chunks_fts, rank) VALUES ('merge', -16)",
+                                 NULL, NULL, NULL),
+                   ==, SQLITE_OK);
+  g_assert_cmpint (query_int (db, "SELECT version FROM chunk_words"), ==, 1);
+  /* Rewriting and removing it are; the rows of earlier versions are left as they were. */
+  g_assert_cmpint (
+      sqlite3_exec (db, "UPDATE chunks SET heading = 'Words' WHERE document_id = '" ID_K "'", NULL,
+                    NULL, NULL),
+      ==, SQLITE_OK);
+  g_assert_cmpint (query_int (db, "SELECT version FROM chunk_words"), ==, 2);
+  g_assert_cmpint (
+      sqlite3_exec (db, "DELETE FROM chunks WHERE document_id = '" ID_K "'", NULL, NULL, NULL), ==,
+      SQLITE_OK);
+  g_assert_cmpint (query_int (db, "SELECT version FROM chunk_words"), ==, 3);
+}
+
 static const VersionRows version_rows[] = {
   { 1,
     "INSERT INTO users (uid, created_at, last_seen) VALUES"
@@ -692,6 +718,17 @@ static const VersionRows version_rows[] = {
     "   '[{\"document_id\":\"" ID_H "\",\"filename\":\"v.txt\",\"chunk\":0}]',"
     "   'builtin', 1.5, 3.25, 7, 6, 32);",
     check_v4 },
+  { 5,
+    "INSERT INTO users (uid, created_at, last_seen) VALUES (5000, 40, 40);"
+    "INSERT INTO sessions (id, owner_uid, created_at, last_active) VALUES"
+    "  ('" ID_J "', 5000, 40, 40);"
+    "INSERT INTO files (sha256, size, created_at) VALUES ('" SHA_3 "', 5, 40);"
+    "INSERT INTO documents (id, session_id, file_sha256, filename, format, state, progress,"
+    "  chunk_count, created_at, updated_at) VALUES"
+    "  ('" ID_K "', '" ID_J "', '" SHA_3 "', 'w.txt', 'text', 'ready', 1, 1, 40, 41);"
+    "INSERT INTO chunks (document_id, session_id, ordinal, text) VALUES"
+    "  ('" ID_K "', '" ID_J "', 0, 'words');",
+    check_v5 },
 };
 
 static const VersionRows *
