@@ -1,5 +1,5 @@
-/* Unit tests for service/embedding.c: re-embedding after a change of embedder, waiting for
- * a server that does not answer. The server is tests/fakes/fake_embed.py. */
+/* Unit tests for service/embedding.c: re-embedding, and waiting for a server that is down. */
+/* The server is tests/fakes/fake_embed.py. */
 #include <string.h>
 
 #include "common/errors.h"
