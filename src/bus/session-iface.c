@@ -384,33 +384,20 @@ conversation_args_free (gpointer data)
   g_free (args);
 }
 
+/* GetMessages and SearchMessages: a search has a text. */
 static void
-get_messages_authorized (SrBus *bus, sd_bus_message *m, const SrCaller *caller,
-                         const GError *denied, gpointer data)
+messages_authorized (SrBus *bus, sd_bus_message *m, const SrCaller *caller, const GError *denied,
+                     gpointer data)
 {
   ConversationArgs *args = data;
   g_autoptr (GError) error = NULL;
-  g_autoptr (GPtrArray) messages
-      = denied ? NULL
-               : sr_conversations_get_messages (bus->service, caller, session_of (m), args->offset,
-                                                args->limit, &error);
-  if (messages == NULL) {
-    sr_bus_reply_session_error (m, denied, error);
-    return;
-  }
-  sr_bus_reply_list (m, messages, append_message);
-}
-
-static void
-search_messages_authorized (SrBus *bus, sd_bus_message *m, const SrCaller *caller,
-                            const GError *denied, gpointer data)
-{
-  ConversationArgs *args = data;
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GPtrArray) messages
-      = denied ? NULL
-               : sr_conversations_search (bus->service, caller, session_of (m), args->text,
-                                          args->limit, &error);
+  g_autoptr (GPtrArray) messages = NULL;
+  if (denied == NULL)
+    messages = args->text != NULL
+                   ? sr_conversations_search (bus->service, caller, session_of (m), args->text,
+                                              args->limit, &error)
+                   : sr_conversations_get_messages (bus->service, caller, session_of (m),
+                                                    args->offset, args->limit, &error);
   if (messages == NULL) {
     sr_bus_reply_session_error (m, denied, error);
     return;
@@ -461,7 +448,7 @@ method_get_messages (sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
   ConversationArgs *args = g_new0 (ConversationArgs, 1);
   int r = sd_bus_message_read (m, "uu", &args->offset, &args->limit);
-  return with_args (m, userdata, r, args, get_messages_authorized, error);
+  return with_args (m, userdata, r, args, messages_authorized, error);
 }
 
 static int
@@ -472,7 +459,7 @@ method_search_messages (sd_bus_message *m, void *userdata, sd_bus_error *error)
   int r = sd_bus_message_read (m, "su", &text, &args->limit);
   if (r >= 0)
     args->text = g_strdup (text);
-  return with_args (m, userdata, r, args, search_messages_authorized, error);
+  return with_args (m, userdata, r, args, messages_authorized, error);
 }
 
 static int

@@ -1,4 +1,4 @@
-/* Classes of Unicode characters that every part reading text agrees on. */
+/* Classes of characters, and of whole texts, that every part reading text agrees on. */
 #include "common/unichar.h"
 
 gboolean
@@ -56,4 +56,13 @@ sr_unichar_closes (gunichar c)
     return TRUE;
   GUnicodeType type = g_unichar_type (c);
   return type == G_UNICODE_CLOSE_PUNCTUATION || type == G_UNICODE_FINAL_PUNCTUATION;
+}
+
+gboolean
+sr_text_is_blank (const char *text)
+{
+  for (; *text != '\0'; text++)
+    if (!g_ascii_isspace (*text))
+      return FALSE;
+  return TRUE;
 }

@@ -1,4 +1,4 @@
-/* Classes of Unicode characters that every part reading text agrees on. */
+/* Classes of characters, and of whole texts, that every part reading text agrees on. */
 #pragma once
 
 #include <glib.h>
@@ -16,5 +16,8 @@ gboolean sr_unichar_ends_sentence (gunichar c);
 gboolean sr_unichar_ends_sentence_wide (gunichar c);
 /* A quote or bracket that may close a sentence after its full stop. */
 gboolean sr_unichar_closes (gunichar c);
+
+/* Whether @text holds nothing but ASCII white space (what g_strstrip() would empty). */
+gboolean sr_text_is_blank (const char *text);
 
 G_END_DECLS

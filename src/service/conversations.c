@@ -10,6 +10,7 @@
 
 #include "common/durations.h"
 #include "common/errors.h"
+#include "common/unichar.h"
 #include "service/conversation-export.h"
 #include "service/sessions.h"
 
@@ -115,8 +116,7 @@ check_search_text (const char *text, GError **error)
                  SR_CONVERSATIONS_MAX_SEARCH_BYTES);
     return FALSE;
   }
-  g_autofree char *stripped = g_strstrip (g_strdup (text));
-  if (*stripped == '\0') {
+  if (sr_text_is_blank (text)) {
     g_set_error_literal (error, SMARTRAG_ERROR, SMARTRAG_ERROR_INVALID_ARGS,
                          _ ("Invalid search text: it is empty"));
     return FALSE;

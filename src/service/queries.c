@@ -7,6 +7,7 @@
 
 #include "common/durations.h"
 #include "common/errors.h"
+#include "common/unichar.h"
 #include "common/ids.h"
 #include "service/search.h"
 #include "service/sessions.h"
@@ -399,8 +400,7 @@ check_options (SrQueries *queries, const char *question, const SrAskOptions *opt
     return fail (error, SMARTRAG_ERROR_TOO_LARGE,
                  _ ("Invalid question: expected UTF-8 of at most %" PRIu64 " bytes"),
                  queries->limits.max_question_bytes);
-  g_autofree char *stripped = g_strstrip (g_strdup (question));
-  if (*stripped == '\0')
+  if (sr_text_is_blank (question))
     return fail (error, SMARTRAG_ERROR_INVALID_ARGS, _ ("Invalid question: it is empty"));
   if (options->k < 1 || options->k > SR_SEARCH_MAX_K)
     return fail (error, SMARTRAG_ERROR_INVALID_ARGS, _ ("Invalid k: expected 1 to %d sources"),

@@ -4,6 +4,7 @@
 #include <glib/gi18n.h>
 
 #include "common/errors.h"
+#include "common/unichar.h"
 #include "rag/fusion.h"
 #include "service/sessions.h"
 #include "store/chunks.h"
@@ -26,8 +27,7 @@ check_query (const char *text, guint k, GError **error)
                  SR_SEARCH_MAX_QUERY_BYTES);
     return FALSE;
   }
-  g_autofree char *stripped = g_strstrip (g_strdup (text));
-  if (*stripped == '\0') {
+  if (sr_text_is_blank (text)) {
     g_set_error_literal (error, SMARTRAG_ERROR, SMARTRAG_ERROR_INVALID_ARGS,
                          _ ("Invalid search text: it is empty"));
     return FALSE;
