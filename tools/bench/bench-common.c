@@ -779,3 +779,47 @@ bench_daemon_clear (BenchDaemon *d, gboolean keep)
   g_free (d->extract_helper);
   g_free (d->dbus_daemon);
 }
+
+void
+bench_daemon_args_clear (BenchDaemonArgs *args)
+{
+  g_clear_pointer (&args->daemon, g_free);
+  g_clear_pointer (&args->helper, g_free);
+  g_clear_pointer (&args->dbus_daemon, g_free);
+  g_clear_pointer (&args->build_type, g_free);
+}
+
+gboolean
+bench_daemon_resolve (BenchDaemon *d, BenchDaemonArgs *args, int argc, char **argv,
+                      const char *built_daemon, const char *built_helper, const char *built_type,
+                      char **build_type, GError **error)
+{
+  gboolean built_here = FALSE;
+  if (argc == 2) {
+    g_free (args->daemon);
+    args->daemon = g_strdup (argv[1]);
+  } else if (args->daemon == NULL && g_getenv ("SMARTRAGD") != NULL) {
+    args->daemon = g_strdup (g_getenv ("SMARTRAGD"));
+  } else if (args->daemon == NULL) {
+    args->daemon = g_strdup (built_daemon);
+    built_here = TRUE;
+  }
+  if (!g_file_test (args->daemon, G_FILE_TEST_IS_EXECUTABLE))
+    return fail (error, "%s is not an executable smartragd", args->daemon);
+  if (built_helper != NULL) {
+    if (args->helper == NULL && g_getenv ("SMARTRAG_EXTRACT_HELPER") != NULL)
+      args->helper = g_strdup (g_getenv ("SMARTRAG_EXTRACT_HELPER"));
+    else if (args->helper == NULL && built_here)
+      args->helper = g_strdup (built_helper);
+    if (args->helper != NULL && !g_file_test (args->helper, G_FILE_TEST_IS_EXECUTABLE))
+      return fail (error, "%s is not an executable smartrag-extract", args->helper);
+  }
+
+  d->daemon_path = g_steal_pointer (&args->daemon);
+  d->extract_helper = g_steal_pointer (&args->helper);
+  d->dbus_daemon
+      = args->dbus_daemon ? g_steal_pointer (&args->dbus_daemon) : g_strdup ("dbus-daemon");
+  *build_type = args->build_type ? g_steal_pointer (&args->build_type)
+                                 : g_strdup (built_here ? built_type : "unknown");
+  return TRUE;
+}

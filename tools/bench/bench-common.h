@@ -104,4 +104,49 @@ const char *filesystem_name (const char *dir);
 void add_machine (Json *json, BenchDaemon *d);
 void install_signal_handlers (void);
 void json_begin_array (Json *json, const char *name);
+
+/* What a benchmark's command line says of the daemon it measures; NULL when not given. */
+typedef struct {
+  char *daemon;
+  char *helper;
+  char *dbus_daemon;
+  char *build_type;
+} BenchDaemonArgs;
+
+void bench_daemon_args_clear (BenchDaemonArgs *args);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (BenchDaemonArgs, bench_daemon_args_clear)
+
+#define BENCH_OPTION_DAEMON(args)                                                                  \
+  {                                                                                                \
+    "daemon", 0, 0, G_OPTION_ARG_FILENAME, &(args)->daemon,                                        \
+        "The smartragd to measure (default: $SMARTRAGD, else the one built with this benchmark)",  \
+        "PATH"                                                                                     \
+  }
+#define BENCH_OPTION_EXTRACT_HELPER(args)                                                          \
+  {                                                                                                \
+    "extract-helper", 0, 0, G_OPTION_ARG_FILENAME, &(args)->helper,                                \
+        "The smartrag-extract the daemon runs (default: $SMARTRAG_EXTRACT_HELPER, else this "      \
+        "build's for this build's daemon, else the daemon's own)",                                 \
+        "PATH"                                                                                     \
+  }
+#define BENCH_OPTION_DBUS_DAEMON(args)                                                             \
+  {                                                                                                \
+    "dbus-daemon", 0, 0, G_OPTION_ARG_FILENAME, &(args)->dbus_daemon,                              \
+        "The dbus-daemon for the private bus (default: from PATH)", "PATH"                         \
+  }
+#define BENCH_OPTION_BUILD_TYPE(args)                                                              \
+  {                                                                                                \
+    "build-type", 0, 0, G_OPTION_ARG_STRING, &(args)->build_type,                                  \
+        "Build type to report for the daemon (default: this build's, or unknown with --daemon)",   \
+        "TYPE"                                                                                     \
+  }
+
+/* Settles what @args left open and fills @d and @build_type. The daemon is the positional
+ * argument (@argc 2), else --daemon, else $SMARTRAGD, else @built_daemon; with
+ * @built_helper, the reader is --extract-helper, else $SMARTRAG_EXTRACT_HELPER, else
+ * @built_helper for the built daemon. Only the daemon built next to the benchmark is known
+ * to have @built_type. */
+gboolean bench_daemon_resolve (BenchDaemon *d, BenchDaemonArgs *args, int argc, char **argv,
+                               const char *built_daemon, const char *built_helper,
+                               const char *built_type, char **build_type, GError **error);
 void json_end_array (Json *json);

@@ -569,18 +569,11 @@ run (Bench *b, Results *r, GError **error)
 static gboolean
 parse_arguments (Bench *b, int *argc, char ***argv, GError **error)
 {
-  g_autofree char *daemon = NULL;
-  g_autofree char *build_type = NULL;
-  g_autofree char *dbus_daemon = NULL;
+  g_auto (BenchDaemonArgs) args = { 0 };
   const GOptionEntry entries[] = {
-    { "daemon", 0, 0, G_OPTION_ARG_FILENAME, &daemon,
-      "The smartragd to measure (default: $SMARTRAGD, else the one built with this benchmark)",
-      "PATH" },
-    { "dbus-daemon", 0, 0, G_OPTION_ARG_FILENAME, &dbus_daemon,
-      "The dbus-daemon for the private bus (default: from PATH)", "PATH" },
-    { "build-type", 0, 0, G_OPTION_ARG_STRING, &build_type,
-      "Build type to report for the daemon (default: this build's, or unknown with --daemon)",
-      "TYPE" },
+    BENCH_OPTION_DAEMON (&args),
+    BENCH_OPTION_DBUS_DAEMON (&args),
+    BENCH_OPTION_BUILD_TYPE (&args),
     { "starts", 0, 0, G_OPTION_ARG_INT, &b->starts, "Starts per state (default 10)", "N" },
     { "calls", 0, 0, G_OPTION_ARG_INT, &b->calls,
       "Measured calls per method and phase (default 2000)", "N" },
@@ -600,25 +593,8 @@ parse_arguments (Bench *b, int *argc, char ***argv, GError **error)
   if (b->starts < 1 || b->calls < 1 || b->sessions < 0)
     return fail (error, "--starts and --calls must be at least 1, --sessions at least 0");
 
-  /* Only the daemon built next to this benchmark is known to have this build's type. */
-  gboolean built_here = FALSE;
-  if (*argc == 2) {
-    g_free (daemon);
-    daemon = g_strdup ((*argv)[1]);
-  } else if (daemon == NULL && g_getenv ("SMARTRAGD") != NULL) {
-    daemon = g_strdup (g_getenv ("SMARTRAGD"));
-  } else if (daemon == NULL) {
-    daemon = g_strdup (SMARTRAGD_PATH);
-    built_here = TRUE;
-  }
-  if (!g_file_test (daemon, G_FILE_TEST_IS_EXECUTABLE))
-    return fail (error, "%s is not an executable smartragd", daemon);
-
-  b->d.daemon_path = g_steal_pointer (&daemon);
-  b->d.dbus_daemon = dbus_daemon ? g_steal_pointer (&dbus_daemon) : g_strdup ("dbus-daemon");
-  b->build_type = build_type ? g_steal_pointer (&build_type)
-                             : g_strdup (built_here ? SMARTRAGD_BUILD_TYPE : "unknown");
-  return TRUE;
+  return bench_daemon_resolve (&b->d, &args, *argc, *argv, SMARTRAGD_PATH, NULL,
+                               SMARTRAGD_BUILD_TYPE, &b->build_type, error);
 }
 
 int

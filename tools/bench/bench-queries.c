@@ -1684,25 +1684,14 @@ bench_cleanup (Bench *b)
 static gboolean
 parse_arguments (Bench *b, int *argc, char ***argv, GError **error)
 {
-  g_autofree char *daemon = NULL;
-  g_autofree char *build_type = NULL;
-  g_autofree char *dbus_daemon = NULL;
-  g_autofree char *helper = NULL;
   g_autofree char *python = NULL;
   g_autofree char *fake_ollama = NULL;
+  g_auto (BenchDaemonArgs) args = { 0 };
   const GOptionEntry entries[] = {
-    { "daemon", 0, 0, G_OPTION_ARG_FILENAME, &daemon,
-      "The smartragd to measure (default: $SMARTRAGD, else the one built with this benchmark)",
-      "PATH" },
-    { "extract-helper", 0, 0, G_OPTION_ARG_FILENAME, &helper,
-      "The smartrag-extract the daemon runs (default: $SMARTRAG_EXTRACT_HELPER, else this "
-      "build's for this build's daemon, else the daemon's own)",
-      "PATH" },
-    { "dbus-daemon", 0, 0, G_OPTION_ARG_FILENAME, &dbus_daemon,
-      "The dbus-daemon for the private bus (default: from PATH)", "PATH" },
-    { "build-type", 0, 0, G_OPTION_ARG_STRING, &build_type,
-      "Build type to report for the daemon (default: this build's, or unknown with --daemon)",
-      "TYPE" },
+    BENCH_OPTION_DAEMON (&args),
+    BENCH_OPTION_EXTRACT_HELPER (&args),
+    BENCH_OPTION_DBUS_DAEMON (&args),
+    BENCH_OPTION_BUILD_TYPE (&args),
     { "chunks", 0, 0, G_OPTION_ARG_INT64, &b->chunks_goal,
       "Fill the session to at least N chunks (default 100000)", "N" },
     { "fill-document-kb", 0, 0, G_OPTION_ARG_INT, &b->fill_document_kb,
@@ -1741,33 +1730,11 @@ parse_arguments (Bench *b, int *argc, char ***argv, GError **error)
       || b->ttft_questions < 1)
     return fail (error, "sizes and counts must be at least 1");
 
-  /* Only the daemon built next to this benchmark is known to have this build's type. */
-  gboolean built_here = FALSE;
-  if (*argc == 2) {
-    g_free (daemon);
-    daemon = g_strdup ((*argv)[1]);
-  } else if (daemon == NULL && g_getenv ("SMARTRAGD") != NULL) {
-    daemon = g_strdup (g_getenv ("SMARTRAGD"));
-  } else if (daemon == NULL) {
-    daemon = g_strdup (SMARTRAGD_PATH);
-    built_here = TRUE;
-  }
-  if (!g_file_test (daemon, G_FILE_TEST_IS_EXECUTABLE))
-    return fail (error, "%s is not an executable smartragd", daemon);
-  if (helper == NULL && g_getenv ("SMARTRAG_EXTRACT_HELPER") != NULL)
-    helper = g_strdup (g_getenv ("SMARTRAG_EXTRACT_HELPER"));
-  else if (helper == NULL && built_here)
-    helper = g_strdup (SMARTRAG_EXTRACT_PATH);
-  if (helper != NULL && !g_file_test (helper, G_FILE_TEST_IS_EXECUTABLE))
-    return fail (error, "%s is not an executable smartrag-extract", helper);
-
-  b->d.daemon_path = g_steal_pointer (&daemon);
-  b->d.extract_helper = g_steal_pointer (&helper);
-  b->d.dbus_daemon = dbus_daemon ? g_steal_pointer (&dbus_daemon) : g_strdup ("dbus-daemon");
+  if (!bench_daemon_resolve (&b->d, &args, *argc, *argv, SMARTRAGD_PATH, SMARTRAG_EXTRACT_PATH,
+                             SMARTRAGD_BUILD_TYPE, &b->build_type, error))
+    return FALSE;
   b->python = python ? g_steal_pointer (&python) : g_strdup ("python3");
   b->fake_ollama = fake_ollama ? g_steal_pointer (&fake_ollama) : g_strdup (FAKE_OLLAMA_PATH);
-  b->build_type = build_type ? g_steal_pointer (&build_type)
-                             : g_strdup (built_here ? SMARTRAGD_BUILD_TYPE : "unknown");
   return TRUE;
 }
 
