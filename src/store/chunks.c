@@ -54,7 +54,7 @@ insert_chunk (SrStore *store, sqlite3_stmt *stmt, const char *document_id, const
 static gboolean
 replace_rows (SrStore *store, const char *document_id, const char *session_id,
               const SrChunkRow *chunks, guint n_chunks, const float *vectors, guint dimensions,
-              const char *model, gint64 now, GArray *ids, GError **error)
+              const char *model, gint64 now, GArray *ids, gboolean *yielded, GError **error)
 {
   const char *doing = _ ("store the document's chunks");
   g_autoptr (sqlite3_stmt) clear
@@ -75,7 +75,8 @@ replace_rows (SrStore *store, const char *document_id, const char *session_id,
   for (guint i = 0; i < n_chunks; i++)
     if (!insert_chunk (store, insert, document_id, session_id, &chunks[i],
                        vectors ? vectors + (gsize) i * dimensions : NULL, dimensions, model, ids,
-                       error))
+                       error)
+        || !sr_store_yield (store, yielded, error))
       return FALSE;
 
   g_autoptr (sqlite3_stmt) done = sr_store_statement (
@@ -98,22 +99,43 @@ replace_rows (SrStore *store, const char *document_id, const char *session_id,
   return TRUE;
 }
 
+static void
+remove_rows (SrStore *store, const char *document_id)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (sqlite3_stmt) clear
+      = sr_store_statement (store, "DELETE FROM chunks WHERE document_id = ?1", &error);
+  if (clear == NULL || !sr_store_begin (store, &error))
+    return;
+  sqlite3_bind_text (clear, 1, document_id, -1, SQLITE_STATIC);
+  if (sqlite3_step (clear) != SQLITE_DONE) {
+    sr_store_rollback (store);
+    return;
+  }
+  sr_store_commit (store, NULL);
+}
+
 gboolean
 sr_store_chunks_replace (SrStore *store, const char *document_id, const char *session_id,
                          const SrChunkRow *chunks, guint n_chunks, const float *vectors,
                          guint dimensions, const char *model, gint64 now, GArray *ids,
                          GError **error)
 {
+  gboolean yielded = FALSE;
   if (!sr_store_begin (store, error))
     return FALSE;
-  if (!replace_rows (store, document_id, session_id, chunks, n_chunks, vectors, dimensions, model,
-                     now, ids, error)) {
-    sr_store_rollback (store);
-    if (ids != NULL)
-      g_array_set_size (ids, 0);
-    return FALSE;
-  }
-  return sr_store_commit (store, error);
+  if (replace_rows (store, document_id, session_id, chunks, n_chunks, vectors, dimensions, model,
+                    now, ids, &yielded, error)
+      && sr_store_commit (store, error))
+    return TRUE;
+  sr_store_rollback (store);
+  if (ids != NULL)
+    g_array_set_size (ids, 0);
+  /* What was committed before stays until the document is processed again; removed now,
+   * the document is not half searchable meanwhile. A failure here changes nothing of that. */
+  if (yielded)
+    remove_rows (store, document_id);
+  return FALSE;
 }
 
 static SrChunkHit *

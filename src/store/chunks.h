@@ -15,10 +15,12 @@ typedef struct {
 } SrChunkRow;
 
 /* Replaces every chunk of a document with @chunks (and @vectors: n × @dimensions floats,
- * or NULL) in one transaction, sets the document's chunk_count, state "ready" and
- * progress 1, so a document is either fully searchable or not at all. Running it again
- * after an interruption is safe. Returns the chunks' row ids (their vector labels) in
- * @ids when not NULL. */
+ * or NULL), sets the document's chunk_count, state "ready" and progress 1. Another
+ * thread that waits to write goes in between two chunks (sr_store_yield): a big document
+ * never holds the main loop's writes up for long. So until the document is ready, a
+ * search may find some of its chunks; on failure those are removed again. Running it
+ * again after an interruption is safe. Returns the chunks' row ids (their vector labels)
+ * in @ids when not NULL. */
 gboolean sr_store_chunks_replace (SrStore *store, const char *document_id, const char *session_id,
                                   const SrChunkRow *chunks, guint n_chunks, const float *vectors,
                                   guint dimensions, const char *model, gint64 now, GArray *ids,

@@ -16,11 +16,18 @@
 #define BUSY_TIMEOUT_MS 5000
 
 /* What the connections to one database share. Every write transaction of the process
- * holds write_lock, so a connection that finds the database locked waits on the mutex,
- * woken the moment the writer commits, instead of sleeping in SQLite's coarse steps. */
+ * holds the write lock, so a connection that finds the database locked waits on it, woken
+ * the moment the writer commits, instead of sleeping in SQLite's coarse steps. The lock is
+ * a ticket lock: writers take turns in the order they came, so a long job that commits in
+ * steps lets the main loop's short writes in between instead of taking the lock back
+ * before they wake. */
 typedef struct {
-  GMutex write_lock;
-  GThread *writer; /* the thread holding write_lock, NULL when none does */
+  GMutex write_lock; /* guards the three fields below */
+  GCond write_turn;
+  guint64 next_ticket;
+  guint64 serving;
+  GThread *writer; /* the thread whose turn it is, NULL when none writes */
+  guint blocked;   /* statements outside a transaction waiting in the busy handler */
   GMutex pool_lock;
   GPtrArray *idle; /* SrStore: connections for other threads, not in use */
   guint leased;
@@ -237,7 +244,16 @@ wait_for_writer (void *data, int attempts)
     return 0;
   GThread *writer = g_atomic_pointer_get (&family->writer);
   if (writer != NULL && writer != g_thread_self ()) {
+    /* Counted, so that a long job that yields (sr_store_yield) lets this one in too. */
+    gint64 deadline = g_get_monotonic_time () + 100 * G_TIME_SPAN_MILLISECOND;
     g_mutex_lock (&family->write_lock);
+    family->blocked++;
+    guint64 turn = family->serving;
+    while (family->writer != NULL && family->serving == turn)
+      if (!g_cond_wait_until (&family->write_turn, &family->write_lock, deadline))
+        break;
+    family->blocked--;
+    g_cond_broadcast (&family->write_turn);
     g_mutex_unlock (&family->write_lock);
     return 1;
   }
@@ -295,6 +311,7 @@ sr_store_open (const char *state_dir, GError **error)
   }
   Family *family = g_new0 (Family, 1);
   g_mutex_init (&family->write_lock);
+  g_cond_init (&family->write_turn);
   g_mutex_init (&family->pool_lock);
   family->idle = g_ptr_array_new ();
   return store_new (g_steal_pointer (&path), db, family, NULL);
@@ -328,6 +345,7 @@ sr_store_close (SrStore *store)
   g_ptr_array_unref (family->idle);
   close_connection (store);
   g_mutex_clear (&family->write_lock);
+  g_cond_clear (&family->write_turn);
   g_mutex_clear (&family->pool_lock);
   g_free (family);
 }
@@ -408,8 +426,13 @@ sr_store_statement (SrStore *store, const char *sql, GError **error)
 void
 sr_store_lock_writes (SrStore *store)
 {
-  g_mutex_lock (&store->family->write_lock);
-  g_atomic_pointer_set (&store->family->writer, g_thread_self ());
+  Family *family = store->family;
+  g_mutex_lock (&family->write_lock);
+  guint64 ticket = family->next_ticket++;
+  while (family->serving != ticket)
+    g_cond_wait (&family->write_turn, &family->write_lock);
+  g_atomic_pointer_set (&family->writer, g_thread_self ());
+  g_mutex_unlock (&family->write_lock);
   store->writing = TRUE;
 }
 
@@ -418,9 +441,49 @@ sr_store_unlock_writes (SrStore *store)
 {
   if (!store->writing)
     return;
+  Family *family = store->family;
   store->writing = FALSE;
-  g_atomic_pointer_set (&store->family->writer, NULL);
-  g_mutex_unlock (&store->family->write_lock);
+  g_mutex_lock (&family->write_lock);
+  g_atomic_pointer_set (&family->writer, NULL);
+  family->serving++;
+  g_cond_broadcast (&family->write_turn);
+  g_mutex_unlock (&family->write_lock);
+}
+
+gboolean
+sr_store_writers_waiting (SrStore *store)
+{
+  Family *family = store->family;
+  g_mutex_lock (&family->write_lock);
+  gboolean waiting = family->next_ticket - family->serving > 1 || family->blocked > 0;
+  g_mutex_unlock (&family->write_lock);
+  return waiting;
+}
+
+/* After a commit: lets the statements that waited in the busy handler write before this
+ * thread takes the lock again, as the waiting transactions do by their tickets. */
+static void
+let_blocked_through (Family *family)
+{
+  gint64 deadline = g_get_monotonic_time () + 20 * G_TIME_SPAN_MILLISECOND;
+  g_mutex_lock (&family->write_lock);
+  while (family->blocked > 0)
+    if (!g_cond_wait_until (&family->write_turn, &family->write_lock, deadline))
+      break;
+  g_mutex_unlock (&family->write_lock);
+}
+
+gboolean
+sr_store_yield (SrStore *store, gboolean *yielded, GError **error)
+{
+  if (!store->writing || !sr_store_writers_waiting (store))
+    return TRUE;
+  if (!sr_store_commit (store, error))
+    return FALSE;
+  *yielded = TRUE;
+  let_blocked_through (store->family);
+  /* A new ticket: every transaction that was waiting goes first. */
+  return sr_store_begin (store, error);
 }
 
 gboolean
@@ -518,9 +581,16 @@ sr_store_check_writable (SrStore *store, GError **error)
 {
   /* A transaction of ours under way proves the database writable, and waiting for it
    * would stall the main loop, where health is asked. */
-  if (!g_mutex_trylock (&store->family->write_lock))
+  Family *family = store->family;
+  g_mutex_lock (&family->write_lock);
+  gboolean idle = family->serving == family->next_ticket;
+  if (idle) {
+    family->next_ticket++;
+    g_atomic_pointer_set (&family->writer, g_thread_self ());
+  }
+  g_mutex_unlock (&family->write_lock);
+  if (!idle)
     return TRUE;
-  g_atomic_pointer_set (&store->family->writer, g_thread_self ());
   store->writing = TRUE;
 
   /* BEGIN IMMEDIATE takes the write lock, so a read-only database, or one locked by

@@ -57,6 +57,13 @@ void sr_store_set_data_full (SrStore *store, const char *key, gpointer data,
  * other than the main one writes must not look like another process's lock to health. */
 void sr_store_lock_writes (SrStore *store);
 void sr_store_unlock_writes (SrStore *store);
+/* Whether another thread waits for the write lock this connection holds. */
+gboolean sr_store_writers_waiting (SrStore *store);
+/* Inside a long transaction: when another thread waits to write, commits what is written
+ * so far, lets it (and any other waiting) write, and begins again; @yielded becomes TRUE.
+ * A long job calls this between its steps so that the main loop never waits long for a
+ * write of its own. On error no transaction is open. */
+gboolean sr_store_yield (SrStore *store, gboolean *yielded, GError **error);
 gboolean sr_store_commit (SrStore *store, GError **error);
 void sr_store_rollback (SrStore *store);
 

@@ -608,6 +608,66 @@ test_chunks_vectors_and_cascade (Fixture *f, gconstpointer data)
   g_assert_cmpuint (hits->len, ==, 0);
 }
 
+/* A big document stored on a worker thread: the writes of the main loop, a statement on
+ * its own and a transaction, go in between its chunks instead of waiting for all of them
+ * (a whole 8 MB text used to hold every other write back for seconds). */
+#define BIG_DOCUMENT_CHUNKS 30000
+
+typedef struct {
+  SrStore *connection;
+  SrChunkRow *rows;
+  gint done;
+  GError *error;
+} BigReplace;
+
+static gpointer
+replace_big (gpointer data)
+{
+  BigReplace *r = data;
+  sr_store_chunks_replace (r->connection, DOC_A, SESSION, r->rows, BIG_DOCUMENT_CHUNKS, NULL, 0,
+                           NULL, 1, NULL, &r->error);
+  g_atomic_int_set (&r->done, 1);
+  return NULL;
+}
+
+static void
+test_chunks_replace_lets_writes_in (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) texts = g_ptr_array_new_with_free_func (g_free);
+  g_autofree SrChunkRow *rows = g_new0 (SrChunkRow, BIG_DOCUMENT_CHUNKS);
+  for (guint i = 0; i < BIG_DOCUMENT_CHUNKS; i++) {
+    g_ptr_array_add (texts, filler_text (i));
+    rows[i] = (SrChunkRow){ i, texts->pdata[i], 0, "" };
+  }
+  add_document (f, DOC_A, SESSION, SHA_X, 1);
+  BigReplace r = { .connection = sr_store_acquire (f->store, &error), .rows = rows };
+  g_assert_no_error (error);
+
+  GThread *thread = g_thread_new ("replace", replace_big, &r);
+  /* The worker is inside its transaction by then: 30,000 chunks take far longer. */
+  g_usleep (20000);
+  g_assert_cmpint (g_atomic_int_get (&r.done), ==, 0);
+  /* A statement outside a transaction, then a transaction, as the main loop writes. */
+  g_assert_true (sr_store_session_touch (f->store, SESSION, 2, &error));
+  g_assert_no_error (error);
+  g_assert_true (sr_store_begin (f->store, &error));
+  g_assert_true (sr_store_session_touch (f->store, SESSION, 3, &error));
+  g_assert_true (sr_store_commit (f->store, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (g_atomic_int_get (&r.done), ==, 0);
+
+  g_thread_join (thread);
+  g_assert_no_error (r.error);
+  sr_store_release (r.connection);
+  g_autoptr (SrDocumentRecord) doc = sr_store_document_get (f->store, DOC_A, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (doc->state, ==, "ready");
+  g_assert_cmpuint (doc->chunk_count, ==, BIG_DOCUMENT_CHUNKS);
+  g_autoptr (SrSessionRecord) session = sr_store_session_get (f->store, SESSION, &error);
+  g_assert_cmpint (session->last_active, ==, 3);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -618,6 +678,7 @@ main (int argc, char **argv)
   ADD ("/documents-store/state-and-unfinished", test_state_and_unfinished);
   ADD ("/documents-store/delete-and-orphans", test_delete_and_orphans);
   ADD ("/documents-store/chunks/replace", test_chunks_replace);
+  ADD ("/documents-store/chunks/replace-lets-writes-in", test_chunks_replace_lets_writes_in);
   ADD ("/documents-store/chunks/search-text", test_chunks_search_text);
   ADD ("/documents-store/chunks/search-session-isolation", test_chunks_search_session_isolation);
   ADD ("/documents-store/chunks/search-common-words", test_chunks_search_common_words);
