@@ -170,8 +170,8 @@ sr_store_token_touch (SrStore *store, const char *id, gint64 now, gboolean *done
   *done = FALSE;
   if (!sr_store_try_lock_writes (store))
     return TRUE;
-  g_autoptr (sqlite3_stmt) stmt = sr_store_statement (
-      store, "UPDATE tokens SET last_used = max(coalesce(last_used, 0), ?2) WHERE id = ?1", error);
+  g_autoptr (sqlite3_stmt) stmt
+      = sr_store_statement (store, "UPDATE tokens SET last_used = ?2 WHERE id = ?1", error);
   gboolean ok = stmt != NULL;
   if (ok) {
     sqlite3_bind_text (stmt, 1, id, -1, SQLITE_STATIC);

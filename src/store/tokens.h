@@ -35,8 +35,8 @@ SrTokenRecord *sr_store_token_lookup (SrStore *store, const char *id, GError **e
 /* Deletes @id only if @owner_uid owns it; SMARTRAG_ERROR_NOT_FOUND otherwise. */
 gboolean sr_store_token_delete (SrStore *store, const char *id, guint32 owner_uid, GError **error);
 
-/* Sets last_used to @now unless it is later already. It never waits for another writer of
- * ours: with the write lock taken it does nothing and sets @done to FALSE. */
+/* Sets last_used to @now. It never waits for another writer of ours: with the write lock
+ * taken it does nothing and sets @done to FALSE. */
 gboolean sr_store_token_touch (SrStore *store, const char *id, gint64 now, gboolean *done,
                                GError **error);
 
