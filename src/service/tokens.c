@@ -27,8 +27,8 @@ invalid (GError **error, const char *format, ...)
   return FALSE;
 }
 
-static gboolean
-check_name (const char *name, GError **error)
+gboolean
+sr_tokens_check_name (const char *name, GError **error)
 {
   size_t len = strlen (name);
 
@@ -101,7 +101,7 @@ sr_tokens_create (SrService *service, const SrCaller *caller, const char *name, 
                   char **out_token, GError **error)
 {
   g_return_val_if_fail (name != NULL, FALSE);
-  if (!check_name (name, error) || !check_quota (service, caller, error))
+  if (!sr_tokens_check_name (name, error) || !check_quota (service, caller, error))
     return FALSE;
 
   g_autoptr (SrTokenRecord) record = g_new0 (SrTokenRecord, 1);

@@ -19,6 +19,10 @@ G_BEGIN_DECLS
 #define SR_TOKEN_SECRET_BYTES 32
 #define SR_TOKEN_LENGTH       (sizeof SR_TOKEN_PREFIX - 1 + SR_ID_LENGTH + 1 + 2 * SR_TOKEN_SECRET_BYTES)
 
+/* A token's name: one line of UTF-8, not blank, at most SR_TOKEN_NAME_MAX_BYTES bytes.
+ * Faces check it before asking for authorization, so a bad call never prompts anyone. */
+gboolean sr_tokens_check_name (const char *name, GError **error);
+
 /* Makes a token for the caller named @name (one line of UTF-8, 1 to
  * SR_TOKEN_NAME_MAX_BYTES bytes). @out_token is the only copy of the secret there will ever
  * be: only its hash is stored, and it is never logged. TOO_LARGE when the caller holds
