@@ -44,8 +44,8 @@ gboolean sr_tokens_revoke (SrService *service, const SrCaller *caller, const cha
 /* Checks a bearer token: on success the uid it acts as and its id (for the token
  * listeners). UNAUTHENTICATED with one message for anything wrong with it (malformed,
  * unknown, revoked, wrong secret); FAILED only when the database fails. One read by
- * primary key, and a write at most once a minute per token that never waits: fit for
- * the main loop. */
+ * primary key, and a write at most once a minute per token that never waits: meant for
+ * the main loop, whose database connection it uses, as every operation here does. */
 gboolean sr_tokens_authenticate (SrService *service, const char *bearer, guint32 *out_uid,
                                  char **out_token_id, GError **error);
 
