@@ -7,6 +7,7 @@
 #include "bus/bus-private.h"
 #include "bus/options.h"
 #include "service/health.h"
+#include "service/queries.h"
 #include "service/sessions.h"
 #include "service/tokens.h"
 
@@ -207,9 +208,35 @@ property_version (sd_bus *sdbus, const char *path, const char *interface, const 
   return sd_bus_message_append (reply, "s", PACKAGE_VERSION);
 }
 
+/* Both are read from the configuration at start, so they never change while the daemon
+ * runs; which generator "auto" picks for a question is GetHealth's, not a property's. */
+static int
+property_embedding_backend (sd_bus *sdbus, const char *path, const char *interface,
+                            const char *property, sd_bus_message *reply, void *userdata,
+                            sd_bus_error *error)
+{
+  SrBus *bus = userdata;
+  SrEmbedder *embedder = sr_service_embedder (bus->service);
+  return sd_bus_message_append (reply, "s", embedder != NULL ? embedder->klass->name : "");
+}
+
+static int
+property_generation_backend (sd_bus *sdbus, const char *path, const char *interface,
+                             const char *property, sd_bus_message *reply, void *userdata,
+                             sd_bus_error *error)
+{
+  SrBus *bus = userdata;
+  SrQueries *queries = sr_service_queries (bus->service);
+  return sd_bus_message_append (reply, "s", queries != NULL ? sr_queries_backend (queries) : "");
+}
+
 static const sd_bus_vtable daemon_vtable[] = {
   SD_BUS_VTABLE_START (0),
   SD_BUS_PROPERTY ("Version", "s", property_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+  SD_BUS_PROPERTY ("EmbeddingBackend", "s", property_embedding_backend, 0,
+                   SD_BUS_VTABLE_PROPERTY_CONST),
+  SD_BUS_PROPERTY ("GenerationBackend", "s", property_generation_backend, 0,
+                   SD_BUS_VTABLE_PROPERTY_CONST),
   SD_BUS_METHOD_WITH_ARGS ("CreateSession", SD_BUS_ARGS ("a{sv}", options),
                            SD_BUS_RESULT ("o", session), method_create_session,
                            SD_BUS_VTABLE_UNPRIVILEGED),

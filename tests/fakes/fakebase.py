@@ -95,6 +95,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):  # quiet: tests read /_requests instead
         pass
 
+    def setup(self):
+        super().setup()
+        # Real model servers (Ollama is written in Go, whose sockets send at once) do not
+        # hold small writes back; Python's do, and a first token written 20 ms after the
+        # headers would wait for the client's delayed acknowledgement.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def handle(self):
         # A client that gives up on a stream (cancel, timeout) closes the connection
         # under us: that is a test going as planned, not an error to print.

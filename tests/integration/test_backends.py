@@ -247,6 +247,8 @@ class OllamaTests(BackendTestCase):
         self.assertTrue(health["reachable"])
         self.assertTrue(health["has_model"])
         self.assertGreater(health["checked_at"], 0)
+        self.assertEqual(self.get(self.me, DAEMON_PATH, "GenerationBackend",
+                                  interface=DAEMON_IFACE), ("s", "ollama"))
 
     def test_backend_option(self):
         stats = self.ask_and_wait("When was the harbour built?", backend="builtin")[2]
@@ -308,6 +310,10 @@ class AutoWithOllamaTests(BackendTestCase):
         events = self.follow(self.ask("When was the harbour built?"))
         self.assertEqual(self.tokens(events), FAKE_TOKENS)
         self.assertEqual(events[-1][1][1]["backend"], "ollama")
+        # The property says what is configured; which one answers is the answer's (and
+        # health's) to say.
+        self.assertEqual(self.get(self.me, DAEMON_PATH, "GenerationBackend",
+                                  interface=DAEMON_IFACE), ("s", "auto"))
         loads = [r for r in self.fake.requests("/api/chat") if not r["body"]["messages"]]
         self.assertEqual(len(loads), 1)
 

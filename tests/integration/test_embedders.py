@@ -126,6 +126,8 @@ class EmbedderTests(DocumentTestCase):
         self.assertEqual(embedding["server"], "available")
         self.assertEqual(embedding["dimensions"], DIMENSIONS)
         self.assertGreater(embedding["checked_at"], 0)
+        self.assertEqual(self.get(self.me, harness.DAEMON_PATH, "EmbeddingBackend",
+                                  interface=harness.DAEMON_IFACE), ("s", "ollama"))
 
         doc = self.add_text("Lighthouse", LIGHTHOUSE)
         self.assertEqual(self.wait_settled(doc)[-1], "ready")
