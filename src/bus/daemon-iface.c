@@ -1,13 +1,15 @@
-/* org.smartrag.Daemon at /org/smartrag/Daemon: sessions and health. */
+/* org.smartrag.Daemon at /org/smartrag/Daemon: sessions, health and API tokens. */
 #include "build-config.h"
 
 #include <glib/gi18n.h>
+#include <string.h>
 
 #include "bus/bus-private.h"
 #include "bus/options.h"
 #include "service/health.h"
 #include "service/queries.h"
 #include "service/sessions.h"
+#include "service/tokens.h"
 
 typedef struct {
   char *title;
@@ -111,6 +113,94 @@ method_get_health (sd_bus_message *m, void *userdata, sd_bus_error *error)
   return sd_bus_send (NULL, reply, NULL);
 }
 
+static void
+create_token_authorized (SrBus *bus, sd_bus_message *m, const SrCaller *caller,
+                         const GError *denied, gpointer data)
+{
+  const char *name = data;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *id = NULL;
+  char *token = NULL;
+
+  if (denied != NULL) {
+    sr_bus_reply_error (m, denied);
+    return;
+  }
+  if (!sr_tokens_create (bus->service, caller, name, &id, &token, &error)) {
+    sr_bus_reply_error (m, error);
+    return;
+  }
+  sd_bus_reply_method_return (m, "ss", id, token);
+  explicit_bzero (token, strlen (token));
+  g_free (token);
+}
+
+static int
+method_create_token (sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+  SrBus *bus = userdata;
+  g_autoptr (GError) local = NULL;
+  const char *name;
+
+  int r = sd_bus_message_read (m, "s", &name);
+  if (r < 0)
+    return r;
+  /* Checked before polkit is asked, so a bad call never prompts anyone. */
+  if (!sr_tokens_check_name (name, &local))
+    return sr_bus_set_error (error, local);
+  return sr_bus_authorize (bus, m, SR_GRANT_USE, create_token_authorized, g_strdup (name), g_free,
+                           error);
+}
+
+static int
+method_list_tokens (sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+  SrBus *bus = userdata;
+  SrCaller caller;
+  g_autoptr (GError) local = NULL;
+  g_autoptr (GPtrArray) tokens = NULL;
+  int r;
+
+  if ((r = sr_bus_caller (bus, m, &caller, error)) < 0)
+    return r;
+  if (!sr_tokens_list (bus->service, &caller, &tokens, &local))
+    return sr_bus_set_error (error, local);
+
+  g_autoptr (sd_bus_message) reply = NULL;
+  if ((r = sd_bus_message_new_method_return (m, &reply)) < 0
+      || (r = sd_bus_message_open_container (reply, 'a', "(sst)")) < 0)
+    return r;
+  for (guint i = 0; i < tokens->len; i++) {
+    const SrTokenRecord *token = tokens->pdata[i];
+    if ((r = sd_bus_message_append (reply, "(sst)", token->id, token->name,
+                                    (guint64) token->created_at))
+        < 0)
+      return r;
+  }
+  if ((r = sd_bus_message_close_container (reply)) < 0)
+    return r;
+  return sd_bus_send (NULL, reply, NULL);
+}
+
+/* No polkit question: taking back one's own credential must work for anyone, also after
+ * an administrator withdrew org.smartrag.use. */
+static int
+method_revoke_token (sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+  SrBus *bus = userdata;
+  SrCaller caller;
+  g_autoptr (GError) local = NULL;
+  const char *id;
+  int r;
+
+  if ((r = sd_bus_message_read (m, "s", &id)) < 0
+      || (r = sr_bus_caller (bus, m, &caller, error)) < 0)
+    return r;
+  if (!sr_tokens_revoke (bus->service, &caller, id, &local))
+    return sr_bus_set_error (error, local);
+  return sd_bus_reply_method_return (m, "");
+}
+
 static int
 property_version (sd_bus *sdbus, const char *path, const char *interface, const char *property,
                   sd_bus_message *reply, void *userdata, sd_bus_error *error)
@@ -155,6 +245,13 @@ static const sd_bus_vtable daemon_vtable[] = {
   SD_BUS_METHOD_WITH_ARGS ("GetHealth", SD_BUS_NO_ARGS,
                            SD_BUS_RESULT ("s", status, "a{sv}", components), method_get_health,
                            SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS ("CreateToken", SD_BUS_ARGS ("s", name),
+                           SD_BUS_RESULT ("s", id, "s", token), method_create_token,
+                           SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS ("ListTokens", SD_BUS_NO_ARGS, SD_BUS_RESULT ("a(sst)", tokens),
+                           method_list_tokens, SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS ("RevokeToken", SD_BUS_ARGS ("s", id), SD_BUS_NO_RESULT,
+                           method_revoke_token, SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_VTABLE_END,
 };
 

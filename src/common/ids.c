@@ -1,33 +1,46 @@
-/* Object ids: 32 lowercase hex characters from the kernel's random source. */
+/* Object ids: 32 lowercase hex characters from the kernel's random source; random bytes. */
 #include "common/ids.h"
 
 #include <errno.h>
 #include <sys/random.h>
 
-char *
-sr_id_new (void)
+void
+sr_random_bytes (guint8 *buffer, gsize length)
 {
-  static const char hex[] = "0123456789abcdef";
-  guint8 raw[SR_ID_LENGTH / 2];
-  size_t filled = 0;
+  gsize filled = 0;
 
-  while (filled < sizeof raw) {
-    ssize_t n = getrandom (raw + filled, sizeof raw - filled, 0);
+  while (filled < length) {
+    ssize_t n = getrandom (buffer + filled, length - filled, 0);
     if (n < 0) {
       if (errno == EINTR)
         continue;
       g_error ("getrandom() failed: %s", g_strerror (errno));
     }
-    filled += (size_t) n;
+    filled += (gsize) n;
   }
+}
 
-  char *id = g_malloc (SR_ID_LENGTH + 1);
-  for (size_t i = 0; i < sizeof raw; i++) {
-    id[2 * i] = hex[raw[i] >> 4];
-    id[2 * i + 1] = hex[raw[i] & 0xf];
+char *
+sr_hex_encode (const guint8 *bytes, gsize length)
+{
+  static const char hex[] = "0123456789abcdef";
+  char *text = g_malloc (2 * length + 1);
+
+  for (gsize i = 0; i < length; i++) {
+    text[2 * i] = hex[bytes[i] >> 4];
+    text[2 * i + 1] = hex[bytes[i] & 0xf];
   }
-  id[SR_ID_LENGTH] = '\0';
-  return id;
+  text[2 * length] = '\0';
+  return text;
+}
+
+char *
+sr_id_new (void)
+{
+  guint8 raw[SR_ID_LENGTH / 2];
+
+  sr_random_bytes (raw, sizeof raw);
+  return sr_hex_encode (raw, sizeof raw);
 }
 
 gboolean

@@ -59,6 +59,23 @@ sr_unichar_closes (gunichar c)
 }
 
 gboolean
+sr_unichar_breaks_line (gunichar c)
+{
+  GUnicodeType type = g_unichar_type (c);
+  return g_unichar_iscntrl (c) || type == G_UNICODE_LINE_SEPARATOR
+         || type == G_UNICODE_PARAGRAPH_SEPARATOR;
+}
+
+const char *
+sr_text_find_line_break (const char *text)
+{
+  for (const char *p = text; *p != '\0'; p = g_utf8_next_char (p))
+    if (sr_unichar_breaks_line (g_utf8_get_char (p)))
+      return p;
+  return NULL;
+}
+
+gboolean
 sr_text_is_blank (const char *text)
 {
   for (; *text != '\0'; text++)

@@ -56,6 +56,7 @@ static const KeySpec keys[] = {
     16 * 1024 * 1024 },
   { "limits", "max_sessions_per_user", KEY_UINT, FIELD (max_sessions_per_user), "10000", 0,
     G_MAXUINT32 },
+  { "limits", "max_tokens_per_user", KEY_UINT, FIELD (max_tokens_per_user), "32", 1, 10000 },
   { "limits", "max_file_size", KEY_SIZE, FIELD (max_file_size), "100M", 1024,
     G_GUINT64_CONSTANT (64) << 30 },
   { "limits", "max_text_size", KEY_SIZE, FIELD (max_text_size), "10M", 1024, 64 << 20 },

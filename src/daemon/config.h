@@ -40,6 +40,7 @@ typedef struct {
   guint64 max_title_bytes;
   guint64 max_context_bytes;
   guint64 max_sessions_per_user; /* 0 means no limit */
+  guint64 max_tokens_per_user;   /* API tokens one user may hold */
   guint64 max_file_size;         /* bytes of one uploaded file */
   guint64 max_text_size;         /* bytes of one AddText text */
   guint64 upload_idle_timeout;   /* seconds an upload may stall */

@@ -57,6 +57,7 @@ limits_from_config (const SrConfig *config)
     .max_file_bytes = config->max_file_size,
     .max_text_bytes = config->max_text_size,
     .upload_idle_timeout_ms = (guint) config->upload_idle_timeout * 1000,
+    .max_tokens_per_user = config->max_tokens_per_user,
   };
 }
 

@@ -28,6 +28,7 @@ struct SrService {
   SrQueries *queries;
   GArray *listeners;         /* Listener */
   GArray *session_listeners; /* SessionListener */
+  GArray *token_listeners;   /* TokenListener */
   GMutex threads_lock;
   GCond threads_done;
   guint threads;     /* worker threads using the service right now */
@@ -46,6 +47,11 @@ typedef struct {
   gpointer data;
 } SessionListener;
 
+typedef struct {
+  SrTokenListener func;
+  gpointer data;
+} TokenListener;
+
 SrService *
 sr_service_new (SrStore *store, const char *state_dir, const SrLimits *limits)
 {
@@ -55,6 +61,7 @@ sr_service_new (SrStore *store, const char *state_dir, const SrLimits *limits)
   service->files_dir = g_build_filename (state_dir, "files", NULL);
   service->limits = *limits;
   service->session_listeners = g_array_new (FALSE, FALSE, sizeof (SessionListener));
+  service->token_listeners = g_array_new (FALSE, FALSE, sizeof (TokenListener));
   service->context = g_main_context_ref_thread_default ();
   g_mutex_init (&service->threads_lock);
   g_cond_init (&service->threads_done);
@@ -68,6 +75,7 @@ sr_service_free (SrService *service)
     return;
   /* The faces have gone before the service; what still ends here tells nobody. */
   g_array_set_size (service->session_listeners, 0);
+  g_array_set_size (service->token_listeners, 0);
   if (service->listeners != NULL)
     g_array_set_size (service->listeners, 0);
   g_mutex_lock (&service->threads_lock);
@@ -87,6 +95,7 @@ sr_service_free (SrService *service)
   g_clear_pointer (&service->embedder, sr_embedder_free);
   g_clear_pointer (&service->listeners, g_array_unref);
   g_clear_pointer (&service->session_listeners, g_array_unref);
+  g_clear_pointer (&service->token_listeners, g_array_unref);
   sr_store_close (service->store);
   g_mutex_clear (&service->threads_lock);
   g_cond_clear (&service->threads_done);
@@ -219,6 +228,22 @@ sr_service_session_changed (SrService *service, const char *session_id,
   for (guint i = 0; i < service->session_listeners->len; i++) {
     SessionListener *l = &g_array_index (service->session_listeners, SessionListener, i);
     l->func (session_id, properties, l->data);
+  }
+}
+
+void
+sr_service_add_token_listener (SrService *service, SrTokenListener listener, gpointer user_data)
+{
+  TokenListener l = { listener, user_data };
+  g_array_append_val (service->token_listeners, l);
+}
+
+void
+sr_service_token_revoked (SrService *service, const char *token_id, guint32 owner_uid)
+{
+  for (guint i = 0; i < service->token_listeners->len; i++) {
+    TokenListener *l = &g_array_index (service->token_listeners, TokenListener, i);
+    l->func (token_id, owner_uid, l->data);
   }
 }
 

@@ -19,6 +19,7 @@ typedef struct {
   guint64 max_file_bytes;        /* one uploaded file */
   guint64 max_text_bytes;        /* one AddText text */
   guint upload_idle_timeout_ms;  /* an upload that stalls this long fails */
+  guint64 max_tokens_per_user;   /* API tokens one user may hold */
 } SrLimits;
 
 typedef struct SrService SrService;
@@ -38,6 +39,10 @@ typedef void (*SrDocumentListener) (const SrDocumentRecord *document, const char
  * Session properties, NULL-terminated. */
 typedef void (*SrSessionListener) (const char *session_id, const char *const *properties,
                                    gpointer user_data);
+
+/* Told on the main loop when an API token has been revoked, so that a face can end what
+ * was authenticated with it (a stream, a WebSocket); @owner_uid is the uid it acted as. */
+typedef void (*SrTokenListener) (const char *token_id, guint32 owner_uid, gpointer user_data);
 
 /* Takes ownership of @store; @state_dir is where health looks for free space. */
 SrService *sr_service_new (SrStore *store, const char *state_dir, const SrLimits *limits);
@@ -77,6 +82,10 @@ void sr_service_add_session_listener (SrService *service, SrSessionListener list
 /* Tells the session listeners; @properties as for SrSessionListener. */
 void sr_service_session_changed (SrService *service, const char *session_id,
                                  const char *const *properties);
+void sr_service_add_token_listener (SrService *service, SrTokenListener listener,
+                                    gpointer user_data);
+/* Tells the token listeners; sr_tokens_revoke() calls it once the token is gone. */
+void sr_service_token_revoked (SrService *service, const char *token_id, guint32 owner_uid);
 
 /* After this, sr_service_accepting() refuses new work with SHUTTING_DOWN and @drained
  * runs (once, from the main loop) as soon as no work is in flight. */

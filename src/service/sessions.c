@@ -7,6 +7,7 @@
 #include "common/durations.h"
 #include "common/errors.h"
 #include "common/ids.h"
+#include "common/unichar.h"
 
 /* JSON parsers recurse once per level; depth is checked first, without recursion, so
  * that an absurd document gets a clear message. */
@@ -25,14 +26,6 @@ invalid (GError **error, const char *format, ...)
   return FALSE;
 }
 
-static gboolean
-is_line_break_or_control (gunichar c)
-{
-  GUnicodeType type = g_unichar_type (c);
-  return g_unichar_iscntrl (c) || type == G_UNICODE_LINE_SEPARATOR
-         || type == G_UNICODE_PARAGRAPH_SEPARATOR;
-}
-
 gboolean
 sr_sessions_check_title (SrService *service, const char *title, GError **error)
 {
@@ -43,12 +36,12 @@ sr_sessions_check_title (SrService *service, const char *title, GError **error)
     return invalid (error, _ ("Invalid title: longer than %" PRIu64 " bytes (%zu)"), max, len);
   if (!g_utf8_validate (title, -1, NULL))
     return invalid (error, _ ("Invalid title: not valid UTF-8"));
-  for (const char *p = title; *p != '\0'; p = g_utf8_next_char (p))
-    if (is_line_break_or_control (g_utf8_get_char (p)))
-      return invalid (error,
-                      _ ("Invalid title: control character at byte %td; a title is one "
-                         "line of text"),
-                      p - title);
+  const char *line_break = sr_text_find_line_break (title);
+  if (line_break != NULL)
+    return invalid (error,
+                    _ ("Invalid title: control character at byte %td; a title is one "
+                       "line of text"),
+                    line_break - title);
   return TRUE;
 }
 
@@ -214,9 +207,8 @@ sr_sessions_exists (SrService *service, const char *id, guint32 *owner_uid, GErr
 static gboolean
 invalid_id (const char *id, GError **error)
 {
-  gboolean quotable = strlen (id) <= 2 * SR_ID_LENGTH && g_utf8_validate (id, -1, NULL);
-  for (const char *p = id; quotable && *p != '\0'; p = g_utf8_next_char (p))
-    quotable = !is_line_break_or_control (g_utf8_get_char (p));
+  gboolean quotable = strlen (id) <= 2 * SR_ID_LENGTH && g_utf8_validate (id, -1, NULL)
+                      && sr_text_find_line_break (id) == NULL;
   if (quotable)
     return invalid (error,
                     _ ("Invalid session id '%s': expected 32 lowercase hexadecimal "

@@ -181,6 +181,25 @@ static const SrMigration migrations[] = {
       "  UPDATE chunk_words SET version = version + 1;"
       "END;",
   },
+  {
+      6,
+      "API tokens, kept as hashes of their secrets",
+      /* Authentication reads one row by id for every request; without a rowid that is one
+       * search of one b-tree. Only SHA-256 of the secret is kept: the secret is 32 random
+       * bytes, so a plain hash cannot be reversed and needs no salt or slow function. */
+      "CREATE TABLE tokens ("
+      "  id TEXT PRIMARY KEY NOT NULL"
+      "     CHECK (length(id) = 32 AND id NOT GLOB '*[^0-9a-f]*'),"
+      /* A credential must not outlive its user. */
+      "  owner_uid INTEGER NOT NULL REFERENCES users (uid) ON DELETE CASCADE,"
+      "  name TEXT NOT NULL CHECK (name <> ''),"
+      "  secret_sha256 BLOB NOT NULL CHECK (length(secret_sha256) = 32),"
+      "  created_at INTEGER NOT NULL,"
+      /* NULL until the token is first used; kept to the minute, not to the request */
+      "  last_used INTEGER CHECK (last_used IS NULL OR last_used >= 0)"
+      ") STRICT, WITHOUT ROWID;"
+      "CREATE INDEX tokens_by_owner ON tokens (owner_uid, created_at);",
+  },
 };
 
 const SrMigration *

@@ -436,6 +436,16 @@ sr_store_lock_writes (SrStore *store)
   store->writing = TRUE;
 }
 
+gboolean
+sr_store_try_lock_writes (SrStore *store)
+{
+  if (store->writing || !g_mutex_trylock (&store->family->write_lock))
+    return FALSE;
+  g_atomic_pointer_set (&store->family->writer, g_thread_self ());
+  store->writing = TRUE;
+  return TRUE;
+}
+
 void
 sr_store_unlock_writes (SrStore *store)
 {

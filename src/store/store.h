@@ -56,6 +56,9 @@ void sr_store_set_data_full (SrStore *store, const char *key, gpointer data,
 /* The write lock alone, around a single statement outside a transaction: what a thread
  * other than the main one writes must not look like another process's lock to health. */
 void sr_store_lock_writes (SrStore *store);
+/* The same without waiting: FALSE when another transaction of ours holds the lock, for a
+ * write on the main loop that can as well be done later. */
+gboolean sr_store_try_lock_writes (SrStore *store);
 void sr_store_unlock_writes (SrStore *store);
 /* Whether another thread waits for the write lock this connection holds. */
 gboolean sr_store_writers_waiting (SrStore *store);

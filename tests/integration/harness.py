@@ -51,6 +51,7 @@ CONFIG_GROUPS = {
     "max_title_bytes": "limits",
     "max_context_bytes": "limits",
     "max_sessions_per_user": "limits",
+    "max_tokens_per_user": "limits",
     "max_file_size": "limits",
     "max_text_size": "limits",
     "upload_idle_timeout": "limits",

@@ -81,6 +81,7 @@ assert_defaults (const SrConfig *config)
   g_assert_cmpuint (config->max_title_bytes, ==, 512);
   g_assert_cmpuint (config->max_context_bytes, ==, 65536);
   g_assert_cmpuint (config->max_sessions_per_user, ==, 10000);
+  g_assert_cmpuint (config->max_tokens_per_user, ==, 32);
   g_assert_cmpuint (config->authorization_cache, ==, 10);
   g_assert_cmpuint (config->max_file_size, ==, 100 << 20);
   g_assert_cmpuint (config->max_text_size, ==, 10 << 20);
@@ -294,6 +295,12 @@ static const struct {
     { 0, 1, 4294967295u },
     { "4294967296", "-1", "many", "10 000", "18446744073709551616" },
     "a whole number from 0 to 4294967295" },
+  { "limits",
+    "max_tokens_per_user",
+    { "1", "10000", "32" },
+    { 1, 10000, 32 },
+    { "0", "10001", "-1", "lots", "3.5", "" },
+    "a whole number from 1 to 10000" },
   { "limits",
     "max_file_size",
     { "1024", "1K", "100M", "64G", "2g" },
@@ -545,6 +552,8 @@ field_value (const SrConfig *config, const char *group, const char *key)
     return config->max_context_bytes;
   if (g_str_equal (key, "max_sessions_per_user"))
     return config->max_sessions_per_user;
+  if (g_str_equal (key, "max_tokens_per_user"))
+    return config->max_tokens_per_user;
   if (g_str_equal (key, "authorization_cache"))
     return config->authorization_cache;
   if (g_str_equal (key, "max_file_size"))

@@ -1,4 +1,4 @@
-/* Unit tests for common/ids: fresh ids and their validation. */
+/* Unit tests for common/ids: fresh ids and their validation, random bytes, hexadecimal. */
 #include "common/ids.h"
 
 #include <string.h>
@@ -96,6 +96,33 @@ test_is_valid_short_buffer (void)
   }
 }
 
+static void
+test_hex_encode (void)
+{
+  static const guint8 bytes[] = { 0x00, 0x01, 0x7f, 0x80, 0xab, 0xff };
+  g_autofree char *empty = sr_hex_encode (bytes, 0);
+  g_autofree char *text = sr_hex_encode (bytes, sizeof bytes);
+
+  g_assert_cmpstr (empty, ==, "");
+  g_assert_cmpstr (text, ==, "00017f80abff");
+}
+
+/* Secrets are made of these bytes: a buffer is filled to its end, and two differ. */
+static void
+test_random_bytes (void)
+{
+  guint8 a[64] = { 0 };
+  guint8 b[64] = { 0 };
+  guint8 seen = 0;
+
+  sr_random_bytes (a, sizeof a);
+  sr_random_bytes (b, sizeof b);
+  g_assert_true (memcmp (a, b, sizeof a) != 0);
+  for (guint i = sizeof a - 8; i < sizeof a; i++)
+    seen |= a[i] | b[i];
+  g_assert_cmpuint (seen, !=, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -105,5 +132,7 @@ main (int argc, char **argv)
   g_test_add_func ("/ids/new/spread", test_new_spread);
   g_test_add_func ("/ids/is-valid", test_is_valid);
   g_test_add_func ("/ids/is-valid/short-buffer", test_is_valid_short_buffer);
+  g_test_add_func ("/ids/hex-encode", test_hex_encode);
+  g_test_add_func ("/ids/random-bytes", test_random_bytes);
   return g_test_run ();
 }

@@ -6,6 +6,7 @@
 #include "common/errors.h"
 #include "store/migrations.h"
 #include "store/sessions.h"
+#include "store/tokens.h"
 #include "unit-helpers.h"
 
 #define ID_A "0123456789abcdef0123456789abcdef"
@@ -19,6 +20,8 @@
 #define ID_I "77777777777777777777777777777777"
 #define ID_J "66666666666666666666666666666666"
 #define ID_K "55555555555555555555555555555555"
+#define ID_L "44444444444444444444444444444444"
+#define ID_M "33333333333333333333333333333333"
 
 #define T0     G_GINT64_CONSTANT (1700000000000000) /* µs since the epoch */
 #define SECOND G_GINT64_CONSTANT (1000000)
@@ -671,6 +674,49 @@ check_v5 (SrStore *store)
   g_assert_cmpint (query_int (db, "SELECT version FROM chunk_words"), ==, 3);
 }
 
+/* SHA-256 of 32 zero bytes and of 32 bytes 0xff: any 32 bytes do, these are easy to see. */
+#define HASH_1 "66687aadf862bd776c8fc18b8e9f8e20089714856ee233b3902a591d0d5f2925"
+#define HASH_2 "af9613760f72635fbdb44a5a0a63c39f12af30f950a6ee5c971be188e89c4051"
+
+static void
+check_v6 (SrStore *store)
+{
+  g_autoptr (GError) error = NULL;
+  sqlite3 *db = sr_store_db (store);
+
+  g_autoptr (SrTokenRecord) first = sr_store_token_lookup (store, ID_L, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (first);
+  g_assert_cmpuint (first->owner_uid, ==, 6000);
+  g_assert_cmpstr (first->name, ==, "backup script");
+  g_assert_cmpint (first->created_at, ==, 50);
+  g_assert_cmpint (first->last_used, ==, 0);
+  g_autofree char *hash = g_malloc (2 * SR_TOKEN_HASH_BYTES + 1);
+  for (guint i = 0; i < SR_TOKEN_HASH_BYTES; i++)
+    g_snprintf (hash + 2 * i, 3, "%02x", first->secret_sha256[i]);
+  g_assert_cmpstr (hash, ==, HASH_1);
+
+  g_autoptr (GPtrArray) listed = sr_store_token_list (store, 6000, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (listed->len, ==, 2);
+  g_assert_cmpstr (((SrTokenRecord *) listed->pdata[0])->id, ==, ID_L);
+  g_assert_cmpint (((SrTokenRecord *) listed->pdata[1])->last_used, ==, 60);
+
+  /* Authentication finds a token by its key alone. */
+  sqlite3_stmt *plan = NULL;
+  g_assert_cmpint (sqlite3_prepare_v2 (db,
+                                       "EXPLAIN QUERY PLAN SELECT owner_uid, secret_sha256"
+                                       " FROM tokens WHERE id = '" ID_M "'",
+                                       -1, &plan, NULL),
+                   ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_step (plan), ==, SQLITE_ROW);
+  g_assert_nonnull (strstr ((const char *) sqlite3_column_text (plan, 3), "PRIMARY KEY"));
+  sqlite3_finalize (plan);
+  /* A credential goes with its user. */
+  run_ok (db, "DELETE FROM users WHERE uid = 6000");
+  g_assert_cmpint (query_int (db, "SELECT count(*) FROM tokens"), ==, 0);
+}
+
 static const VersionRows version_rows[] = {
   { 1,
     "INSERT INTO users (uid, created_at, last_seen) VALUES"
@@ -729,6 +775,12 @@ static const VersionRows version_rows[] = {
     "INSERT INTO chunks (document_id, session_id, ordinal, text) VALUES"
     "  ('" ID_K "', '" ID_J "', 0, 'words');",
     check_v5 },
+  { 6,
+    "INSERT INTO users (uid, created_at, last_seen) VALUES (6000, 50, 50);"
+    "INSERT INTO tokens (id, owner_uid, name, secret_sha256, created_at, last_used) VALUES"
+    "  ('" ID_L "', 6000, 'backup script', x'" HASH_1 "', 50, NULL),"
+    "  ('" ID_M "', 6000, 'backup script', x'" HASH_2 "', 51, 60);",
+    check_v6 },
 };
 
 static const VersionRows *
@@ -1464,6 +1516,132 @@ test_documents_checks (Fixture *f, gconstpointer data)
                    ==, SQLITE_CONSTRAINT_CHECK);
 }
 
+static char *
+token_sql (const char *id, const char *owner, const char *name, const char *hash,
+           const char *last_used)
+{
+  return g_strdup_printf ("INSERT INTO tokens (id, owner_uid, name, secret_sha256, created_at, "
+                          "last_used) VALUES (%s, %s, %s, %s, 1, %s)",
+                          id, owner, name, hash, last_used);
+}
+
+static void
+assert_token_insert (sqlite3 *db, const char *id, const char *owner, const char *name,
+                     const char *hash, const char *last_used, int expected)
+{
+  g_autofree char *sql = token_sql (id, owner, name, hash, last_used);
+  g_test_message ("%s", sql);
+  g_assert_cmpint (run (db, sql), ==, expected);
+}
+
+/* Ids as everywhere, an owner who exists, a name, and a hash of exactly SHA-256's size. */
+static void
+test_tokens_checks (Fixture *f, gconstpointer data)
+{
+  sqlite3 *db = open_with_user (f);
+  const char *hash = "x'" HASH_1 "'";
+
+  assert_token_insert (db, "'" ID_A "'", "1001", "'n'", hash, "NULL", SQLITE_CONSTRAINT_FOREIGNKEY);
+  assert_token_insert (db, "'0123456789ABCDEF0123456789ABCDEF'", "1000", "'n'", hash, "NULL",
+                       SQLITE_CONSTRAINT_CHECK);
+  assert_token_insert (db, "'" ID_A "'", "1000", "''", hash, "NULL", SQLITE_CONSTRAINT_CHECK);
+  assert_token_insert (db, "'" ID_A "'", "1000", "NULL", hash, "NULL", SQLITE_CONSTRAINT_NOTNULL);
+  assert_token_insert (db, "'" ID_A "'", "1000", "'n'", "x'00'", "NULL", SQLITE_CONSTRAINT_CHECK);
+  /* STRICT: the hash is bytes, not their hexadecimal text. */
+  assert_token_insert (db, "'" ID_A "'", "1000", "'n'", "'" HASH_1 "'", "NULL",
+                       SQLITE_CONSTRAINT_DATATYPE);
+  assert_token_insert (db, "'" ID_A "'", "1000", "'n'", hash, "-1", SQLITE_CONSTRAINT_CHECK);
+  assert_token_insert (db, "'" ID_A "'", "1000", "'n'", hash, "NULL", SQLITE_OK);
+  assert_token_insert (db, "'" ID_A "'", "1000", "'m'", hash, "5", SQLITE_CONSTRAINT_PRIMARYKEY);
+}
+
+static SrTokenRecord *
+token_record (const char *id, guint32 owner, gint64 created_at)
+{
+  SrTokenRecord *record = g_new0 (SrTokenRecord, 1);
+  record->id = g_strdup (id);
+  record->owner_uid = owner;
+  record->name = g_strdup ("laptop \xe2\x9c\x93");
+  memset (record->secret_sha256, 0xab, sizeof record->secret_sha256);
+  record->created_at = created_at;
+  return record;
+}
+
+static void
+insert_token (SrStore *store, const char *id, guint32 owner, gint64 created_at)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SrTokenRecord) record = token_record (id, owner, created_at);
+  g_assert_true (sr_store_token_insert (store, record, &error));
+  g_assert_no_error (error);
+}
+
+static void
+test_tokens_rows (Fixture *f, gconstpointer data)
+{
+  sqlite3 *db = fixture_open (f);
+  g_autoptr (GError) error = NULL;
+  guint64 count = 99;
+
+  insert_token (f->store, ID_B, 1000, T0 + SECOND);
+  insert_token (f->store, ID_A, 1000, T0);
+  insert_token (f->store, ID_C, 1001, T0);
+  /* The owner is recorded on first sight, as for sessions. */
+  g_assert_cmpint (query_int (db, "SELECT count(*) FROM users"), ==, 2);
+
+  g_autoptr (GPtrArray) mine = sr_store_token_list (f->store, 1000, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (mine->len, ==, 2);
+  SrTokenRecord *oldest = mine->pdata[0];
+  g_assert_cmpstr (oldest->id, ==, ID_A);
+  g_assert_cmpstr (oldest->name, ==, "laptop \xe2\x9c\x93");
+  g_assert_cmpint (oldest->created_at, ==, T0);
+  g_assert_cmpint (oldest->last_used, ==, 0);
+  g_assert_cmpuint (oldest->secret_sha256[0], ==, 0); /* listings do not read hashes */
+  g_assert_true (sr_store_token_count_owned (f->store, 1000, &count, &error));
+  g_assert_cmpuint (count, ==, 2);
+
+  g_autoptr (SrTokenRecord) found = sr_store_token_lookup (f->store, ID_C, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (found->owner_uid, ==, 1001);
+  g_assert_cmpuint (found->secret_sha256[SR_TOKEN_HASH_BYTES - 1], ==, 0xab);
+  g_assert_null (sr_store_token_lookup (f->store, ID_D, &error));
+  g_assert_no_error (error);
+
+  /* Only the owner's delete removes a token. */
+  g_assert_false (sr_store_token_delete (f->store, ID_C, 1000, &error));
+  g_assert_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  g_assert_true (sr_store_token_delete (f->store, ID_C, 1001, &error));
+  g_assert_no_error (error);
+  g_assert_null (sr_store_token_lookup (f->store, ID_C, &error));
+}
+
+/* Noting a use never waits for a transaction of ours: it is left for a later request. */
+static void
+test_tokens_touch (Fixture *f, gconstpointer data)
+{
+  sqlite3 *db = fixture_open (f);
+  g_autoptr (GError) error = NULL;
+  gboolean done = FALSE;
+  insert_token (f->store, ID_A, 1000, T0);
+
+  g_assert_true (sr_store_token_touch (f->store, ID_A, T0 + HOUR, &done, &error));
+  g_assert_no_error (error);
+  g_assert_true (done);
+  g_assert_cmpint (query_int (db, "SELECT last_used FROM tokens"), ==, T0 + HOUR);
+
+  g_autoptr (GError) acquire_error = NULL;
+  g_autoptr (SrStoreLease) worker = sr_store_acquire (f->store, &acquire_error);
+  g_assert_no_error (acquire_error);
+  g_assert_true (sr_store_begin (worker, &error));
+  g_assert_true (sr_store_token_touch (f->store, ID_A, T0 + 2 * HOUR, &done, &error));
+  g_assert_no_error (error);
+  g_assert_false (done);
+  sr_store_rollback (worker);
+  g_assert_cmpint (query_int (db, "SELECT last_used FROM tokens"), ==, T0 + HOUR);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1512,6 +1690,9 @@ main (int argc, char **argv)
   ADD ("/store/sessions/delete", test_session_delete);
   ADD ("/store/documents/cascade", test_documents_cascade);
   ADD ("/store/documents/checks", test_documents_checks);
+  ADD ("/store/tokens/checks", test_tokens_checks);
+  ADD ("/store/tokens/rows", test_tokens_rows);
+  ADD ("/store/tokens/touch", test_tokens_touch);
   g_test_add_func ("/store/expiry/default", test_expire_default);
   g_test_add_func ("/store/expiry/default-longer", test_expire_default_longer);
   g_test_add_func ("/store/expiry/default-never", test_expire_default_never);
