@@ -439,11 +439,19 @@ sr_store_lock_writes (SrStore *store)
 gboolean
 sr_store_try_lock_writes (SrStore *store)
 {
-  if (store->writing || !g_mutex_trylock (&store->family->write_lock))
+  if (store->writing)
     return FALSE;
-  g_atomic_pointer_set (&store->family->writer, g_thread_self ());
-  store->writing = TRUE;
-  return TRUE;
+  Family *family = store->family;
+  g_mutex_lock (&family->write_lock);
+  /* Only when no one writes or waits: a ticket taken now would wait its turn. */
+  gboolean idle = family->serving == family->next_ticket;
+  if (idle) {
+    family->next_ticket++;
+    g_atomic_pointer_set (&family->writer, g_thread_self ());
+  }
+  g_mutex_unlock (&family->write_lock);
+  store->writing = idle;
+  return idle;
 }
 
 void
@@ -591,17 +599,8 @@ sr_store_check_writable (SrStore *store, GError **error)
 {
   /* A transaction of ours under way proves the database writable, and waiting for it
    * would stall the main loop, where health is asked. */
-  Family *family = store->family;
-  g_mutex_lock (&family->write_lock);
-  gboolean idle = family->serving == family->next_ticket;
-  if (idle) {
-    family->next_ticket++;
-    g_atomic_pointer_set (&family->writer, g_thread_self ());
-  }
-  g_mutex_unlock (&family->write_lock);
-  if (!idle)
+  if (!sr_store_try_lock_writes (store))
     return TRUE;
-  store->writing = TRUE;
 
   /* BEGIN IMMEDIATE takes the write lock, so a read-only database, or one locked by
    * another process, shows here; it must not wait. */
