@@ -68,3 +68,14 @@ smartrag_error_code (const GError *error)
     return SMARTRAG_ERROR_FAILED;
   return error->code;
 }
+
+gboolean
+sr_error_set (GError **error, SmartragError code, const char *format, ...)
+{
+  va_list args;
+  va_start (args, format);
+  g_autofree char *message = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_set_error_literal (error, SMARTRAG_ERROR, code, message);
+  return FALSE;
+}

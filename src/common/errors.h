@@ -31,6 +31,12 @@ const char *smartrag_error_dbus_name (SmartragError code);
 guint smartrag_error_http_status (SmartragError code);
 const char *smartrag_error_slug (SmartragError code);
 
+/* Sets @error to @code with a formatted message and returns FALSE, for "return
+ * sr_error_set (error, …);" at the end of a failing check. */
+gboolean sr_error_set (GError **error, SmartragError code, const char *format, ...)
+    G_GNUC_PRINTF (3, 4);
+#define sr_invalid_args(error, ...) sr_error_set ((error), SMARTRAG_ERROR_INVALID_ARGS, __VA_ARGS__)
+
 /* Any GError as our code: foreign domains count as FAILED. */
 SmartragError smartrag_error_code (const GError *error);
 

@@ -575,6 +575,29 @@ sr_store_rollback (SrStore *store)
 }
 
 gboolean
+sr_store_step_done (SrStore *store, sqlite3_stmt *stmt, const char *doing, GError **error)
+{
+  if (sqlite3_step (stmt) == SQLITE_DONE)
+    return TRUE;
+  return sr_store_fail (store, error, doing);
+}
+
+gboolean
+sr_store_user_seen (SrStore *store, guint32 uid, gint64 now, const char *doing, GError **error)
+{
+  g_autoptr (sqlite3_stmt) user
+      = sr_store_statement (store,
+                            "INSERT INTO users (uid, created_at, last_seen) VALUES (?1, ?2, ?2) "
+                            "ON CONFLICT (uid) DO UPDATE SET last_seen = excluded.last_seen",
+                            error);
+  if (user == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (user, 1, uid);
+  sqlite3_bind_int64 (user, 2, now);
+  return sr_store_step_done (store, user, doing, error);
+}
+
+gboolean
 sr_store_json_parse (SrStore *store, const char *text, char **type, char **minified, GError **error)
 {
   g_autoptr (sqlite3_stmt) stmt
