@@ -24,8 +24,9 @@ not_found (const char *id, GError **error)
 }
 
 static gboolean
-insert_rows (SrStore *store, const SrSessionRecord *record, GError **error)
+insert_rows (SrStore *store, gconstpointer data, GError **error)
 {
+  const SrSessionRecord *record = data;
   const char *doing = _ ("store the new session");
 
   if (!sr_store_user_seen (store, record->owner_uid, record->created_at, doing, error))
@@ -54,13 +55,7 @@ insert_rows (SrStore *store, const SrSessionRecord *record, GError **error)
 gboolean
 sr_store_session_insert (SrStore *store, const SrSessionRecord *record, GError **error)
 {
-  if (!sr_store_begin (store, error))
-    return FALSE;
-  if (!insert_rows (store, record, error)) {
-    sr_store_rollback (store);
-    return FALSE;
-  }
-  return sr_store_commit (store, error);
+  return sr_store_in_transaction (store, insert_rows, record, error);
 }
 
 SrSessionRecord *

@@ -575,6 +575,18 @@ sr_store_rollback (SrStore *store)
 }
 
 gboolean
+sr_store_in_transaction (SrStore *store, SrStoreWork work, gconstpointer data, GError **error)
+{
+  if (!sr_store_begin (store, error))
+    return FALSE;
+  if (!work (store, data, error)) {
+    sr_store_rollback (store);
+    return FALSE;
+  }
+  return sr_store_commit (store, error);
+}
+
+gboolean
 sr_store_step_done (SrStore *store, sqlite3_stmt *stmt, const char *doing, GError **error)
 {
   if (sqlite3_step (stmt) == SQLITE_DONE)

@@ -69,6 +69,11 @@ gboolean sr_store_writers_waiting (SrStore *store);
 gboolean sr_store_yield (SrStore *store, gboolean *yielded, GError **error);
 gboolean sr_store_commit (SrStore *store, GError **error);
 void sr_store_rollback (SrStore *store);
+/* Runs @work in a transaction of its own: committed when it returns TRUE, rolled back
+ * when it fails. */
+typedef gboolean (*SrStoreWork) (SrStore *store, gconstpointer data, GError **error);
+gboolean sr_store_in_transaction (SrStore *store, SrStoreWork work, gconstpointer data,
+                                  GError **error);
 
 /* Turns the last SQLite failure into a SMARTRAG_ERROR saying what was being done. */
 gboolean sr_store_fail (SrStore *store, GError **error, const char *doing);

@@ -17,8 +17,9 @@ sr_token_record_free (SrTokenRecord *record)
 }
 
 static gboolean
-insert_rows (SrStore *store, const SrTokenRecord *record, GError **error)
+insert_rows (SrStore *store, gconstpointer data, GError **error)
 {
+  const SrTokenRecord *record = data;
   const char *doing = _ ("store the new token");
 
   if (!sr_store_user_seen (store, record->owner_uid, record->created_at, doing, error))
@@ -42,13 +43,7 @@ insert_rows (SrStore *store, const SrTokenRecord *record, GError **error)
 gboolean
 sr_store_token_insert (SrStore *store, const SrTokenRecord *record, GError **error)
 {
-  if (!sr_store_begin (store, error))
-    return FALSE;
-  if (!insert_rows (store, record, error)) {
-    sr_store_rollback (store);
-    return FALSE;
-  }
-  return sr_store_commit (store, error);
+  return sr_store_in_transaction (store, insert_rows, record, error);
 }
 
 /* A row of "SELECT id, owner_uid, name, created_at, last_used". */
