@@ -198,11 +198,13 @@ configure (sqlite3 *db, const char *path, GError **error)
                 * corrupts; only a power cut may roll back the last commits. Paying an fsync
                 * per commit (FULL) is kept for writes that promise more than that. */
                "PRAGMA synchronous = NORMAL;"
-               /* Searches read pages of the full-text index all over the file: mapped,
-                * they cost no read() and no copy (hybrid Search at 100,000 chunks: p50
-                * 9.1 ms against 12.6 ms), and the kernel's page cache holds them once for
-                * every connection. Untouched pages take no memory. */
-               "PRAGMA mmap_size = 1073741824;"
+               /* Not mapped: SQLite drops a connection's whole mapping when any other
+                * connection has written since its last read, and maps and faults the pages
+                * in again. Every question writes its messages, so the next search paid
+                * for that: at 100,000 chunks, Search with one write between searches took
+                * p50 53-76 ms mapped against 17-18 ms read through the page cache (13 ms
+                * either way without writes). */
+               "PRAGMA mmap_size = 0;"
                "PRAGMA foreign_keys = ON;",
                path, _ ("configure the database"), error);
 }
