@@ -93,6 +93,9 @@ gboolean sr_http_unix_peer (SoupServerMessage *message, guint32 *uid, const char
 /* The socket of the connection @message came on. */
 GSocket *sr_http_message_socket (SoupServerMessage *message);
 
+/* The path of @message for logs; "?" for a request libsoup could not parse. */
+const char *sr_http_message_path (SoupServerMessage *message);
+
 /* Replies straight on a message, for answers before any route runs. */
 void sr_http_message_reply_json (SoupServerMessage *message, guint status, char *json,
                                  gsize length);

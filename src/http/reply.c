@@ -14,6 +14,13 @@ set_common_headers (SoupServerMessage *message)
   soup_message_headers_replace (headers, "X-Content-Type-Options", "nosniff");
 }
 
+const char *
+sr_http_message_path (SoupServerMessage *message)
+{
+  GUri *uri = soup_server_message_get_uri (message);
+  return uri != NULL ? g_uri_get_path (uri) : "?";
+}
+
 void
 sr_http_message_reply_json (SoupServerMessage *message, guint status, char *json, gsize length)
 {
@@ -38,7 +45,7 @@ sr_http_message_reply_error (SoupServerMessage *message, const GError *error)
                                   "WWW-Authenticate", "Bearer realm=\"smartrag\"");
   if (code == SMARTRAG_ERROR_FAILED)
     g_warning ("HTTP %s %s failed: %s", soup_server_message_get_method (message),
-               g_uri_get_path (soup_server_message_get_uri (message)), error->message);
+               sr_http_message_path (message), error->message);
   gsize length;
   char *json = sr_json_writer_finish (&writer, &length);
   sr_http_message_reply_json (message, smartrag_error_http_status (code), json, length);

@@ -73,7 +73,7 @@ static gboolean
 route_request (SrHttpRequest *request)
 {
   const char *method = soup_server_message_get_method (request->message);
-  const char *path = g_uri_get_path (soup_server_message_get_uri (request->message));
+  const char *path = sr_http_message_path (request->message);
   g_autofree char *allow = NULL;
   g_autoptr (GError) error = NULL;
   g_autofree char *shown_path = shown (path);

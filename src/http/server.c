@@ -44,8 +44,7 @@ on_request_done (SoupServer *server, SoupServerMessage *message, gpointer user_d
   if (request == NULL)
     return;
   g_debug ("HTTP %s %s: %u (%s)", soup_server_message_get_method (message),
-           g_uri_get_path (soup_server_message_get_uri (message)),
-           soup_server_message_get_status (message),
+           sr_http_message_path (message), soup_server_message_get_status (message),
            request->identified ? request->caller.peer : "no identity");
   sr_http_request_done (request);
 }
