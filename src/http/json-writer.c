@@ -116,9 +116,13 @@ sr_json_writer_key (SrJsonWriter *writer, const char *name)
 void
 sr_json_writer_string (SrJsonWriter *writer, const char *text)
 {
-  g_return_if_fail (g_utf8_validate (text, -1, NULL));
   separate (writer);
-  append_string (writer->out, text);
+  if (g_utf8_validate (text, -1, NULL)) {
+    append_string (writer->out, text);
+    return;
+  }
+  g_autofree char *valid = g_utf8_make_valid (text, -1);
+  append_string (writer->out, valid);
 }
 
 void

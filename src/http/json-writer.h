@@ -29,7 +29,7 @@ void sr_json_writer_end_array (SrJsonWriter *writer);
 /* The name of the next member of the object being written. */
 void sr_json_writer_key (SrJsonWriter *writer, const char *name);
 
-/* @text must be valid UTF-8. */
+/* Bytes of @text that are not UTF-8 become U+FFFD: the reply stays JSON. */
 void sr_json_writer_string (SrJsonWriter *writer, const char *text);
 void sr_json_writer_int (SrJsonWriter *writer, gint64 value);
 void sr_json_writer_uint (SrJsonWriter *writer, guint64 value);

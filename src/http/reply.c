@@ -1,8 +1,6 @@
 /* HTTP replies: JSON bodies, errors as {"error","message"} with the one table's statuses. */
 #include "http/http-private.h"
 
-#include <glib/gi18n.h>
-
 #define JSON_TYPE "application/json; charset=utf-8"
 
 static void

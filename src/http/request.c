@@ -167,12 +167,17 @@ check_body (SrHttpRequest *request)
   if ((length == 0 && encoding != SOUP_ENCODING_CHUNKED)
       || !(route->flags & SR_HTTP_ROUTE_JSON_BODY) || is_json (headers, &type))
     return TRUE;
-  g_autofree char *shown_type = type != NULL ? shown (type) : g_strdup (_ ("none"));
-  g_autoptr (GError) error
-      = g_error_new (SMARTRAG_ERROR, SMARTRAG_ERROR_UNSUPPORTED_FORMAT,
-                     _ ("The request body must be JSON in UTF-8, sent with 'Content-Type: "
-                        "application/json'; this one's type is %s"),
-                     shown_type);
+  g_autofree char *shown_type = type != NULL ? shown (type) : NULL;
+  g_autoptr (GError) error = NULL;
+  if (shown_type != NULL)
+    g_set_error (&error, SMARTRAG_ERROR, SMARTRAG_ERROR_UNSUPPORTED_FORMAT,
+                 _ ("The request body must be JSON in UTF-8, sent with 'Content-Type: "
+                    "application/json'; this one's type is %s"),
+                 shown_type);
+  else
+    g_set_error_literal (&error, SMARTRAG_ERROR, SMARTRAG_ERROR_UNSUPPORTED_FORMAT,
+                         _ ("The request body must be JSON in UTF-8, sent with 'Content-Type: "
+                            "application/json'; this one has no type"));
   refuse (request, error);
   return FALSE;
 }

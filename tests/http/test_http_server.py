@@ -110,16 +110,17 @@ class Limits(httptest.HttpTest):
         self.assertIn(b'"error":"too_large"', answer)
 
     def test_content_types(self):
-        refused = {"text/plain": "text/plain", "application/json; charset=latin-1":
-                   "application/json", "application/x-www-form-urlencoded":
-                   "application/x-www-form-urlencoded", None: "none"}
-        for content_type, shown in refused.items():
+        refused = {"text/plain": "this one's type is text/plain",
+                   "application/json; charset=latin-1": "this one's type is application/json",
+                   "application/x-www-form-urlencoded":
+                   "this one's type is application/x-www-form-urlencoded",
+                   None: "this one has no type"}
+        for content_type, end in refused.items():
             with self.subTest(content_type=content_type):
                 reply = self.call("POST", SESSIONS, '{"title": "t"}', content_type=content_type)
                 self.assertError(reply, 415, "unsupported_format",
                                  "The request body must be JSON in UTF-8, sent with "
-                                 "'Content-Type: application/json'; this one's type is "
-                                 f"{shown}")
+                                 f"'Content-Type: application/json'; {end}")
         for content_type in ("application/json", "application/json; charset=UTF-8",
                              "Application/JSON"):
             with self.subTest(content_type=content_type):

@@ -68,6 +68,7 @@ write_values (SrJsonWriter *w)
 {
   sr_json_writer_begin_object (w);
   sr_json_writer_member_string (w, "s", "q\"b\\n\nt\tc\x01é");
+  sr_json_writer_member_string (w, "bad", "a\xff");
   sr_json_writer_member_int (w, "i", G_MININT64);
   sr_json_writer_member_uint (w, "u", G_MAXUINT64);
   sr_json_writer_key (w, "d");
@@ -102,7 +103,8 @@ test_json_writer (void)
 {
   g_autofree char *values = written (write_values);
   g_assert_cmpstr (values, ==,
-                   "{\"s\":\"q\\\"b\\\\n\\nt\\tc\\u0001é\",\"i\":-9223372036854775808,"
+                   "{\"s\":\"q\\\"b\\\\n\\nt\\tc\\u0001é\",\"bad\":\"a\uFFFD\","
+                   "\"i\":-9223372036854775808,"
                    "\"u\":18446744073709551615,\"d\":[0.1,1e+300,null,2],\"b\":true,"
                    "\"r\":{\"x\":1.50},\"e\":{},\"n\":null}\n");
   g_autofree char *variant = written (write_variant);
