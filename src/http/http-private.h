@@ -3,6 +3,7 @@
 
 #include <gio/gio.h>
 #include <libsoup/soup.h>
+#include <sys/types.h>
 
 #include "auth/caller.h"
 #include "common/errors.h"

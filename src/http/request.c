@@ -2,6 +2,7 @@
 #include "http/http-private.h"
 
 #include <glib/gi18n.h>
+#include <string.h>
 
 #define REQUEST_KEY "sr-http-request"
 /* Longer paths and methods are not quoted back in messages. */
