@@ -29,8 +29,11 @@ static const ErrorMapping mappings[SMARTRAG_ERROR_N_CODES] = {
   = { "org.smartrag.Error.BackendUnavailable", 503, "backend_unavailable" },
   [SMARTRAG_ERROR_CANCELLED] = { "org.smartrag.Error.Cancelled", 409, "cancelled" },
   [SMARTRAG_ERROR_SHUTTING_DOWN] = { "org.smartrag.Error.ShuttingDown", 503, "shutting_down" },
+  /* Named for what is wrong, an identity nobody established, not for the status. */
   [SMARTRAG_ERROR_UNAUTHENTICATED]
-  = { "org.freedesktop.DBus.Error.AccessDenied", 401, "unauthorized" },
+  = { "org.freedesktop.DBus.Error.AccessDenied", 401, "unauthenticated" },
+  [SMARTRAG_ERROR_METHOD_NOT_ALLOWED]
+  = { "org.freedesktop.DBus.Error.UnknownMethod", 405, "method_not_allowed" },
 };
 
 static const ErrorMapping *

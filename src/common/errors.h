@@ -19,7 +19,8 @@ typedef enum {
   SMARTRAG_ERROR_BACKEND_UNAVAILABLE,
   SMARTRAG_ERROR_CANCELLED,
   SMARTRAG_ERROR_SHUTTING_DOWN,
-  SMARTRAG_ERROR_UNAUTHENTICATED, /* HTTP without a valid token */
+  SMARTRAG_ERROR_UNAUTHENTICATED,    /* HTTP without a valid token */
+  SMARTRAG_ERROR_METHOD_NOT_ALLOWED, /* HTTP: the path exists, the method does not */
   SMARTRAG_ERROR_N_CODES,
 } SmartragError;
 
