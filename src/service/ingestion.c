@@ -50,6 +50,7 @@ typedef struct {
   gboolean typed_text;  /* added with AddText: never a binary format */
   gboolean server_down; /* not run: the embedding server did not answer the last call */
   gboolean waiting;     /* to be queued again once the embedding server answers */
+  guint refused;        /* times the server answered a probe but not this document */
   guint turn;           /* how many of this user's jobs were ahead when it was queued */
   guint64 sequence;
   /* filled by the worker */
@@ -165,8 +166,8 @@ store_result (Job *job, GError **error)
 }
 
 /* A document the embedding server did not take waits for the server when the server
- * answers no one; when it answers a probe, this document's text is what it refused, and
- * waiting would not help. */
+ * answers no one; when it answers a probe a second time, this document's text is what it
+ * refused, and waiting would not help. */
 static gboolean
 must_wait (Job *job)
 {
@@ -176,7 +177,11 @@ must_wait (Job *job)
     return TRUE;
   g_autoptr (GError) error = NULL;
   /* Stopped while probing: the document resumes at the next start all the same. */
-  return !sr_embedder_probe (job->ingestion->config.embedder, job->ingestion->cancellable, &error);
+  if (!sr_embedder_probe (job->ingestion->config.embedder, job->ingestion->cancellable, &error))
+    return TRUE;
+  /* The server may have come back between the document's call and the probe: once, the
+   * document waits all the same, and is taken up again at once since the server answers. */
+  return job->refused++ == 0;
 }
 
 /* On the worker, after the pipeline: the outcome goes into the database. */

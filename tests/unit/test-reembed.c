@@ -468,6 +468,20 @@ test_refused_document_fails (Fixture *f, gconstpointer data)
   g_assert_cmpuint (sr_ingestion_waiting (sr_service_ingestion (f->service)), ==, 0);
 }
 
+/* The server fails the document's call and answers the probe after it: it may just have
+ * come back (it was starting, or restarted in between). The document is tried once more
+ * instead of failing. */
+static void
+test_document_survives_one_failed_call (Fixture *f, gconstpointer data)
+{
+  start_documents (f, ollama_at (f->fake->url, 5));
+  iterate_until (server_known, f, NULL);
+  sr_fake_embed_control (f->fake, "{\"fail\": {\"status\": 503, \"times\": 1}}");
+  g_autofree char *id = add_text (f, "Glaciers carve valleys over thousands of years.");
+  iterate_until (is_ready, f, id);
+  g_assert_cmpuint (sr_ingestion_waiting (sr_service_ingestion (f->service)), ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -481,6 +495,7 @@ main (int argc, char **argv)
   ADD ("/reembed/width-changed", test_width_changed);
   ADD ("/reembed/document-waits-for-server", test_document_waits_for_server);
   ADD ("/reembed/refused-document-fails", test_refused_document_fails);
+  ADD ("/reembed/document-survives-one-failed-call", test_document_survives_one_failed_call);
 #undef ADD
   return g_test_run ();
 }
