@@ -62,6 +62,8 @@ struct SrHttpRequest {
   SrHttpMatch match;
   SrCaller caller;
   gboolean identified;
+  char *peer;     /* caller.peer's text, for a caller known by a token */
+  char *token_id; /* the API token that identified the caller, NULL over the Unix socket */
   guint64 max_body;
   guint64 received;
 };
@@ -82,7 +84,8 @@ void sr_http_request_detach (SrHttpRequest *request);
 void sr_http_request_run (SrHttpRequest *request);
 
 /* The caller of @message, as it came: see identity.c. */
-gboolean sr_http_identify (SrHttp *http, SoupServerMessage *message, SrCaller *out, GError **error);
+/* Fills @request's caller, and its token id when a token identified it. */
+gboolean sr_http_identify (SrHttp *http, SrHttpRequest *request, GError **error);
 
 /* Listeners */
 gboolean sr_http_listen_unix (SrHttp *http, const char *path, GError **error);

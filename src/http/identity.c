@@ -3,37 +3,66 @@
 
 #include <glib/gi18n.h>
 
+#include "service/tokens.h"
+
+/* "Authorization: Bearer <token>", or NULL. The scheme is case-insensitive (RFC 7235). */
+static const char *
+bearer_of (SoupServerMessage *message)
+{
+  const char *value = soup_message_headers_get_one (
+      soup_server_message_get_request_headers (message), "Authorization");
+  if (value == NULL || g_ascii_strncasecmp (value, "Bearer ", 7) != 0)
+    return NULL;
+  value += 7;
+  while (*value == ' ')
+    value++;
+  return value;
+}
+
+static gboolean
+missing_token (SrHttp *http, GError **error)
+{
+  if (http->socket_path != NULL)
+    return sr_error_set (error, SMARTRAG_ERROR_UNAUTHENTICATED,
+                         _ ("This request needs an API token in an 'Authorization: Bearer' "
+                            "header; over the Unix socket %s no token is needed"),
+                         http->socket_path);
+  return sr_error_set (error, SMARTRAG_ERROR_UNAUTHENTICATED, "%s",
+                       _ ("This request needs an API token in an 'Authorization: Bearer' "
+                          "header"));
+}
+
 /* Over the Unix socket the caller is the uid the kernel gave for the peer when it
  * connected (SO_PEERCRED), never anything the request says. Root is an administrator,
  * and so, in user mode, is the daemon's own user, as on the bus; HTTP does not ask
  * polkit, so no other caller administers anything.
  *
- * Over TCP nothing about the peer is known, so a request there needs a bearer token
- * ("Authorization: Bearer <token>") that names the uid it acts for. This build checks
- * no tokens: every TCP request is UNAUTHENTICATED, and only public routes (GET /health)
- * answer it. */
+ * Over TCP nothing about the peer is known: a request there needs a bearer token
+ * ("Authorization: Bearer <token>", made with CreateToken) and acts as the uid that made
+ * it, never as an administrator: a token is a password that may leak, and it grants no
+ * more than its owner's own sessions. */
 gboolean
-sr_http_identify (SrHttp *http, SoupServerMessage *message, SrCaller *out, GError **error)
+sr_http_identify (SrHttp *http, SrHttpRequest *request, GError **error)
 {
   guint32 uid;
   const char *peer;
 
-  if (sr_http_unix_peer (message, &uid, &peer)) {
-    *out = (SrCaller){
+  if (sr_http_unix_peer (request->message, &uid, &peer)) {
+    request->caller = (SrCaller){
       .uid = uid,
       .admin = uid == 0 || (http->user_mode && uid == http->own_uid),
       .peer = peer,
     };
     return TRUE;
   }
-  if (http->socket_path != NULL)
-    g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_UNAUTHENTICATED,
-                 _ ("This request needs an API token in an 'Authorization: Bearer' header; "
-                    "over the Unix socket %s no token is needed"),
-                 http->socket_path);
-  else
-    g_set_error_literal (error, SMARTRAG_ERROR, SMARTRAG_ERROR_UNAUTHENTICATED,
-                         _ ("This request needs an API token in an 'Authorization: Bearer' "
-                            "header"));
-  return FALSE;
+  const char *bearer = bearer_of (request->message);
+  if (bearer == NULL)
+    return missing_token (http, error);
+  g_autofree char *token_id = NULL;
+  if (!sr_tokens_authenticate (http->service, bearer, &uid, &token_id, error))
+    return FALSE;
+  request->peer = g_strdup_printf ("http:token:%s", token_id);
+  request->token_id = g_steal_pointer (&token_id);
+  request->caller = (SrCaller){ .uid = uid, .admin = FALSE, .peer = request->peer };
+  return TRUE;
 }

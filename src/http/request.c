@@ -16,6 +16,8 @@ request_free (gpointer data)
   if (request->http != NULL)
     g_queue_unlink (&request->http->requests, &request->link);
   sr_http_match_clear (&request->match);
+  g_free (request->peer);
+  g_free (request->token_id);
   g_free (request);
 }
 
@@ -103,8 +105,7 @@ static gboolean
 check_caller (SrHttpRequest *request)
 {
   g_autoptr (GError) error = NULL;
-  request->identified
-      = sr_http_identify (request->http, request->message, &request->caller, &error);
+  request->identified = sr_http_identify (request->http, request, &error);
   if (request->identified || (request->match.route->flags & SR_HTTP_ROUTE_PUBLIC))
     return TRUE;
   refuse (request, error);

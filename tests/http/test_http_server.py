@@ -6,6 +6,8 @@ import signal
 import socket
 import time
 
+from gi.repository import GLib
+
 import harness
 import httptest
 from httptest import SESSIONS
@@ -61,6 +63,66 @@ class Tcp(httptest.HttpTest):
         self.assertError(reply, 401, "unauthenticated")
         self.assertEqual(len(self.assertJsonReply(self.call("GET", SESSIONS), 200)["sessions"]),
                          1)
+
+    def create_token(self, endpoint, name="http tests"):
+        return endpoint.call(harness.DAEMON_PATH, harness.DAEMON_IFACE, "CreateToken",
+                             GLib.Variant("(s)", (name,))).unpack()
+
+    def bearer(self, token):
+        return {"Authorization": f"Bearer {token}"}
+
+    def test_a_token_acts_as_its_owner(self):
+        self.polkit.set_allowed([harness.ACTION_USE])
+        nobody = self.nobody()
+        _, token = self.create_token(self.client(nobody))
+        theirs = self.call_as(nobody, "POST", SESSIONS, {"title": "nobody's"})
+        mine = self.create()["session_id"]  # root's, over the Unix socket
+
+        listed = self.assertJsonReply(self.call("GET", SESSIONS, tcp=True,
+                                                headers=self.bearer(token)), 200)
+        self.assertEqual([x["session_id"] for x in listed["sessions"]],
+                         [theirs.json()["session_id"]])
+        # A token grants its owner's rights and no more: root's sessions stay unseen.
+        self.assertError(self.call("GET", f"{SESSIONS}/{mine}", tcp=True,
+                                   headers=self.bearer(token)), 404, "not_found")
+        created = self.assertJsonReply(self.call("POST", SESSIONS, {"title": "over tcp"},
+                                                 tcp=True, headers=self.bearer(token)), 201)
+        listed = self.call_as(nobody, "GET", SESSIONS)
+        self.assertIn(created["session_id"],
+                      [x["session_id"] for x in listed.json()["sessions"]])
+        # The scheme's case does not matter (RFC 7235).
+        self.assertJsonReply(self.call("GET", SESSIONS, tcp=True,
+                                       headers={"Authorization": f"bearer {token}"}), 200)
+
+    def test_root_token_is_no_administrator(self):
+        nobody = self.nobody()
+        theirs = self.call_as(nobody, "POST", SESSIONS, {"title": "nobody's"}).json()
+        _, token = self.create_token(self.client())
+        # Over the socket root administers every session; with a token it does not.
+        self.assertJsonReply(self.call("GET", f"{SESSIONS}/{theirs['session_id']}"), 200)
+        self.assertError(self.call("GET", f"{SESSIONS}/{theirs['session_id']}", tcp=True,
+                                   headers=self.bearer(token)), 404, "not_found")
+
+    def test_wrong_and_revoked_tokens(self):
+        me = self.client()
+        token_id, token = self.create_token(me)
+        refused = ("The API token is not valid: it is incomplete, mistyped or revoked; "
+                   "create a new one with CreateToken")
+        for wrong in (token[:-1] + ("0" if token[-1] != "0" else "1"), token[:-10], "srt_",
+                      "Basic " + token):
+            with self.subTest(wrong=wrong):
+                headers = ({"Authorization": wrong} if wrong.startswith("Basic")
+                           else self.bearer(wrong))
+                reply = self.call("GET", SESSIONS, tcp=True, headers=headers)
+                self.assertEqual(reply.status, 401, reply)
+                if not wrong.startswith("Basic"):
+                    self.assertError(reply, 401, "unauthenticated", refused)
+        self.assertJsonReply(self.call("GET", SESSIONS, tcp=True, headers=self.bearer(token)),
+                             200)
+        me.call(harness.DAEMON_PATH, harness.DAEMON_IFACE, "RevokeToken",
+                GLib.Variant("(s)", (token_id,)))
+        self.assertError(self.call("GET", SESSIONS, tcp=True, headers=self.bearer(token)), 401,
+                         "unauthenticated", refused)
 
     def test_unknown_paths_and_methods_over_tcp(self):
         self.assertError(self.call("GET", "/nothing", tcp=True), 404, "not_found")
