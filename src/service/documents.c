@@ -403,3 +403,65 @@ sr_documents_remove (SrService *service, const SrCaller *caller, const char *ses
   g_info ("Document %s removed from session %s by %s", document_id, session_id, caller->peer);
   return TRUE;
 }
+
+static gboolean
+unknown_document (const char *document_id, GError **error)
+{
+  g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_UNKNOWN_OBJECT,
+               _ ("Document '%s' does not exist or you may not access it"), document_id);
+  return FALSE;
+}
+
+SrDocumentRecord *
+sr_documents_get_any (SrService *service, const SrCaller *caller, const char *document_id,
+                      GError **error)
+{
+  g_autoptr (GError) local = NULL;
+  guint32 owner;
+
+  if (!sr_id_is_valid (document_id)) {
+    invalid (error, _ ("Invalid document id: expected 32 lowercase hexadecimal characters"));
+    return NULL;
+  }
+  g_autoptr (SrDocumentRecord) doc
+      = sr_store_document_get (sr_service_store (service), document_id, &local);
+  if (doc == NULL && !g_error_matches (local, SMARTRAG_ERROR, SMARTRAG_ERROR_NOT_FOUND)) {
+    g_propagate_error (error, g_steal_pointer (&local));
+    return NULL;
+  }
+  g_clear_error (&local);
+  /* Absent, in a session that is gone, or someone else's: one answer for all three. */
+  if (doc == NULL || !sr_sessions_exists (service, doc->session_id, &owner, &local)
+      || !sr_caller_may_access (caller, owner)) {
+    if (local != NULL)
+      g_propagate_error (error, g_steal_pointer (&local));
+    else
+      unknown_document (document_id, error);
+    return NULL;
+  }
+  return g_steal_pointer (&doc);
+}
+
+gboolean
+sr_documents_remove_any (SrService *service, const SrCaller *caller, const char *document_id,
+                         GError **error)
+{
+  g_autoptr (SrDocumentRecord) doc = sr_documents_get_any (service, caller, document_id, error);
+  if (doc == NULL)
+    return FALSE;
+  g_autoptr (GError) local = NULL;
+  if (sr_documents_remove (service, caller, doc->session_id, document_id, &local))
+    return TRUE;
+  /* Removed, or its session deleted, since it was read: gone, as for any unknown id. */
+  if (g_error_matches (local, SMARTRAG_ERROR, SMARTRAG_ERROR_NOT_FOUND)
+      || g_error_matches (local, SMARTRAG_ERROR, SMARTRAG_ERROR_UNKNOWN_OBJECT))
+    return unknown_document (document_id, error);
+  g_propagate_error (error, g_steal_pointer (&local));
+  return FALSE;
+}
+
+int
+sr_documents_open_upload (SrService *service, GError **error)
+{
+  return sr_files_open_unnamed (sr_service_files_dir (service), error);
+}

@@ -35,4 +35,17 @@ SrDocumentRecord *sr_documents_get (SrService *service, const SrCaller *caller,
 gboolean sr_documents_remove (SrService *service, const SrCaller *caller, const char *session_id,
                               const char *document_id, GError **error);
 
+/* The same by the document's id alone, for callers that name no session (HTTP): the
+ * document's session decides access, and a document that does not exist and one the caller
+ * may not access are both UNKNOWN_OBJECT with one message, so ids cannot be probed. */
+SrDocumentRecord *sr_documents_get_any (SrService *service, const SrCaller *caller,
+                                        const char *document_id, GError **error);
+gboolean sr_documents_remove_any (SrService *service, const SrCaller *caller,
+                                  const char *document_id, GError **error);
+
+/* An empty file without a name, on the disk of the file store, for a file that arrives piece
+ * by piece (an HTTP upload) before sr_documents_add_fd_async() takes it from its start; it
+ * is gone when closed. -1 with FAILED when it cannot be made. */
+int sr_documents_open_upload (SrService *service, GError **error);
+
 G_END_DECLS

@@ -1,4 +1,5 @@
 /* Uploaded bytes, stored once by content under <state>/files/<sha256[0:2]>/<sha256>. */
+#define _GNU_SOURCE
 #include "store/files.h"
 
 #include <errno.h>
@@ -235,6 +236,33 @@ sr_files_path (const char *files_dir, const char *sha256)
 {
   g_autofree char *shard = g_strndup (sha256, 2);
   return g_build_filename (files_dir, shard, sha256, NULL);
+}
+
+int
+sr_files_open_unnamed (const char *files_dir, GError **error)
+{
+  g_autofree char *tmp_dir = g_build_filename (files_dir, TEMPORARY_DIR, NULL);
+  gboolean created = FALSE;
+
+  if (!make_directory (files_dir, &created, error) || !make_directory (tmp_dir, &created, error))
+    return -1;
+  int fd = open (tmp_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  if (fd >= 0)
+    return fd;
+  if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL) {
+    fail_errno (error, errno, tmp_dir, _ ("Cannot create a file in %s"), tmp_dir);
+    return -1;
+  }
+  /* A file system without O_TMPFILE: a name for an instant, which a crash right then would
+   * leave to the sweep at the next start. */
+  g_autofree char *path = g_build_filename (tmp_dir, "upload-XXXXXX", NULL);
+  fd = g_mkstemp_full (path, O_RDWR | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    fail_errno (error, errno, tmp_dir, _ ("Cannot create a file in %s"), tmp_dir);
+    return -1;
+  }
+  g_unlink (path);
+  return fd;
 }
 
 gboolean

@@ -40,6 +40,11 @@ gboolean sr_files_put_fd_checked (const char *files_dir, int fd, guint64 max_byt
 
 char *sr_files_path (const char *files_dir, const char *sha256);
 
+/* A new empty file without a name in the temporary folder, open for reading and writing,
+ * for bytes that arrive piece by piece before sr_files_put_fd() takes them: it is gone
+ * when the last descriptor closes, whatever happens to the daemon. */
+int sr_files_open_unnamed (const char *files_dir, GError **error);
+
 /* Removes a stored file; one that is already gone is not an error. */
 gboolean sr_files_remove (const char *files_dir, const char *sha256, GError **error);
 

@@ -251,6 +251,45 @@ test_other_users (Fixture *f, gconstpointer data)
   g_assert_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_UNKNOWN_OBJECT);
 }
 
+/* By id alone, the document's session decides; an absent id and another user's read alike,
+ * and an administrator reaches every one. */
+static void
+test_by_id_alone (Fixture *f, gconstpointer data)
+{
+  static const SrCaller root = { 0, TRUE, ":1.1" };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SrDocumentRecord) doc = add_file (f, &alice, "mine", -1, "a.txt", &error);
+  g_assert_no_error (error);
+
+  g_autoptr (SrDocumentRecord) mine = sr_documents_get_any (f->service, &alice, doc->id, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (mine->session_id, ==, f->session);
+  g_autoptr (SrDocumentRecord) as_admin = sr_documents_get_any (f->service, &root, doc->id, &error);
+  g_assert_no_error (error);
+
+  g_autofree char *unknown = g_strnfill (32, 'a');
+  g_autoptr (SrDocumentRecord) theirs = sr_documents_get_any (f->service, &bob, doc->id, &error);
+  g_assert_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_UNKNOWN_OBJECT);
+  g_autofree char *expected
+      = g_strdup_printf ("Document '%s' does not exist or you may not access it", doc->id);
+  g_assert_cmpstr (error->message, ==, expected);
+  g_clear_error (&error);
+  g_assert_false (sr_documents_remove_any (f->service, &bob, doc->id, &error));
+  g_assert_cmpstr (error->message, ==, expected);
+  g_clear_error (&error);
+  g_autoptr (SrDocumentRecord) none = sr_documents_get_any (f->service, &alice, unknown, &error);
+  g_assert_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_UNKNOWN_OBJECT);
+  g_clear_error (&error);
+  g_autoptr (SrDocumentRecord) bad = sr_documents_get_any (f->service, &alice, "../x", &error);
+  g_assert_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_INVALID_ARGS);
+  g_clear_error (&error);
+
+  g_assert_true (sr_documents_remove_any (f->service, &alice, doc->id, &error));
+  g_assert_no_error (error);
+  g_assert_false (sr_documents_remove_any (f->service, &alice, doc->id, &error));
+  g_assert_cmpstr (error->message, ==, expected);
+}
+
 /* The same bytes twice are kept once, and go with the last document using them. */
 static void
 test_dedupe_and_remove (Fixture *f, gconstpointer data)
@@ -287,6 +326,7 @@ main (int argc, char **argv)
   ADD ("/documents/too-large", test_too_large_keeps_nothing);
   ADD ("/documents/unsupported", test_unsupported_keeps_nothing);
   ADD ("/documents/other-users", test_other_users);
+  ADD ("/documents/by-id-alone", test_by_id_alone);
   ADD ("/documents/dedupe-and-remove", test_dedupe_and_remove);
   return g_test_run ();
 }

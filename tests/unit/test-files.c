@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <glib/gstdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "common/errors.h"
@@ -255,6 +256,35 @@ test_remove_and_clean (Fixture *f, gconstpointer data)
   g_assert_cmpuint (sr_files_clean_temporary (f->dir), ==, 0);
 }
 
+/* An upload still arriving leaves no name anywhere, and is stored like any descriptor. */
+static void
+test_unnamed_file (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  SrStoredFile stored;
+  int fd = sr_files_open_unnamed (f->files, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (fd, >=, 0);
+  g_autofree char *tmp = g_build_filename (f->files, "tmp", NULL);
+  g_assert_cmpuint (count_entries (tmp), ==, 0);
+
+  g_assert_cmpint (write (fd, "hello\n", 6), ==, 6);
+  g_assert_cmpint (lseek (fd, 0, SEEK_SET), ==, 0);
+  g_assert_true (sr_files_put_fd (f->files, fd, 1024, 1000, &stored, &error));
+  g_assert_no_error (error);
+  close (fd);
+  g_assert_cmpstr (stored.sha256, ==, HELLO_SHA);
+  g_assert_cmpuint (count_entries (tmp), ==, 0);
+
+  /* A folder it cannot write in is an error that names it. */
+  g_autofree char *blocker = g_build_filename (f->dir, "blocker", NULL);
+  sr_test_write_file (blocker, "", 0);
+  g_autofree char *below = g_build_filename (blocker, "files", NULL);
+  g_assert_cmpint (sr_files_open_unnamed (below, &error), ==, -1);
+  g_assert_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_FAILED);
+  g_assert_nonnull (strstr (error->message, below));
+}
+
 typedef struct {
   gboolean accept;
   guint calls;
@@ -377,6 +407,7 @@ main (int argc, char **argv)
   ADD ("/files/put/blocking-silent-pipe", test_blocking_pipe_goes_silent);
   ADD ("/files/put/bad-descriptors", test_bad_descriptors);
   ADD ("/files/remove-and-clean", test_remove_and_clean);
+  ADD ("/files/unnamed", test_unnamed_file);
   ADD ("/files/check/accepts", test_check_accepts);
   ADD ("/files/check/refuses", test_check_refuses);
   ADD ("/files/check/too-large", test_check_not_run_when_too_large);
