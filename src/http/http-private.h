@@ -66,6 +66,8 @@ struct SrHttpRequest {
   char *token_id; /* the API token that identified the caller, NULL over the Unix socket */
   guint64 max_body;
   guint64 received;
+  gpointer data; /* the route's, sr_http_request_set_data() */
+  GDestroyNotify data_destroy;
 };
 
 /* Attaches a request to @message, which is new and has read nothing yet. */
@@ -74,7 +76,7 @@ SrHttpRequest *sr_http_request_of (SoupServerMessage *message);
 /* The request's headers are in: route, identity, size and type are checked, and anything
  * wrong is answered at once, before any of the body is read. */
 void sr_http_request_got_headers (SrHttpRequest *request);
-void sr_http_request_got_chunk (SrHttpRequest *request, gsize size);
+void sr_http_request_got_chunk (SrHttpRequest *request, GBytes *piece);
 void sr_http_request_got_body (SrHttpRequest *request);
 /* The response is written, or the connection went: the work is done. */
 void sr_http_request_done (SrHttpRequest *request);

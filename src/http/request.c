@@ -9,10 +9,21 @@
 #define MAX_SHOWN 200
 
 static void
+clear_data (SrHttpRequest *request)
+{
+  GDestroyNotify destroy = request->data_destroy;
+  gpointer data = g_steal_pointer (&request->data);
+  request->data_destroy = NULL;
+  if (destroy != NULL && data != NULL)
+    destroy (data);
+}
+
+static void
 request_free (gpointer data)
 {
   SrHttpRequest *request = data;
   sr_http_request_done (request);
+  clear_data (request);
   if (request->http != NULL)
     g_queue_unlink (&request->http->requests, &request->link);
   sr_http_match_clear (&request->match);
@@ -64,12 +75,14 @@ shown (const char *text)
   return g_strdup_printf ("%s…", start);
 }
 
-/* Whatever the client still sends of a refused request is read and dropped. */
+/* Whatever the client still sends of a refused request is read and dropped, and what the
+ * route kept for it (a partial upload) goes at once. */
 static void
 refuse (SrHttpRequest *request, const GError *error)
 {
   sr_http_message_reply_error (request->message, error);
   soup_message_body_set_accumulate (soup_server_message_get_request_body (request->message), FALSE);
+  clear_data (request);
 }
 
 static gboolean
@@ -160,7 +173,10 @@ check_body (SrHttpRequest *request)
                        ? soup_message_headers_get_content_length (headers)
                        : 0;
 
-  request->max_body = route->max_body != 0 ? route->max_body : request->http->max_body_size;
+  if (route->body != NULL && route->body->max_body != NULL)
+    request->max_body = route->body->max_body (request->http->service);
+  else
+    request->max_body = route->max_body != 0 ? route->max_body : request->http->max_body_size;
   if ((guint64) length > request->max_body) {
     refuse_too_large (request);
     return FALSE;
@@ -184,6 +200,20 @@ check_body (SrHttpRequest *request)
   return FALSE;
 }
 
+/* A route that reads its body itself gets it piece by piece, never kept whole. */
+static void
+start_body (SrHttpRequest *request)
+{
+  const SrHttpBodyReader *body = request->match.route->body;
+  if (body == NULL)
+    return;
+  if (body->chunk != NULL)
+    soup_message_body_set_accumulate (soup_server_message_get_request_body (request->message),
+                                      FALSE);
+  if (body->begin != NULL)
+    body->begin (request);
+}
+
 void
 sr_http_request_got_headers (SrHttpRequest *request)
 {
@@ -199,19 +229,25 @@ sr_http_request_got_headers (SrHttpRequest *request)
                                       FALSE);
     return;
   }
-  if (route_request (request) && check_caller (request) && check_accepting (request))
-    check_body (request);
+  if (route_request (request) && check_caller (request) && check_accepting (request)
+      && check_body (request))
+    start_body (request);
 }
 
 void
-sr_http_request_got_chunk (SrHttpRequest *request, gsize size)
+sr_http_request_got_chunk (SrHttpRequest *request, GBytes *piece)
 {
-  request->received += size;
-  if (request->received <= request->max_body
-      || soup_server_message_get_status (request->message) != 0)
+  const SrHttpRoute *route = request->match.route;
+  request->received += g_bytes_get_size (piece);
+  if (soup_server_message_get_status (request->message) != 0)
     return;
-  refuse_too_large (request);
-  soup_message_body_truncate (soup_server_message_get_request_body (request->message));
+  if (request->received > request->max_body) {
+    refuse_too_large (request);
+    soup_message_body_truncate (soup_server_message_get_request_body (request->message));
+    return;
+  }
+  if (route != NULL && route->body != NULL && route->body->chunk != NULL)
+    route->body->chunk (request, piece);
 }
 
 void
@@ -274,6 +310,20 @@ sr_http_request_param (SrHttpRequest *request, const char *name)
     if (g_str_equal (request->match.names[i], name))
       return request->match.values[i];
   g_return_val_if_reached (NULL);
+}
+
+void
+sr_http_request_set_data (SrHttpRequest *request, gpointer data, GDestroyNotify destroy)
+{
+  clear_data (request);
+  request->data = data;
+  request->data_destroy = destroy;
+}
+
+gpointer
+sr_http_request_get_data (SrHttpRequest *request)
+{
+  return request->data;
 }
 
 SrJsonBody *

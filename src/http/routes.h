@@ -22,6 +22,20 @@ typedef enum {
   SR_HTTP_ROUTE_JSON_BODY = 1 << 1, /* a body, when there is one, is application/json */
 } SrHttpRouteFlags;
 
+/* How a route takes its body when the usual way does not fit; each member may be NULL. */
+typedef struct {
+  /* The most bytes of body the route takes, from the service's settings (an upload's
+   * follows [limits] max_file_size); it replaces the route's max_body. */
+  guint64 (*max_body) (SrService *service);
+  /* Runs once the headers passed every check, before any of the body is read: it prepares
+   * for the body, or replies (a wrong Content-Type, say), and then the body is dropped. */
+  void (*begin) (SrHttpRequest *request);
+  /* With it, the body is never kept: each piece goes here as it arrives, until the route
+   * replies (the rest is then read and dropped) or the whole body is in and the handler
+   * runs. A body over the limit is refused by the server, and the request's data dropped. */
+  void (*chunk) (SrHttpRequest *request, GBytes *piece);
+} SrHttpBodyReader;
+
 /* One route. A pattern is "/"-separated segments: literal ones, and "{name}" for any one
  * non-empty segment, read with sr_http_request_param(). The first route of the first
  * table whose pattern and method match serves a request. */
@@ -30,7 +44,8 @@ typedef struct {
   const char *pattern;
   SrHttpHandler handler;
   SrHttpRouteFlags flags;
-  guint64 max_body; /* bytes of body taken; 0: [http] max_body_size */
+  guint64 max_body;             /* bytes of body taken; 0: [http] max_body_size */
+  const SrHttpBodyReader *body; /* NULL: the whole body, kept for the handler */
 } SrHttpRoute;
 
 #define SR_HTTP_ROUTES_END                                                                         \
@@ -42,6 +57,7 @@ typedef struct {
  * SR_HTTP_ROUTES_END; routes.c lists them. */
 extern const SrHttpRoute sr_http_health_routes[];
 extern const SrHttpRoute sr_http_session_routes[];
+extern const SrHttpRoute sr_http_document_routes[];
 
 /* Every route as "METHOD /pattern", in the order they are tried. */
 GStrv sr_http_routes_list (void);
@@ -55,6 +71,10 @@ const SrCaller *sr_http_request_caller (SrHttpRequest *request);
 const char *sr_http_request_param (SrHttpRequest *request, const char *name);
 /* The body as a JSON object (empty when there was no body); NULL after replying 400. */
 SrJsonBody *sr_http_request_json (SrHttpRequest *request);
+/* What a route keeps for one request between its body reader and its handler; @destroy
+ * frees it with the request, or as soon as the request is refused. */
+void sr_http_request_set_data (SrHttpRequest *request, gpointer data, GDestroyNotify destroy);
+gpointer sr_http_request_get_data (SrHttpRequest *request);
 
 /* The replies. Each sets the status and the body; JSON replies are
  * "application/json; charset=utf-8" and never cached. */

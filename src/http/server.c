@@ -16,7 +16,7 @@ on_got_chunk (SoupServerMessage *message, GBytes *chunk, gpointer user_data)
 {
   SrHttpRequest *request = sr_http_request_of (message);
   if (request != NULL)
-    sr_http_request_got_chunk (request, g_bytes_get_size (chunk));
+    sr_http_request_got_chunk (request, chunk);
 }
 
 static void

@@ -45,6 +45,29 @@ class Reply:
         return f"<Reply {self.status} {self.body[:300]!r}>"
 
 
+def multipart(parts, boundary="smartrag-test-boundary-7MA4YWxkTrZu0gW"):
+    """A multipart/form-data body of @parts and its Content-Type. A part is (name, value)
+    for a field or (name, filename, data) for a file; str values are sent as UTF-8."""
+    out = []
+    for part in parts:
+        name, *rest = part
+        disposition = f'form-data; name="{name}"'
+        headers = ""
+        if len(rest) == 2:
+            filename, data = rest
+            quoted = filename.replace("\\", "\\\\").replace('"', '\\"')
+            disposition += f'; filename="{quoted}"'
+            headers = "Content-Type: application/octet-stream\r\n"
+        else:
+            data = rest[0]
+        if isinstance(data, str):
+            data = data.encode()
+        out += [f"--{boundary}\r\nContent-Disposition: {disposition}\r\n{headers}\r\n".encode(),
+                data, b"\r\n"]
+    out.append(f"--{boundary}--\r\n".encode())
+    return b"".join(out), f"multipart/form-data; boundary={boundary}"
+
+
 def connection(socket_path=None, port=None, timeout=10):
     if socket_path is not None:
         return UnixHTTPConnection(socket_path, timeout)
