@@ -2,6 +2,7 @@
 """Documents over HTTP: uploads streamed to disk, text, listing, reading, removal, limits."""
 
 import os
+import socket
 import time
 
 from gi.repository import GLib
@@ -197,6 +198,23 @@ class Uploads(DocumentsTestCase):
         # Only the store holds the bytes, under their hash.
         self.assertTrue(all("/files/" in path and "passwd" not in path
                             for path in self.stored_files()))
+
+    def test_clients_that_leave(self):
+        body, content_type = httpclient.multipart([("session_id", self.sid),
+                                                   ("file", "gone.txt", "The client left.")])
+        head = (f"POST {UPLOAD} HTTP/1.1\r\nHost: localhost\r\nContent-Type: {content_type}\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n").encode()
+        for data in (head + body[:len(body) // 2], head + body):
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.connect(self.smartragd.http_socket)
+            sock.sendall(data)
+            sock.close()
+        # The whole upload may be kept or not; the cut one leaves nothing, and the daemon
+        # serves on.
+        time.sleep(0.5)
+        self.assertLessEqual(len(self.list_documents()), 1)
+        self.assertLessEqual(len(self.stored_files()), 1)
+        self.assertAdded(self.upload(MENU))
 
     def test_a_file_over_max_file_size(self):
         # Within the body's allowance for framing, but over the file's own limit.
