@@ -71,7 +71,8 @@ shown (const char *text)
   g_autofree char *valid = g_utf8_make_valid (text, -1);
   if (strlen (valid) <= MAX_SHOWN)
     return g_steal_pointer (&valid);
-  g_autofree char *start = g_utf8_substring (valid, 0, 60);
+  /* Past MAX_SHOWN bytes there may be fewer than 60 characters (of four bytes each). */
+  g_autofree char *start = g_utf8_substring (valid, 0, MIN (60, g_utf8_strlen (valid, -1)));
   return g_strdup_printf ("%s…", start);
 }
 
@@ -283,6 +284,12 @@ sr_http_request_run (SrHttpRequest *request)
     return;
   }
   request->match.route->handler (request);
+}
+
+char *
+sr_http_shown (const char *text)
+{
+  return shown (text);
 }
 
 SrService *

@@ -12,8 +12,6 @@
 #define UPLOAD_FRAMING_BYTES (64 * 1024)
 /* Room in a text's JSON body beside the text: the other fields. */
 #define TEXT_FIELDS_BYTES (64 * 1024)
-/* Longer query parameter names are not quoted back whole. */
-#define MAX_SHOWN_CHARS 64
 
 static const char *const text_fields[] = { "session_id", "title", "text", NULL };
 
@@ -216,8 +214,7 @@ query_session_id (SrHttpRequest *request, GError **error)
   while (g_hash_table_iter_next (&iter, &key, NULL)) {
     if (g_str_equal (key, "session_id"))
       continue;
-    g_autofree char *valid = g_utf8_make_valid (key, -1);
-    g_autofree char *shown = g_utf8_substring (valid, 0, MAX_SHOWN_CHARS);
+    g_autofree char *shown = sr_http_shown (key);
     sr_invalid_args (error, _ ("Unknown query parameter '%s'; GET %s takes only session_id"), shown,
                      DOCUMENTS_PATH);
     return NULL;

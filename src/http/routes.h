@@ -82,6 +82,9 @@ void sr_http_reply_json (SrHttpRequest *request, guint status, SrJsonWriter *wri
 void sr_http_reply_error (SrHttpRequest *request, const GError *error);
 void sr_http_reply_empty (SrHttpRequest *request, guint status);
 
+/* Text a client sent, fit to quote back in a message: valid UTF-8, and cut short when long. */
+char *sr_http_shown (const char *text);
+
 /* A time in µs since the epoch as ISO 8601 in UTC with microseconds:
  * "2025-03-01T12:00:00.000000Z". */
 char *sr_http_format_time (gint64 us);

@@ -8,6 +8,7 @@
 
 #include "common/errors.h"
 #include "http/multipart.h"
+#include "http/routes.h"
 #include "service/documents.h"
 #include "service/sessions.h"
 
@@ -16,8 +17,6 @@
 #define MAX_PARTS        8
 /* A session id is 32 characters; room for white space and mistakes to be reported. */
 #define MAX_SESSION_BYTES 256
-/* Longer part names are not quoted back whole. */
-#define MAX_SHOWN_CHARS 64
 
 typedef enum {
   PART_NONE,
@@ -91,9 +90,8 @@ on_begin (const SrMultipartPart *part, gpointer user_data, GError **error)
   if (g_str_equal (part->name, SR_HTTP_UPLOAD_SESSION))
     return begin_session (upload, part, error);
 
-  g_autofree char *shown = g_utf8_substring (part->name, 0, MAX_SHOWN_CHARS);
-  return invalid_upload (error, _ ("unknown part '%s%s'; an upload takes the parts %s and %s"),
-                         shown, g_utf8_strlen (part->name, -1) > MAX_SHOWN_CHARS ? "…" : "",
+  g_autofree char *shown = sr_http_shown (part->name);
+  return invalid_upload (error, _ ("unknown part '%s'; an upload takes the parts %s and %s"), shown,
                          SR_HTTP_UPLOAD_FILE, SR_HTTP_UPLOAD_SESSION);
 }
 

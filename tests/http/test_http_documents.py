@@ -4,6 +4,7 @@
 import os
 import socket
 import time
+import urllib.parse
 
 from gi.repository import GLib
 
@@ -302,6 +303,16 @@ class RoutesOfDocuments(DocumentsTestCase):
         self.assertError(self.call("GET", f"{DOCUMENTS}?session_id={self.sid}&limit=3"), 400,
                          "invalid_argument", "Unknown query parameter 'limit'; GET "
                          "/api/v1/documents takes only session_id")
+        # Long names are cut short, whatever their characters' widths.
+        smile = "\U0001F600"
+        for name, shown in ((smile * 51, smile * 51 + "…"), (smile * 60, smile * 60 + "…"),
+                            ("é" * 100, "é" * 100), ("é" * 101, "é" * 60 + "…"),
+                            ("x" * 201, "x" * 60 + "…")):
+            with self.subTest(length=len(name)):
+                reply = self.call("GET", f"{DOCUMENTS}?session_id={self.sid}&"
+                                  + urllib.parse.quote(name) + "=1")
+                self.assertError(reply, 400, "invalid_argument", f"Unknown query parameter "
+                                 f"'{shown}'; GET /api/v1/documents takes only session_id")
         self.assertError(self.call("GET", f"{DOCUMENTS}?session_id={missing}"), 404,
                          "not_found", harness.denied_message(missing))
         self.assertError(self.call("GET", f"{DOCUMENTS}?session_id=nope"), 400,
