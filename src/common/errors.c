@@ -29,8 +29,11 @@ static const ErrorMapping mappings[SMARTRAG_ERROR_N_CODES] = {
   = { "org.smartrag.Error.BackendUnavailable", 503, "backend_unavailable" },
   [SMARTRAG_ERROR_CANCELLED] = { "org.smartrag.Error.Cancelled", 409, "cancelled" },
   [SMARTRAG_ERROR_SHUTTING_DOWN] = { "org.smartrag.Error.ShuttingDown", 503, "shutting_down" },
+  /* Named for what is wrong, an identity nobody established, not for the status. */
   [SMARTRAG_ERROR_UNAUTHENTICATED]
-  = { "org.freedesktop.DBus.Error.AccessDenied", 401, "unauthorized" },
+  = { "org.freedesktop.DBus.Error.AccessDenied", 401, "unauthenticated" },
+  [SMARTRAG_ERROR_METHOD_NOT_ALLOWED]
+  = { "org.freedesktop.DBus.Error.UnknownMethod", 405, "method_not_allowed" },
 };
 
 static const ErrorMapping *
@@ -67,4 +70,15 @@ smartrag_error_code (const GError *error)
   if (error->code < 0 || error->code >= SMARTRAG_ERROR_N_CODES)
     return SMARTRAG_ERROR_FAILED;
   return error->code;
+}
+
+gboolean
+sr_error_set (GError **error, SmartragError code, const char *format, ...)
+{
+  va_list args;
+  va_start (args, format);
+  g_autofree char *message = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_set_error_literal (error, SMARTRAG_ERROR, code, message);
+  return FALSE;
 }

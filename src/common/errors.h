@@ -19,7 +19,8 @@ typedef enum {
   SMARTRAG_ERROR_BACKEND_UNAVAILABLE,
   SMARTRAG_ERROR_CANCELLED,
   SMARTRAG_ERROR_SHUTTING_DOWN,
-  SMARTRAG_ERROR_UNAUTHENTICATED, /* HTTP without a valid token */
+  SMARTRAG_ERROR_UNAUTHENTICATED,    /* HTTP without a valid token */
+  SMARTRAG_ERROR_METHOD_NOT_ALLOWED, /* HTTP: the path exists, the method does not */
   SMARTRAG_ERROR_N_CODES,
 } SmartragError;
 
@@ -30,6 +31,12 @@ const char *smartrag_error_dbus_name (SmartragError code);
 /* The HTTP status a code is sent as, and the short machine name for JSON bodies. */
 guint smartrag_error_http_status (SmartragError code);
 const char *smartrag_error_slug (SmartragError code);
+
+/* Sets @error to @code with a formatted message and returns FALSE, for "return
+ * sr_error_set (error, …);" at the end of a failing check. */
+gboolean sr_error_set (GError **error, SmartragError code, const char *format, ...)
+    G_GNUC_PRINTF (3, 4);
+#define sr_invalid_args(error, ...) sr_error_set ((error), SMARTRAG_ERROR_INVALID_ARGS, __VA_ARGS__)
 
 /* Any GError as our code: foreign domains count as FAILED. */
 SmartragError smartrag_error_code (const GError *error);

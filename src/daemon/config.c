@@ -19,6 +19,8 @@ typedef enum {
   KEY_NAME,   /* a model name: printable, no spaces; min and max bound its length */
   KEY_URL,    /* http:// or https://; min 0 allows nothing */
   KEY_PATH,   /* an absolute path, or nothing */
+  KEY_SOCKET, /* an absolute path that fits a Unix socket address, "auto", or nothing */
+  KEY_LISTEN, /* an IP address and port, or nothing */
 } KeyType;
 
 /* Every key the daemon knows; data/smartrag.conf documents the same list and a unit
@@ -40,6 +42,8 @@ static const char *const embedding_backends[] = { "builtin", "ollama", "openai",
 /* Longer names and URLs are no model's or server's. */
 #define MAX_NAME_CHARS 256
 #define MAX_URL_CHARS  2048
+/* sun_path holds 108 bytes with the terminating NUL. */
+#define MAX_SOCKET_PATH 107
 
 #define FIELD(f) G_STRUCT_OFFSET (SrConfig, f)
 
@@ -108,6 +112,11 @@ static const KeySpec keys[] = {
   { "embedding", "batch_size", KEY_UINT, FIELD (embedding_batch_size), "32", 1, 1024 },
   { "embedding", "timeout", KEY_DURATION, FIELD (embedding_timeout), "60s", 1, 3600 },
   { "security", "authorization_cache", KEY_DURATION, FIELD (authorization_cache), "10s", 0, 3600 },
+  { "http", "socket", KEY_SOCKET, FIELD (http_socket), "auto" },
+  { "http", "listen", KEY_LISTEN, FIELD (http_listen), "127.0.0.1:8765" },
+  { "http", "allow_remote", KEY_BOOLEAN, FIELD (http_allow_remote), "false" },
+  { "http", "max_body_size", KEY_SIZE, FIELD (http_max_body_size), "1M", 1024, 64 << 20 },
+  { "http", "request_timeout", KEY_DURATION, FIELD (http_request_timeout), "30s", 1, 3600 },
 };
 
 static const char *const log_levels[] = { "error", "warning", "info", "debug" };
@@ -201,6 +210,68 @@ without_trailing_slashes (const char *text)
   return g_strndup (text, length);
 }
 
+GSocketAddress *
+sr_config_parse_listen (const char *text)
+{
+  g_autofree char *host = NULL;
+  const char *port;
+
+  if (text[0] == '[') {
+    const char *close = strchr (text, ']');
+    if (close == NULL || close[1] != ':')
+      return NULL;
+    host = g_strndup (text + 1, (gsize) (close - text - 1));
+    port = close + 2;
+  } else {
+    const char *colon = strrchr (text, ':');
+    /* An IPv6 address needs its brackets to be told from its port. */
+    if (colon == NULL || memchr (text, ':', (gsize) (colon - text)) != NULL)
+      return NULL;
+    host = g_strndup (text, (gsize) (colon - text));
+    port = colon + 1;
+  }
+  guint64 number;
+  if (!g_ascii_isdigit (port[0])
+      || !g_ascii_string_to_unsigned (port, 10, 0, G_MAXUINT16, &number, NULL))
+    return NULL;
+  g_autoptr (GInetAddress) address = g_inet_address_new_from_string (host);
+  if (address == NULL)
+    return NULL;
+  return g_inet_socket_address_new (address, (guint16) number);
+}
+
+static gboolean
+is_socket_path (const char *text)
+{
+  return g_str_equal (text, "auto") || *text == '\0'
+         || (g_path_is_absolute (text) && strlen (text) <= MAX_SOCKET_PATH
+             && g_utf8_validate (text, -1, NULL));
+}
+
+static gboolean
+parse_address (const KeySpec *spec, const char *text, SrConfig *config, char **expected)
+{
+  guint8 *field = (guint8 *) config + spec->offset;
+  if (spec->type == KEY_SOCKET) {
+    if (is_socket_path (text)) {
+      set_text (field, text);
+      return TRUE;
+    }
+    *expected = g_strdup_printf (_ ("an absolute file name of at most %d bytes such as "
+                                    "/run/smartrag/http.sock, auto, or nothing"),
+                                 MAX_SOCKET_PATH);
+    return FALSE;
+  }
+  g_autoptr (GSocketAddress) address = *text != '\0' ? sr_config_parse_listen (text) : NULL;
+  if (*text == '\0' || address != NULL) {
+    set_text (field, text);
+    return TRUE;
+  }
+  *expected = g_strdup (_ ("an IP address and port such as 127.0.0.1:8765 or [::1]:8765 (port 0 "
+                           "takes any free port), or nothing"));
+  return FALSE;
+}
+
 static gboolean
 parse_value (const KeySpec *spec, const char *text, SrConfig *config, char **expected)
 {
@@ -267,6 +338,10 @@ parse_value (const KeySpec *spec, const char *text, SrConfig *config, char **exp
     *expected = g_strdup (_ ("an absolute file name such as /etc/smartrag/openai.key, or "
                              "nothing"));
     return FALSE;
+
+  case KEY_SOCKET:
+  case KEY_LISTEN:
+    return parse_address (spec, text, config, expected);
 
   case KEY_LOG_LEVEL:
     for (guint i = 0; i < G_N_ELEMENTS (log_levels); i++) {
@@ -363,6 +438,8 @@ sr_config_free (SrConfig *config)
     case KEY_NAME:
     case KEY_URL:
     case KEY_PATH:
+    case KEY_SOCKET:
+    case KEY_LISTEN:
       g_free (*(char **) ((guint8 *) config + keys[i].offset));
       break;
     default:
@@ -406,6 +483,16 @@ check_together (const SrConfig *config, const char *path, GString *problems)
                             _ ("%s%s: [embedding] backend = \"openai\": expected openai_url and "
                                "openai_model to be set as well"),
                             problems->len ? "\n" : "", path);
+  /* Nothing on the wire is encrypted, and a peer on the network has no uid to check. */
+  g_autoptr (GSocketAddress) tcp = sr_config_parse_listen (config->http_listen);
+  if (tcp != NULL && !config->http_allow_remote
+      && !g_inet_address_get_is_loopback (
+          g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (tcp))))
+    g_string_append_printf (problems,
+                            _ ("%s%s: [http] listen = \"%s\": expected a loopback address such as "
+                               "127.0.0.1:8765 or [::1]:8765, since allow_remote = false; set "
+                               "allow_remote = true to serve other machines"),
+                            problems->len ? "\n" : "", path, config->http_listen);
 }
 
 SrConfig *

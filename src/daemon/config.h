@@ -1,7 +1,7 @@
 /* smartrag.conf: loading, defaults and validation of every key. */
 #pragma once
 
-#include <glib.h>
+#include <gio/gio.h>
 
 G_BEGIN_DECLS
 
@@ -84,6 +84,13 @@ typedef struct {
 
   /* [security] */
   guint64 authorization_cache; /* seconds a polkit "yes" is kept per bus connection */
+
+  /* [http] */
+  char *http_socket;            /* "auto" (the mode's place), "" (none) or an absolute path */
+  char *http_listen;            /* "address:port" for TCP, "" for none */
+  gboolean http_allow_remote;   /* a listen address other than loopback is allowed */
+  guint64 http_max_body_size;   /* bytes of a request body */
+  guint64 http_request_timeout; /* seconds a client may take to send a request */
 } SrConfig;
 
 SrConfig *sr_config_new (void);
@@ -99,6 +106,11 @@ SrConfig *sr_config_load (const char *path, gboolean must_exist, GPtrArray *warn
 /* Every key the daemon knows, as "group.key" in the order of the key table, so that
  * tests can hold the documented configuration and the code to the same list. */
 GStrv sr_config_known_keys (void);
+
+/* An [http] listen value ("127.0.0.1:8765", "[::1]:0") as an address; NULL when @text is
+ * not one. Only IP addresses are taken: a name would be resolved once, at start, to
+ * whatever it meant then. */
+GSocketAddress *sr_config_parse_listen (const char *text);
 
 /* "auto", "builtin", "ollama", "openai" */
 const char *sr_generation_backend_name (SrGenerationBackend backend);

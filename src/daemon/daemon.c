@@ -15,6 +15,7 @@
 #include "service/queries.h"
 #include "service/sessions.h"
 #include "embed/embedder.h"
+#include "http/http.h"
 #include "ingest/pipeline.h"
 #include "store/files.h"
 #include "store/store.h"
@@ -26,6 +27,7 @@ typedef struct {
   GMainLoop *loop;
   SrService *service;
   SrBus *bus;
+  SrHttp *http;
   guint expiry_timer;
   guint watchdog_timer;
   guint stop_timer;
@@ -326,6 +328,43 @@ start_queries (SrDaemon *daemon, GError **error)
   return TRUE;
 }
 
+/* "auto": where the mode's socket belongs. systemd's RuntimeDirectory= says where it made
+ * the system service's directory. */
+static char *
+http_socket_path (SrBusMode mode, const char *configured)
+{
+  if (!g_str_equal (configured, "auto"))
+    return *configured != '\0' ? g_strdup (configured) : NULL;
+  if (mode == SR_BUS_USER)
+    return g_build_filename (g_get_user_runtime_dir (), "smartrag", "http.sock", NULL);
+  const char *from_systemd = g_getenv ("RUNTIME_DIRECTORY");
+  if (from_systemd != NULL && *from_systemd != '\0' && strchr (from_systemd, ':') == NULL)
+    return g_build_filename (from_systemd, "http.sock", NULL);
+  return g_strdup ("/run/smartrag/http.sock");
+}
+
+static gboolean
+start_http (SrDaemon *daemon, GError **error)
+{
+  const SrConfig *config = daemon->config;
+  g_autofree char *socket_path = http_socket_path (daemon->options->mode, config->http_socket);
+  g_autoptr (GSocketAddress) listen
+      = *config->http_listen != '\0' ? sr_config_parse_listen (config->http_listen) : NULL;
+  const SrHttpOptions options = {
+    .socket_path = socket_path,
+    .listen = listen,
+    .user_mode = daemon->options->mode == SR_BUS_USER,
+    .max_body_size = config->http_max_body_size,
+    .request_timeout = (guint) config->http_request_timeout,
+  };
+  if (socket_path == NULL && listen == NULL) {
+    g_info ("No HTTP API: [http] socket and listen are both empty");
+    return TRUE;
+  }
+  daemon->http = sr_http_new (daemon->service, &options, error);
+  return daemon->http != NULL;
+}
+
 static gboolean
 prepare_state_dir (const char *dir, GError **error)
 {
@@ -363,7 +402,9 @@ start (SrDaemon *daemon, GError **error)
     .authorization_cache = daemon->config->authorization_cache,
   };
   daemon->bus = sr_bus_new (daemon->service, &bus_options, on_bus_lost, daemon, error);
-  if (daemon->bus == NULL || !sr_bus_acquire_name (daemon->bus, error))
+  /* HTTP before the name: a daemon that cannot serve both faces should not own it. */
+  if (daemon->bus == NULL || !start_http (daemon, error)
+      || !sr_bus_acquire_name (daemon->bus, error))
     return FALSE;
 
   daemon->expiry_timer = g_timeout_add_seconds ((guint) daemon->config->expiry_check_interval,
@@ -389,8 +430,9 @@ stop (SrDaemon *daemon)
   clear_source (&daemon->expiry_timer);
   clear_source (&daemon->watchdog_timer);
   clear_source (&daemon->stop_timer);
-  /* The bus goes first so that nothing reaches the service while the database closes. */
+  /* The faces go first so that nothing reaches the service while the database closes. */
   g_clear_pointer (&daemon->bus, sr_bus_free);
+  g_clear_pointer (&daemon->http, sr_http_free);
   g_clear_pointer (&daemon->service, sr_service_free);
   /* Only now: removing them restores the default action, and a second SIGTERM must not
    * kill the daemon while the database closes. */
@@ -425,7 +467,11 @@ sr_daemon_run (const SrDaemonOptions *options)
   g_info ("smartragd %s ready on the %s bus; state in %s; sessions expire after %s idle",
           PACKAGE_VERSION, options->mode == SR_BUS_USER ? "session" : "system", daemon.state_dir,
           expiry);
-  sr_notify_ready (_ ("Serving org.smartrag.Daemon"));
+  g_autofree char *http = daemon.http != NULL ? sr_http_describe (daemon.http) : NULL;
+  g_autofree char *status
+      = http != NULL ? g_strdup_printf (_ ("Serving org.smartrag.Daemon and HTTP on %s"), http)
+                     : g_strdup (_ ("Serving org.smartrag.Daemon"));
+  sr_notify_ready (status);
 
   g_main_loop_run (daemon.loop);
 

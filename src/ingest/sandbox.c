@@ -398,19 +398,6 @@ parser_name (const Run *run)
   return format == SR_FORMAT_UNKNOWN ? _ ("document") : sr_format_name (format);
 }
 
-static gboolean too_large (GError **error, const char *format, ...) G_GNUC_PRINTF (2, 3);
-
-static gboolean
-too_large (GError **error, const char *format, ...)
-{
-  va_list args;
-  va_start (args, format);
-  g_autofree char *message = g_strdup_vprintf (format, args);
-  va_end (args);
-  g_set_error_literal (error, SMARTRAG_ERROR, SMARTRAG_ERROR_TOO_LARGE, message);
-  return FALSE;
-}
-
 static gboolean
 report_stop (const Run *run, GError **error)
 {
@@ -419,22 +406,22 @@ report_stop (const Run *run, GError **error)
 
   switch (run->stop) {
   case STOP_TIMEOUT:
-    return too_large (error,
-                      _ ("Reading %s took longer than %u s and was stopped ([limits] "
-                         "extract_timeout); the file may be damaged or too complex"),
-                      run->filename, limits->wall_timeout_seconds);
+    return sr_error_set (error, SMARTRAG_ERROR_TOO_LARGE,
+                         _ ("Reading %s took longer than %u s and was stopped ([limits] "
+                            "extract_timeout); the file may be damaged or too complex"),
+                         run->filename, limits->wall_timeout_seconds);
   case STOP_OUTPUT:
     size = g_format_size_full (limits->max_output_bytes, G_FORMAT_SIZE_IEC_UNITS);
-    return too_large (error,
-                      _ ("%s holds more than %s of text, the limit for one document "
-                         "([limits] max_extracted_size)"),
-                      run->filename, size);
+    return sr_error_set (error, SMARTRAG_ERROR_TOO_LARGE,
+                         _ ("%s holds more than %s of text, the limit for one document "
+                            "([limits] max_extracted_size)"),
+                         run->filename, size);
   case STOP_MEMORY:
     size = g_format_size_full (limits->max_memory_bytes, G_FORMAT_SIZE_IEC_UNITS);
-    return too_large (error,
-                      _ ("Reading %s needed more than %s of memory and was stopped ([limits] "
-                         "extract_memory)"),
-                      run->filename, size);
+    return sr_error_set (error, SMARTRAG_ERROR_TOO_LARGE,
+                         _ ("Reading %s needed more than %s of memory and was stopped ([limits] "
+                            "extract_memory)"),
+                         run->filename, size);
   case STOP_CANCELLED:
     g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_CANCELLED, _ ("Reading %s was cancelled"),
                  run->filename);
@@ -472,10 +459,10 @@ report_signal (const Run *run, GError **error)
 
   if (sig == SIGXCPU
       || (sig == SIGKILL && run->cpu_usec >= (guint64) limits->cpu_seconds * G_USEC_PER_SEC))
-    return too_large (error,
-                      _ ("Reading %s used more than %u s of processor time and was stopped "
-                         "([limits] extract_cpu_time); the file may be damaged or too complex"),
-                      run->filename, limits->cpu_seconds);
+    return sr_error_set (error, SMARTRAG_ERROR_TOO_LARGE,
+                         _ ("Reading %s used more than %u s of processor time and was stopped "
+                            "([limits] extract_cpu_time); the file may be damaged or too complex"),
+                         run->filename, limits->cpu_seconds);
   if (peak >= limits->max_memory_bytes / 2 && sig != SIGSYS) {
     Run as_memory = *run;
     as_memory.stop = STOP_MEMORY;

@@ -91,20 +91,6 @@ query_unref (Query *query)
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Query, query_unref)
 
-static gboolean fail (GError **error, SmartragError code, const char *format, ...)
-    G_GNUC_PRINTF (3, 4);
-
-static gboolean
-fail (GError **error, SmartragError code, const char *format, ...)
-{
-  va_list args;
-  va_start (args, format);
-  g_autofree char *message = g_strdup_vprintf (format, args);
-  va_end (args);
-  g_set_error_literal (error, SMARTRAG_ERROR, code, message);
-  return FALSE;
-}
-
 static double
 ms_since (gint64 start, gint64 end)
 {
@@ -400,10 +386,11 @@ choose_generator (SrQueries *queries, const char *backend, SrGenerator **chosen,
   if (*chosen != NULL)
     return TRUE;
   g_autofree char *names = backend_names (queries);
-  return fail (error, SMARTRAG_ERROR_INVALID_ARGS,
-               _ ("Invalid backend '%s': expected one of %s (what this daemon is configured "
-                  "with)"),
-               backend, names);
+  return sr_error_set (
+      error, SMARTRAG_ERROR_INVALID_ARGS,
+      _ ("Invalid backend '%s': expected one of %s (what this daemon is configured "
+         "with)"),
+      backend, names);
 }
 
 static gboolean
@@ -411,27 +398,29 @@ check_options (SrQueries *queries, const char *question, const SrAskOptions *opt
                SrGenerator **generator, GError **error)
 {
   if (!g_utf8_validate (question, -1, NULL))
-    return fail (error, SMARTRAG_ERROR_INVALID_ARGS, _ ("Invalid question: it is not UTF-8"));
+    return sr_error_set (error, SMARTRAG_ERROR_INVALID_ARGS,
+                         _ ("Invalid question: it is not UTF-8"));
   if (strlen (question) > queries->limits.max_question_bytes)
-    return fail (error, SMARTRAG_ERROR_TOO_LARGE,
-                 _ ("Invalid question: expected UTF-8 of at most %" PRIu64 " bytes"),
-                 queries->limits.max_question_bytes);
+    return sr_error_set (error, SMARTRAG_ERROR_TOO_LARGE,
+                         _ ("Invalid question: expected UTF-8 of at most %" PRIu64 " bytes"),
+                         queries->limits.max_question_bytes);
   if (sr_text_is_blank (question))
-    return fail (error, SMARTRAG_ERROR_INVALID_ARGS, _ ("Invalid question: it is empty"));
+    return sr_error_set (error, SMARTRAG_ERROR_INVALID_ARGS, _ ("Invalid question: it is empty"));
   if (options->k < 1 || options->k > SR_SEARCH_MAX_K)
-    return fail (error, SMARTRAG_ERROR_INVALID_ARGS, _ ("Invalid k: expected 1 to %d sources"),
-                 SR_SEARCH_MAX_K);
+    return sr_error_set (error, SMARTRAG_ERROR_INVALID_ARGS,
+                         _ ("Invalid k: expected 1 to %d sources"), SR_SEARCH_MAX_K);
   if (!choose_generator (queries, options->backend, generator, error))
     return FALSE;
   if (options->model != NULL
       && (!g_utf8_validate (options->model, -1, NULL) || strlen (options->model) > MAX_MODEL_BYTES))
-    return fail (error, SMARTRAG_ERROR_INVALID_ARGS,
-                 _ ("Invalid model: expected UTF-8 of at most %d bytes"), MAX_MODEL_BYTES);
+    return sr_error_set (error, SMARTRAG_ERROR_INVALID_ARGS,
+                         _ ("Invalid model: expected UTF-8 of at most %d bytes"), MAX_MODEL_BYTES);
   if (options->temperature > 2.0 || (options->temperature < 0 && options->temperature != -1.0))
-    return fail (error, SMARTRAG_ERROR_INVALID_ARGS, _ ("Invalid temperature: expected 0 to 2"));
+    return sr_error_set (error, SMARTRAG_ERROR_INVALID_ARGS,
+                         _ ("Invalid temperature: expected 0 to 2"));
   if (options->max_tokens > MAX_ANSWER_TOKENS)
-    return fail (error, SMARTRAG_ERROR_INVALID_ARGS, _ ("Invalid max_tokens: expected at most %d"),
-                 MAX_ANSWER_TOKENS);
+    return sr_error_set (error, SMARTRAG_ERROR_INVALID_ARGS,
+                         _ ("Invalid max_tokens: expected at most %d"), MAX_ANSWER_TOKENS);
   return TRUE;
 }
 
@@ -442,14 +431,14 @@ check_room (SrQueries *queries, const SrCaller *caller, GError **error)
       = GPOINTER_TO_UINT (g_hash_table_lookup (queries->per_user, GUINT_TO_POINTER (caller->uid)));
   if (queries->limits.max_per_user == 0 || mine < queries->limits.max_per_user)
     return TRUE;
-  return fail (error, SMARTRAG_ERROR_BUSY,
-               g_dngettext (GETTEXT_PACKAGE,
-                            "Too many questions at once: %u of yours is still being "
-                            "answered; wait for it or cancel it",
-                            "Too many questions at once: %u of yours are still being "
-                            "answered; wait for one or cancel it",
-                            mine),
-               mine);
+  return sr_error_set (error, SMARTRAG_ERROR_BUSY,
+                       g_dngettext (GETTEXT_PACKAGE,
+                                    "Too many questions at once: %u of yours is still being "
+                                    "answered; wait for it or cancel it",
+                                    "Too many questions at once: %u of yours are still being "
+                                    "answered; wait for one or cancel it",
+                                    mine),
+                       mine);
 }
 
 /* The text retrieval is given: the question, cut at a character boundary to what a
@@ -563,8 +552,9 @@ sr_queries_cancel (SrQueries *queries, const SrCaller *caller, const char *sessi
   Query *query = g_hash_table_lookup (queries->running, query_id);
   if (query == NULL || g_strcmp0 (query->session_id, session_id) != 0
       || !sr_caller_may_access (caller, query->uid))
-    return fail (error, SMARTRAG_ERROR_NOT_FOUND,
-                 _ ("No query %s is running in this session; it may have finished"), query_id);
+    return sr_error_set (error, SMARTRAG_ERROR_NOT_FOUND,
+                         _ ("No query %s is running in this session; it may have finished"),
+                         query_id);
   stop (query, SMARTRAG_ERROR_CANCELLED, _ ("The question was cancelled"));
   return TRUE;
 }

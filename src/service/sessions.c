@@ -13,19 +13,6 @@
  * that an absurd document gets a clear message. */
 #define MAX_CONTEXT_DEPTH 64
 
-static gboolean invalid (GError **error, const char *format, ...) G_GNUC_PRINTF (2, 3);
-
-static gboolean
-invalid (GError **error, const char *format, ...)
-{
-  va_list args;
-  va_start (args, format);
-  g_autofree char *message = g_strdup_vprintf (format, args);
-  va_end (args);
-  g_set_error_literal (error, SMARTRAG_ERROR, SMARTRAG_ERROR_INVALID_ARGS, message);
-  return FALSE;
-}
-
 gboolean
 sr_sessions_check_title (SrService *service, const char *title, GError **error)
 {
@@ -33,15 +20,16 @@ sr_sessions_check_title (SrService *service, const char *title, GError **error)
   size_t len = strlen (title);
 
   if (len > max)
-    return invalid (error, _ ("Invalid title: longer than %" PRIu64 " bytes (%zu)"), max, len);
+    return sr_invalid_args (error, _ ("Invalid title: longer than %" PRIu64 " bytes (%zu)"), max,
+                            len);
   if (!g_utf8_validate (title, -1, NULL))
-    return invalid (error, _ ("Invalid title: not valid UTF-8"));
+    return sr_invalid_args (error, _ ("Invalid title: not valid UTF-8"));
   const char *line_break = sr_text_find_line_break (title);
   if (line_break != NULL)
-    return invalid (error,
-                    _ ("Invalid title: control character at byte %td; a title is one "
-                       "line of text"),
-                    line_break - title);
+    return sr_invalid_args (error,
+                            _ ("Invalid title: control character at byte %td; a title is one "
+                               "line of text"),
+                            line_break - title);
   return TRUE;
 }
 
@@ -61,8 +49,8 @@ check_depth (const char *text, GError **error)
       in_string = TRUE;
     } else if (*p == '{' || *p == '[') {
       if (++depth > MAX_CONTEXT_DEPTH)
-        return invalid (error, _ ("Invalid context: nested deeper than %d levels"),
-                        MAX_CONTEXT_DEPTH);
+        return sr_invalid_args (error, _ ("Invalid context: nested deeper than %d levels"),
+                                MAX_CONTEXT_DEPTH);
     } else if (*p == '}' || *p == ']') {
       depth--;
     }
@@ -92,11 +80,11 @@ sr_sessions_check_context (SrService *service, const char *context, GError **err
   size_t len = strlen (context);
 
   if (len > max) {
-    invalid (error, _ ("Invalid context: longer than %" PRIu64 " bytes (%zu)"), max, len);
+    sr_invalid_args (error, _ ("Invalid context: longer than %" PRIu64 " bytes (%zu)"), max, len);
     return NULL;
   }
   if (!g_utf8_validate (context, -1, NULL)) {
-    invalid (error, _ ("Invalid context: not valid UTF-8"));
+    sr_invalid_args (error, _ ("Invalid context: not valid UTF-8"));
     return NULL;
   }
   if (!check_depth (context, error))
@@ -111,12 +99,14 @@ sr_sessions_check_context (SrService *service, const char *context, GError **err
     if (local != NULL)
       g_propagate_error (error, g_steal_pointer (&local));
     else
-      invalid (error, _ ("Invalid context: not valid JSON: it must follow RFC 8259 (double-quoted "
-                         "strings, no comments, no trailing commas, one value)"));
+      sr_invalid_args (error,
+                       _ ("Invalid context: not valid JSON: it must follow RFC 8259 (double-quoted "
+                          "strings, no comments, no trailing commas, one value)"));
     return NULL;
   }
   if (!g_str_equal (type, "object")) {
-    invalid (error, _ ("Invalid context: expected a JSON object, got %s"), json_kind (type));
+    sr_invalid_args (error, _ ("Invalid context: expected a JSON object, got %s"),
+                     json_kind (type));
     return NULL;
   }
   return g_steal_pointer (&minified);
@@ -161,7 +151,8 @@ sr_sessions_create (SrService *service, const SrCaller *caller, const SrSessionS
   if (context == NULL)
     return NULL;
   if (spec->expire_after < -1 || spec->expire_after > (gint64) 3650 * 24 * 3600) {
-    invalid (error, _ ("Invalid expire_after: expected seconds from 0 (never) to ten years"));
+    sr_invalid_args (error,
+                     _ ("Invalid expire_after: expected seconds from 0 (never) to ten years"));
     return NULL;
   }
   if (!check_quota (service, caller, error))
@@ -210,11 +201,12 @@ invalid_id (const char *id, GError **error)
   gboolean quotable = strlen (id) <= 2 * SR_ID_LENGTH && g_utf8_validate (id, -1, NULL)
                       && sr_text_find_line_break (id) == NULL;
   if (quotable)
-    return invalid (error,
-                    _ ("Invalid session id '%s': expected 32 lowercase hexadecimal "
-                       "characters"),
-                    id);
-  return invalid (error, _ ("Invalid session id: expected 32 lowercase hexadecimal characters"));
+    return sr_invalid_args (error,
+                            _ ("Invalid session id '%s': expected 32 lowercase hexadecimal "
+                               "characters"),
+                            id);
+  return sr_invalid_args (error,
+                          _ ("Invalid session id: expected 32 lowercase hexadecimal characters"));
 }
 
 /* The one ownership check behind every per-session operation. */

@@ -14,38 +14,26 @@
  * noting it once a minute keeps authenticating a read. */
 #define TOUCH_INTERVAL_US (60 * G_USEC_PER_SEC)
 
-static gboolean invalid (GError **error, const char *format, ...) G_GNUC_PRINTF (2, 3);
-
-static gboolean
-invalid (GError **error, const char *format, ...)
-{
-  va_list args;
-  va_start (args, format);
-  g_autofree char *message = g_strdup_vprintf (format, args);
-  va_end (args);
-  g_set_error_literal (error, SMARTRAG_ERROR, SMARTRAG_ERROR_INVALID_ARGS, message);
-  return FALSE;
-}
-
 gboolean
 sr_tokens_check_name (const char *name, GError **error)
 {
   size_t len = strlen (name);
 
   if (len > SR_TOKEN_NAME_MAX_BYTES)
-    return invalid (error, _ ("Invalid token name: longer than %d bytes (%zu)"),
-                    SR_TOKEN_NAME_MAX_BYTES, len);
+    return sr_invalid_args (error, _ ("Invalid token name: longer than %d bytes (%zu)"),
+                            SR_TOKEN_NAME_MAX_BYTES, len);
   if (sr_text_is_blank (name))
-    return invalid (error, _ ("Invalid token name: empty; name it after where it is used, such "
-                              "as \"backup script\""));
+    return sr_invalid_args (error,
+                            _ ("Invalid token name: empty; name it after where it is used, such "
+                               "as \"backup script\""));
   if (!g_utf8_validate (name, -1, NULL))
-    return invalid (error, _ ("Invalid token name: not valid UTF-8"));
+    return sr_invalid_args (error, _ ("Invalid token name: not valid UTF-8"));
   const char *line_break = sr_text_find_line_break (name);
   if (line_break != NULL)
-    return invalid (error,
-                    _ ("Invalid token name: control character at byte %td; a name is one "
-                       "line of text"),
-                    line_break - name);
+    return sr_invalid_args (error,
+                            _ ("Invalid token name: control character at byte %td; a name is one "
+                               "line of text"),
+                            line_break - name);
   return TRUE;
 }
 
@@ -145,10 +133,12 @@ sr_tokens_revoke (SrService *service, const SrCaller *caller, const char *id, GE
 {
   /* A malformed id is not quoted back: it may be the token itself. */
   if (g_str_has_prefix (id, SR_TOKEN_PREFIX))
-    return invalid (error, _ ("Invalid token id: expected 32 lowercase hexadecimal characters, "
-                              "the id CreateToken returned, not the token"));
+    return sr_invalid_args (error,
+                            _ ("Invalid token id: expected 32 lowercase hexadecimal characters, "
+                               "the id CreateToken returned, not the token"));
   if (!sr_id_is_valid (id))
-    return invalid (error, _ ("Invalid token id: expected 32 lowercase hexadecimal characters"));
+    return sr_invalid_args (error,
+                            _ ("Invalid token id: expected 32 lowercase hexadecimal characters"));
 
   GError *local = NULL;
   if (!sr_store_token_delete (sr_service_store (service), id, caller->uid, &local)) {

@@ -60,8 +60,9 @@ not_found (const char *id, GError **error)
 }
 
 static gboolean
-insert_rows (SrStore *store, const SrDocumentRecord *r, GError **error)
+insert_rows (SrStore *store, gconstpointer data, GError **error)
 {
+  const SrDocumentRecord *r = data;
   const char *doing = _ ("store the new document");
   g_autoptr (sqlite3_stmt) file
       = sr_store_statement (store,
@@ -102,13 +103,7 @@ insert_rows (SrStore *store, const SrDocumentRecord *r, GError **error)
 gboolean
 sr_store_document_insert (SrStore *store, const SrDocumentRecord *record, GError **error)
 {
-  if (!sr_store_begin (store, error))
-    return FALSE;
-  if (!insert_rows (store, record, error)) {
-    sr_store_rollback (store);
-    return FALSE;
-  }
-  return sr_store_commit (store, error);
+  return sr_store_in_transaction (store, insert_rows, record, error);
 }
 
 SrDocumentRecord *

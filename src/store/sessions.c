@@ -17,14 +17,6 @@ sr_session_record_free (SrSessionRecord *record)
 }
 
 static gboolean
-step_done (SrStore *store, sqlite3_stmt *stmt, const char *doing, GError **error)
-{
-  if (sqlite3_step (stmt) == SQLITE_DONE)
-    return TRUE;
-  return sr_store_fail (store, error, doing);
-}
-
-static gboolean
 not_found (const char *id, GError **error)
 {
   g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_NOT_FOUND, _ ("No session '%s'"), id);
@@ -32,20 +24,12 @@ not_found (const char *id, GError **error)
 }
 
 static gboolean
-insert_rows (SrStore *store, const SrSessionRecord *record, GError **error)
+insert_rows (SrStore *store, gconstpointer data, GError **error)
 {
+  const SrSessionRecord *record = data;
   const char *doing = _ ("store the new session");
 
-  g_autoptr (sqlite3_stmt) user
-      = sr_store_statement (store,
-                            "INSERT INTO users (uid, created_at, last_seen) VALUES (?1, ?2, ?2) "
-                            "ON CONFLICT (uid) DO UPDATE SET last_seen = excluded.last_seen",
-                            error);
-  if (user == NULL)
-    return FALSE;
-  sqlite3_bind_int64 (user, 1, record->owner_uid);
-  sqlite3_bind_int64 (user, 2, record->created_at);
-  if (!step_done (store, user, doing, error))
+  if (!sr_store_user_seen (store, record->owner_uid, record->created_at, doing, error))
     return FALSE;
 
   g_autoptr (sqlite3_stmt) session = sr_store_statement (
@@ -65,19 +49,13 @@ insert_rows (SrStore *store, const SrSessionRecord *record, GError **error)
     sqlite3_bind_int64 (session, 7, record->expire_after);
   else
     sqlite3_bind_null (session, 7);
-  return step_done (store, session, doing, error);
+  return sr_store_step_done (store, session, doing, error);
 }
 
 gboolean
 sr_store_session_insert (SrStore *store, const SrSessionRecord *record, GError **error)
 {
-  if (!sr_store_begin (store, error))
-    return FALSE;
-  if (!insert_rows (store, record, error)) {
-    sr_store_rollback (store);
-    return FALSE;
-  }
-  return sr_store_commit (store, error);
+  return sr_store_in_transaction (store, insert_rows, record, error);
 }
 
 SrSessionRecord *
@@ -181,7 +159,7 @@ sr_store_session_count_owned (SrStore *store, guint32 owner_uid, guint64 *count,
 static gboolean
 change_one (SrStore *store, sqlite3_stmt *stmt, const char *id, const char *doing, GError **error)
 {
-  if (!step_done (store, stmt, doing, error))
+  if (!sr_store_step_done (store, stmt, doing, error))
     return FALSE;
   if (sqlite3_changes (sr_store_db (store)) == 0)
     return not_found (id, error);

@@ -69,9 +69,19 @@ gboolean sr_store_writers_waiting (SrStore *store);
 gboolean sr_store_yield (SrStore *store, gboolean *yielded, GError **error);
 gboolean sr_store_commit (SrStore *store, GError **error);
 void sr_store_rollback (SrStore *store);
+/* Runs @work in a transaction of its own: committed when it returns TRUE, rolled back
+ * when it fails. */
+typedef gboolean (*SrStoreWork) (SrStore *store, gconstpointer data, GError **error);
+gboolean sr_store_in_transaction (SrStore *store, SrStoreWork work, gconstpointer data,
+                                  GError **error);
 
 /* Turns the last SQLite failure into a SMARTRAG_ERROR saying what was being done. */
 gboolean sr_store_fail (SrStore *store, GError **error, const char *doing);
+/* Steps a statement that returns no rows; on failure, sr_store_fail() with @doing. */
+gboolean sr_store_step_done (SrStore *store, sqlite3_stmt *stmt, const char *doing, GError **error);
+/* Records that @uid did something at @now: the users row every owned row refers to. */
+gboolean sr_store_user_seen (SrStore *store, guint32 uid, gint64 now, const char *doing,
+                             GError **error);
 
 /* Parses @text with SQLite's strict (RFC 8259) JSON parser, the one the tables' CHECK
  * constraints use. FALSE when it is not JSON; otherwise @type is SQLite's json_type of

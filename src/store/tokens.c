@@ -17,28 +17,12 @@ sr_token_record_free (SrTokenRecord *record)
 }
 
 static gboolean
-step_done (SrStore *store, sqlite3_stmt *stmt, const char *doing, GError **error)
+insert_rows (SrStore *store, gconstpointer data, GError **error)
 {
-  if (sqlite3_step (stmt) == SQLITE_DONE)
-    return TRUE;
-  return sr_store_fail (store, error, doing);
-}
-
-static gboolean
-insert_rows (SrStore *store, const SrTokenRecord *record, GError **error)
-{
+  const SrTokenRecord *record = data;
   const char *doing = _ ("store the new token");
 
-  g_autoptr (sqlite3_stmt) user
-      = sr_store_statement (store,
-                            "INSERT INTO users (uid, created_at, last_seen) VALUES (?1, ?2, ?2) "
-                            "ON CONFLICT (uid) DO UPDATE SET last_seen = excluded.last_seen",
-                            error);
-  if (user == NULL)
-    return FALSE;
-  sqlite3_bind_int64 (user, 1, record->owner_uid);
-  sqlite3_bind_int64 (user, 2, record->created_at);
-  if (!step_done (store, user, doing, error))
+  if (!sr_store_user_seen (store, record->owner_uid, record->created_at, doing, error))
     return FALSE;
 
   g_autoptr (sqlite3_stmt) token
@@ -53,19 +37,13 @@ insert_rows (SrStore *store, const SrTokenRecord *record, GError **error)
   sqlite3_bind_text (token, 3, record->name, -1, SQLITE_STATIC);
   sqlite3_bind_blob (token, 4, record->secret_sha256, SR_TOKEN_HASH_BYTES, SQLITE_STATIC);
   sqlite3_bind_int64 (token, 5, record->created_at);
-  return step_done (store, token, doing, error);
+  return sr_store_step_done (store, token, doing, error);
 }
 
 gboolean
 sr_store_token_insert (SrStore *store, const SrTokenRecord *record, GError **error)
 {
-  if (!sr_store_begin (store, error))
-    return FALSE;
-  if (!insert_rows (store, record, error)) {
-    sr_store_rollback (store);
-    return FALSE;
-  }
-  return sr_store_commit (store, error);
+  return sr_store_in_transaction (store, insert_rows, record, error);
 }
 
 /* A row of "SELECT id, owner_uid, name, created_at, last_used". */
@@ -156,7 +134,7 @@ sr_store_token_delete (SrStore *store, const char *id, guint32 owner_uid, GError
     return FALSE;
   sqlite3_bind_text (stmt, 1, id, -1, SQLITE_STATIC);
   sqlite3_bind_int64 (stmt, 2, owner_uid);
-  if (!step_done (store, stmt, _ ("revoke a token"), error))
+  if (!sr_store_step_done (store, stmt, _ ("revoke a token"), error))
     return FALSE;
   if (sqlite3_changes (sr_store_db (store)) > 0)
     return TRUE;
@@ -176,7 +154,7 @@ sr_store_token_touch (SrStore *store, const char *id, gint64 now, gboolean *done
   if (ok) {
     sqlite3_bind_text (stmt, 1, id, -1, SQLITE_STATIC);
     sqlite3_bind_int64 (stmt, 2, now);
-    ok = step_done (store, stmt, _ ("note when a token was used"), error);
+    ok = sr_store_step_done (store, stmt, _ ("note when a token was used"), error);
   }
   sr_store_unlock_writes (store);
   *done = ok;

@@ -86,6 +86,11 @@ CONFIG_GROUPS = {
     "embedding_batch_size": "embedding.batch_size",
     "embedding_timeout": "embedding.timeout",
     "authorization_cache": "security",
+    "socket": "http",
+    "listen": "http",
+    "allow_remote": "http",
+    "max_body_size": "http",
+    "request_timeout": "http",
 }
 # No polkit answer is kept unless a test asks for it: each call is decided afresh.
 CONFIG_DEFAULTS = {
@@ -94,6 +99,10 @@ CONFIG_DEFAULTS = {
     "shutdown_timeout": "5s",
     # Answers the same on every machine, whether or not an Ollama runs there.
     "backend": "builtin",
+    # No HTTP unless a test asks (new_daemon(http=True)): the defaults, port 8765 and
+    # /run/smartrag/http.sock, would collide between tests running at once.
+    "socket": "",
+    "listen": "",
 }
 
 # No <limit> elements: dbus-daemon's built-in limits are the ones a stock system bus has
@@ -288,7 +297,8 @@ class PolkitMock:
 class Daemon:
     """One smartragd process on the private bus; READY comes through our NOTIFY_SOCKET."""
 
-    def __init__(self, bus, workdir, state_dir, config, account=None, args=(), name="smartragd"):
+    def __init__(self, bus, workdir, state_dir, config, account=None, args=(), name="smartragd",
+                 http_socket=None):
         self.bus = bus
         self.workdir = workdir
         self.name = name
@@ -302,6 +312,10 @@ class Daemon:
         self.notifications = []
         self.runs = 0
         self.stopping = False
+        # The HTTP face: the Unix socket's path, and the TCP port the daemon took (a test
+        # daemon listens on port 0, and READY's status line names the port it got).
+        self.http_socket = http_socket
+        self.http_port = None
 
     def argv(self):
         return [SMARTRAGD, f"--address={self.bus.address}", f"--state-dir={self.state_dir}",
@@ -347,6 +361,7 @@ class Daemon:
             if time.monotonic() > deadline:
                 raise AssertionError(f"smartragd sent no READY=1 within {timeout}s")
             self._drain_notify(0.05)
+        self.http_port = self._http_port()
         # READY=1 promises that clients can call now, so the name must already be ours.
         probe = Endpoint(self.bus.address)
         try:
@@ -356,6 +371,13 @@ class Daemon:
             raise AssertionError(f"READY=1 came before {BUS_NAME} was owned: {error}") from None
         finally:
             probe.close()
+
+    def _http_port(self):
+        for line in reversed(self.notifications):
+            found = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
+            if line.startswith("STATUS=") and found:
+                return int(found.group(1))
+        return None
 
     def running(self):
         return self.proc is not None and self.proc.poll() is None
@@ -572,15 +594,21 @@ class IntegrationTest(unittest.TestCase):
         os.mkdir(path, 0o700)
         return path
 
-    def new_daemon(self, state_dir=None, config=None, account=None, args=(), **config_values):
-        """A daemon, not started yet; other keyword arguments become config keys."""
+    def new_daemon(self, state_dir=None, config=None, account=None, args=(), http=False,
+                   **config_values):
+        """A daemon, not started yet; other keyword arguments become config keys. With
+        @http it serves HTTP on a socket in the test's directory and on a free port."""
+        name = f"smartragd-{len(self.daemons)}"
+        if http:
+            config_values.setdefault("socket", os.path.join(self.workdir, f"{name}-http.sock"))
+            config_values.setdefault("listen", "127.0.0.1:0")
         if config is None:
             config = self.write_config(name=f"smartrag-{len(self.daemons)}.conf",
                                        **config_values)
         if state_dir is None:
             state_dir = self.new_state_dir(f"state-{len(self.daemons)}")
-        daemon = Daemon(self.bus, self.workdir, state_dir, config, account, args,
-                        name=f"smartragd-{len(self.daemons)}")
+        daemon = Daemon(self.bus, self.workdir, state_dir, config, account, args, name=name,
+                        http_socket=config_values.get("socket") or None)
         self.daemons.append(daemon)
         return daemon
 

@@ -13,6 +13,10 @@
   "mmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmm" \
   "mmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmm" \
   "mmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmm"
+/* With "/tmp/" in front, the longest path a Unix socket address holds (107 bytes). */
+#define SOCKET_107                                                                                 \
+  "ssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssss" \
+  "ssssssss"
 
 typedef struct {
   char *dir;
@@ -116,6 +120,11 @@ assert_defaults (const SrConfig *config)
   g_assert_cmpstr (config->embedding_openai_api_key_file, ==, "");
   g_assert_cmpuint (config->embedding_batch_size, ==, 32);
   g_assert_cmpuint (config->embedding_timeout, ==, 60);
+  g_assert_cmpstr (config->http_socket, ==, "auto");
+  g_assert_cmpstr (config->http_listen, ==, "127.0.0.1:8765");
+  g_assert_false (config->http_allow_remote);
+  g_assert_cmpuint (config->http_max_body_size, ==, 1 << 20);
+  g_assert_cmpuint (config->http_request_timeout, ==, 30);
 }
 
 static void
@@ -529,6 +538,41 @@ static const struct {
     { 0, 3600, 3600, 10 },
     { "3601", "2h", "-10s", "10x", "1.5m" },
     DURATION_HINT "at most 1h, or 0" },
+  { "http",
+    "socket",
+    { "auto", "", "/run/smartrag/http.sock", "/tmp/" SOCKET_107 },
+    { 0 },
+    { "http.sock", "./http.sock", "~/http.sock", "Auto", "/tmp/" SOCKET_107 "x" },
+    "an absolute file name of at most 107 bytes such as /run/smartrag/http.sock, auto, or "
+    "nothing",
+    { "auto", "", "/run/smartrag/http.sock", "/tmp/" SOCKET_107 } },
+  { "http",
+    "listen",
+    { "", "127.0.0.1:8765", "[::1]:8765", "127.0.0.1:0", "127.1.2.3:65535" },
+    { 0 },
+    { "8765", "127.0.0.1", "localhost:8765", "::1:8765", "[::1]", "[::1]8765", "127.0.0.1:65536",
+      "127.0.0.1:-1", "127.0.0.1:http", "127.0.0.1: 80", "[localhost]:80" },
+    "an IP address and port such as 127.0.0.1:8765 or [::1]:8765 (port 0 takes any free port), "
+    "or nothing",
+    { "", "127.0.0.1:8765", "[::1]:8765", "127.0.0.1:0", "127.1.2.3:65535" } },
+  { "http",
+    "allow_remote",
+    { "true", "false" },
+    { TRUE, FALSE },
+    { "yes", "1", "" },
+    "true or false" },
+  { "http",
+    "max_body_size",
+    { "1K", "64M", "1m" },
+    { 1024, 64u << 20, 1u << 20 },
+    { "1023", "65M", "0", "lots", "" },
+    "a size such as 512K, 100M or 2G, from 1K to 64M" },
+  { "http",
+    "request_timeout",
+    { "1", "1h", "30s" },
+    { 1, 3600, 30 },
+    { "0", "3601", "-1s", "" },
+    DURATION_HINT "from 1s to 1h" },
 };
 
 static guint64
@@ -600,6 +644,12 @@ field_value (const SrConfig *config, const char *group, const char *key)
     return config->embedding_batch_size;
   if (g_str_equal (key, "timeout"))
     return config->embedding_timeout;
+  if (g_str_equal (key, "allow_remote"))
+    return config->http_allow_remote;
+  if (g_str_equal (key, "max_body_size"))
+    return config->http_max_body_size;
+  if (g_str_equal (key, "request_timeout"))
+    return config->http_request_timeout;
   g_error ("test-config does not know the field of key %s", key);
 }
 
@@ -618,6 +668,10 @@ field_text (const SrConfig *config, const char *group, const char *key)
     return embedding ? config->embedding_openai_model : config->openai_model;
   if (g_str_equal (key, "openai_api_key_file"))
     return embedding ? config->embedding_openai_api_key_file : config->openai_api_key_file;
+  if (g_str_equal (key, "socket"))
+    return config->http_socket;
+  if (g_str_equal (key, "listen"))
+    return config->http_listen;
   return NULL;
 }
 
@@ -779,6 +833,50 @@ test_openai_needs_url (Fixture *f, gconstpointer data)
   g_assert_cmpstr (sr_generation_backend_name (configured->generation_backend), ==, "openai");
 }
 
+/* Serving HTTP beyond this machine takes a second, deliberate line. */
+static void
+test_remote_listen_needs_allow_remote (Fixture *f, gconstpointer data)
+{
+  static const char *const remote[] = { "0.0.0.0:8765", "192.168.1.5:80", "[::]:8765" };
+  for (guint i = 0; i < G_N_ELEMENTS (remote); i++) {
+    g_autofree char *text = g_strdup_printf ("[http]\nlisten = %s\n", remote[i]);
+    g_autoptr (GError) error = NULL;
+    g_autoptr (SrConfig) config = load_text (f, text, NULL, &error);
+    g_autofree char *expected
+        = g_strdup_printf ("%s: [http] listen = \"%s\": expected a loopback address such as "
+                           "127.0.0.1:8765 or [::1]:8765, since allow_remote = false; set "
+                           "allow_remote = true to serve other machines",
+                           f->path, remote[i]);
+    g_assert_null (config);
+    g_assert_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_INVALID_ARGS);
+    g_assert_cmpstr (error->message, ==, expected);
+
+    g_autofree char *allowed
+        = g_strdup_printf ("[http]\nlisten = %s\nallow_remote = true\n", remote[i]);
+    g_autoptr (SrConfig) configured = load_ok (f, allowed);
+    g_assert_cmpstr (configured->http_listen, ==, remote[i]);
+    g_assert_true (configured->http_allow_remote);
+  }
+}
+
+static void
+test_parse_listen (void)
+{
+  g_autoptr (GSocketAddress) v4 = sr_config_parse_listen ("127.0.0.1:8765");
+  g_autoptr (GSocketAddress) v6 = sr_config_parse_listen ("[::1]:0");
+  g_autofree char *v4_host
+      = g_inet_address_to_string (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (v4)));
+  g_autofree char *v6_host
+      = g_inet_address_to_string (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (v6)));
+
+  g_assert_cmpstr (v4_host, ==, "127.0.0.1");
+  g_assert_cmpuint (g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (v4)), ==, 8765);
+  g_assert_cmpstr (v6_host, ==, "::1");
+  g_assert_cmpuint (g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (v6)), ==, 0);
+  g_assert_null (sr_config_parse_listen (""));
+  g_assert_null (sr_config_parse_listen ("[::1"));
+}
+
 static void
 test_unknown_group_and_key (Fixture *f, gconstpointer data)
 {
@@ -788,7 +886,7 @@ test_unknown_group_and_key (Fixture *f, gconstpointer data)
                                            "[daemon]\n"
                                            "log_level = error\n"
                                            "log_levle = debug\n"
-                                           "[http]\n"
+                                           "[web]\n"
                                            "port = 8765\n"
                                            "[limits]\n"
                                            "max_title_bytes = 20\n"
@@ -796,7 +894,7 @@ test_unknown_group_and_key (Fixture *f, gconstpointer data)
                                            warnings, &error);
   g_autofree char *w1
       = g_strdup_printf ("%s: unknown key 'log_levle' in [daemon] is ignored", f->path);
-  g_autofree char *w2 = g_strdup_printf ("%s: unknown group [http] is ignored", f->path);
+  g_autofree char *w2 = g_strdup_printf ("%s: unknown group [web] is ignored", f->path);
   g_autofree char *w3 = g_strdup_printf ("%s: unknown key 'max_upload_bytes' in [limits] is "
                                          "ignored",
                                          f->path);
@@ -1025,6 +1123,8 @@ main (int argc, char **argv)
   ADD ("/config/error/not-a-number", test_not_a_number);
   ADD ("/config/error/multiple", test_multiple_errors);
   ADD ("/config/error/openai-needs-url", test_openai_needs_url);
+  ADD ("/config/error/remote-listen-needs-allow-remote", test_remote_listen_needs_allow_remote);
+  g_test_add_func ("/config/parse-listen", test_parse_listen);
   ADD ("/config/warning/unknown-group-and-key", test_unknown_group_and_key);
   ADD ("/config/warning/without-list", test_unknown_without_warning_list);
   ADD ("/config/warning/with-errors", test_unknown_with_errors);

@@ -25,7 +25,9 @@ static const struct {
   { SMARTRAG_ERROR_CANCELLED, "org.smartrag.Error.Cancelled", 409, "cancelled" },
   { SMARTRAG_ERROR_SHUTTING_DOWN, "org.smartrag.Error.ShuttingDown", 503, "shutting_down" },
   { SMARTRAG_ERROR_UNAUTHENTICATED, "org.freedesktop.DBus.Error.AccessDenied", 401,
-    "unauthorized" },
+    "unauthenticated" },
+  { SMARTRAG_ERROR_METHOD_NOT_ALLOWED, "org.freedesktop.DBus.Error.UnknownMethod", 405,
+    "method_not_allowed" },
 };
 
 static void

@@ -742,6 +742,13 @@ json_end_array (Json *json)
 }
 
 gboolean
+bench_daemon_write_config (BenchDaemon *d, const char *config, GError **error)
+{
+  g_autofree char *text = g_strdup_printf ("%s\n[http]\nsocket=\nlisten=\n", config);
+  return write_file (d->config_path, text, error);
+}
+
+gboolean
 bench_daemon_prepare (BenchDaemon *d, const char *tmp_parent, const char *config, GError **error)
 {
   g_autofree char *template = g_build_filename (tmp_parent, "smartrag-bench-XXXXXX", NULL);
@@ -750,7 +757,7 @@ bench_daemon_prepare (BenchDaemon *d, const char *tmp_parent, const char *config
     return fail (error, "cannot create a directory in %s: %s", tmp_parent, g_strerror (errno));
   d->config_path = g_build_filename (d->dir, "smartrag.conf", NULL);
   d->log_path = g_build_filename (d->dir, "smartragd.log", NULL);
-  return write_file (d->config_path, config, error) && open_notify_socket (d, error)
+  return bench_daemon_write_config (d, config, error) && open_notify_socket (d, error)
          && start_bus (d, error) && connect_bus (d->bus_address, &d->client, error);
 }
 

@@ -51,6 +51,10 @@ typedef struct {
 
 /* Makes the run's directory under @tmp_parent, writes the daemon's @config there, and
  * starts the private bus with a client connection to it. */
+/* Writes @config as the daemon's configuration, with the HTTP face off: a benchmark's
+ * daemon measures the bus, and must not collide with the listeners of a daemon this
+ * machine runs. */
+gboolean bench_daemon_write_config (BenchDaemon *d, const char *config, GError **error);
 gboolean bench_daemon_prepare (BenchDaemon *d, const char *tmp_parent, const char *config,
                                GError **error);
 

@@ -1310,7 +1310,7 @@ measure_ttft (Bench *b, TtftResult *out, GError **error)
   if (!fake_start (b, &fake, error))
     return FALSE;
   out->config = g_strdup_printf (fake_config_template, fake.port);
-  if (!stop_daemon (&b->d, error) || !write_file (b->d.config_path, out->config, error)
+  if (!stop_daemon (&b->d, error) || !bench_daemon_write_config (&b->d, out->config, error)
       || !start_daemon (&b->d, state_dir, NULL, error))
     return FALSE;
 

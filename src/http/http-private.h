@@ -1,0 +1,107 @@
+/* What the HTTP face's own files share: the server state, a request's state, matching. */
+#pragma once
+
+#include <gio/gio.h>
+#include <libsoup/soup.h>
+#include <sys/types.h>
+
+#include "auth/caller.h"
+#include "common/errors.h"
+#include "http/http.h"
+#include "http/routes.h"
+
+G_BEGIN_DECLS
+
+#define SR_HTTP_MAX_PARAMS 4
+
+struct SrHttp {
+  SrService *service;
+  SoupServer *server;
+  gboolean user_mode;
+  guint32 own_uid;
+  guint64 max_body_size;
+  guint request_timeout_ms;
+  GQueue requests; /* SrHttpRequest, as long as their messages */
+
+  /* The Unix socket, accepted by us (listeners.c says why) */
+  GSocketService *unix_service;
+  char *socket_path;
+  dev_t socket_dev; /* what was made at socket_path, so that only it is removed */
+  ino_t socket_ino;
+  guint next_connection;
+
+  char *tcp_url; /* "http://127.0.0.1:8765/" once listening */
+};
+
+/* The route a request path and method lead to. */
+typedef struct {
+  const SrHttpRoute *route;
+  char *names[SR_HTTP_MAX_PARAMS];
+  char *values[SR_HTTP_MAX_PARAMS];
+  guint n_params;
+} SrHttpMatch;
+
+typedef enum {
+  SR_HTTP_MATCHED,
+  SR_HTTP_NO_PATH,   /* no route has this path */
+  SR_HTTP_NO_METHOD, /* routes have it, with other methods */
+} SrHttpMatchResult;
+
+/* Fills @match, or with SR_HTTP_NO_METHOD sets @allow to the methods the path has
+ * ("GET, POST"). */
+SrHttpMatchResult sr_http_routes_match (const char *method, const char *path, SrHttpMatch *match,
+                                        char **allow);
+void sr_http_match_clear (SrHttpMatch *match);
+
+struct SrHttpRequest {
+  SrHttp *http; /* NULL once the server is gone */
+  SoupServerMessage *message;
+  GList link;       /* in http->requests */
+  gboolean counted; /* as work in flight, from its headers until it is done */
+  guint timeout;    /* until the whole request has arrived */
+  SrHttpMatch match;
+  SrCaller caller;
+  gboolean identified;
+  guint64 max_body;
+  guint64 received;
+};
+
+/* Attaches a request to @message, which is new and has read nothing yet. */
+void sr_http_request_attach (SrHttp *http, SoupServerMessage *message);
+SrHttpRequest *sr_http_request_of (SoupServerMessage *message);
+/* The request's headers are in: route, identity, size and type are checked, and anything
+ * wrong is answered at once, before any of the body is read. */
+void sr_http_request_got_headers (SrHttpRequest *request);
+void sr_http_request_got_chunk (SrHttpRequest *request, gsize size);
+void sr_http_request_got_body (SrHttpRequest *request);
+/* The response is written, or the connection went: the work is done. */
+void sr_http_request_done (SrHttpRequest *request);
+/* The server goes away first: the request forgets it. */
+void sr_http_request_detach (SrHttpRequest *request);
+/* Runs the route's handler once the whole body is in. */
+void sr_http_request_run (SrHttpRequest *request);
+
+/* The caller of @message, as it came: see identity.c. */
+gboolean sr_http_identify (SrHttp *http, SoupServerMessage *message, SrCaller *out, GError **error);
+
+/* Listeners */
+gboolean sr_http_listen_unix (SrHttp *http, const char *path, GError **error);
+gboolean sr_http_listen_tcp (SrHttp *http, GSocketAddress *address, GError **error);
+void sr_http_close_unix (SrHttp *http);
+/* Who is at the other end of a connection accepted on the Unix socket; FALSE for other
+ * connections. @peer names the connection for logs and lives as long as it. */
+gboolean sr_http_unix_peer (SoupServerMessage *message, guint32 *uid, const char **peer);
+/* The socket of the connection @message came on. */
+GSocket *sr_http_message_socket (SoupServerMessage *message);
+
+/* The path of @message for logs; "?" for a request libsoup could not parse. */
+const char *sr_http_message_path (SoupServerMessage *message);
+
+/* Replies straight on a message, for answers before any route runs. */
+void sr_http_message_reply_json (SoupServerMessage *message, guint status, char *json,
+                                 gsize length);
+void sr_http_message_reply_error (SoupServerMessage *message, const GError *error);
+void sr_http_message_reply_code (SoupServerMessage *message, SmartragError code, const char *format,
+                                 ...) G_GNUC_PRINTF (3, 4);
+
+G_END_DECLS

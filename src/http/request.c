@@ -1,0 +1,288 @@
+/* One HTTP request from its headers to its reply: route, caller, body limits and checks. */
+#include "http/http-private.h"
+
+#include <glib/gi18n.h>
+#include <string.h>
+
+#define REQUEST_KEY "sr-http-request"
+/* Longer paths and methods are not quoted back in messages. */
+#define MAX_SHOWN 200
+
+static void
+request_free (gpointer data)
+{
+  SrHttpRequest *request = data;
+  sr_http_request_done (request);
+  if (request->http != NULL)
+    g_queue_unlink (&request->http->requests, &request->link);
+  sr_http_match_clear (&request->match);
+  g_free (request);
+}
+
+/* Shut down rather than closed: libsoup still polls the descriptor, and now sees its end. */
+static gboolean
+timed_out (gpointer data)
+{
+  SrHttpRequest *request = data;
+  request->timeout = 0;
+  GSocket *socket = sr_http_message_socket (request->message);
+  g_debug ("Closing an HTTP connection that sent no whole request in time");
+  if (socket != NULL)
+    g_socket_shutdown (socket, TRUE, TRUE, NULL);
+  return G_SOURCE_REMOVE;
+}
+
+void
+sr_http_request_attach (SrHttp *http, SoupServerMessage *message)
+{
+  SrHttpRequest *request = g_new0 (SrHttpRequest, 1);
+  request->http = http;
+  request->message = message;
+  request->link.data = request;
+  g_queue_push_tail_link (&http->requests, &request->link);
+  /* From the connection (or the previous reply) on: idle connections are closed too. */
+  request->timeout = g_timeout_add (http->request_timeout_ms, timed_out, request);
+  g_object_set_data_full (G_OBJECT (message), REQUEST_KEY, request, request_free);
+}
+
+SrHttpRequest *
+sr_http_request_of (SoupServerMessage *message)
+{
+  return g_object_get_data (G_OBJECT (message), REQUEST_KEY);
+}
+
+/* Client text in a message: valid UTF-8, and short. */
+static char *
+shown (const char *text)
+{
+  g_autofree char *valid = g_utf8_make_valid (text, -1);
+  if (strlen (valid) <= MAX_SHOWN)
+    return g_steal_pointer (&valid);
+  g_autofree char *start = g_utf8_substring (valid, 0, 60);
+  return g_strdup_printf ("%s…", start);
+}
+
+/* Whatever the client still sends of a refused request is read and dropped. */
+static void
+refuse (SrHttpRequest *request, const GError *error)
+{
+  sr_http_message_reply_error (request->message, error);
+  soup_message_body_set_accumulate (soup_server_message_get_request_body (request->message), FALSE);
+}
+
+static gboolean
+route_request (SrHttpRequest *request)
+{
+  const char *method = soup_server_message_get_method (request->message);
+  const char *path = sr_http_message_path (request->message);
+  g_autofree char *allow = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *shown_path = shown (path);
+
+  switch (sr_http_routes_match (method, path, &request->match, &allow)) {
+  case SR_HTTP_MATCHED:
+    return TRUE;
+  case SR_HTTP_NO_PATH:
+    g_set_error (&error, SMARTRAG_ERROR, SMARTRAG_ERROR_NOT_FOUND, _ ("Nothing is served at %s"),
+                 shown_path);
+    break;
+  case SR_HTTP_NO_METHOD: {
+    g_autofree char *shown_method = shown (method);
+    soup_message_headers_replace (soup_server_message_get_response_headers (request->message),
+                                  "Allow", allow);
+    g_set_error (&error, SMARTRAG_ERROR, SMARTRAG_ERROR_METHOD_NOT_ALLOWED,
+                 _ ("%s does not take %s; it takes %s"), shown_path, shown_method, allow);
+    break;
+  }
+  }
+  refuse (request, error);
+  return FALSE;
+}
+
+static gboolean
+check_caller (SrHttpRequest *request)
+{
+  g_autoptr (GError) error = NULL;
+  request->identified
+      = sr_http_identify (request->http, request->message, &request->caller, &error);
+  if (request->identified || (request->match.route->flags & SR_HTTP_ROUTE_PUBLIC))
+    return TRUE;
+  refuse (request, error);
+  return FALSE;
+}
+
+/* During a stop, as on the bus: reads go on, changes are refused. */
+static gboolean
+check_accepting (SrHttpRequest *request)
+{
+  g_autoptr (GError) error = NULL;
+  if (g_str_equal (request->match.route->method, "GET")
+      || sr_service_accepting (request->http->service, &error))
+    return TRUE;
+  refuse (request, error);
+  return FALSE;
+}
+
+static void
+refuse_too_large (SrHttpRequest *request)
+{
+  g_autofree char *max = g_format_size_full (request->max_body, G_FORMAT_SIZE_IEC_UNITS);
+  g_autoptr (GError) error = g_error_new (SMARTRAG_ERROR, SMARTRAG_ERROR_TOO_LARGE,
+                                          _ ("The request body is too large: this request takes "
+                                             "at most %s"),
+                                          max);
+  /* The client may still be sending; nothing more may come on this connection. */
+  soup_message_headers_replace (soup_server_message_get_response_headers (request->message),
+                                "Connection", "close");
+  refuse (request, error);
+}
+
+static gboolean
+is_json (SoupMessageHeaders *headers, const char **type)
+{
+  GHashTable *params = NULL;
+  *type = soup_message_headers_get_content_type (headers, &params);
+  const char *charset = params != NULL ? g_hash_table_lookup (params, "charset") : NULL;
+  gboolean json = *type != NULL && g_ascii_strcasecmp (*type, "application/json") == 0
+                  && (charset == NULL || g_ascii_strcasecmp (charset, "utf-8") == 0);
+  g_clear_pointer (&params, g_hash_table_destroy);
+  return json;
+}
+
+static gboolean
+check_body (SrHttpRequest *request)
+{
+  const SrHttpRoute *route = request->match.route;
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (request->message);
+  SoupEncoding encoding = soup_message_headers_get_encoding (headers);
+  goffset length = encoding == SOUP_ENCODING_CONTENT_LENGTH
+                       ? soup_message_headers_get_content_length (headers)
+                       : 0;
+
+  request->max_body = route->max_body != 0 ? route->max_body : request->http->max_body_size;
+  if ((guint64) length > request->max_body) {
+    refuse_too_large (request);
+    return FALSE;
+  }
+  const char *type;
+  if ((length == 0 && encoding != SOUP_ENCODING_CHUNKED)
+      || !(route->flags & SR_HTTP_ROUTE_JSON_BODY) || is_json (headers, &type))
+    return TRUE;
+  g_autofree char *shown_type = type != NULL ? shown (type) : NULL;
+  g_autoptr (GError) error = NULL;
+  if (shown_type != NULL)
+    g_set_error (&error, SMARTRAG_ERROR, SMARTRAG_ERROR_UNSUPPORTED_FORMAT,
+                 _ ("The request body must be JSON in UTF-8, sent with 'Content-Type: "
+                    "application/json'; this one's type is %s"),
+                 shown_type);
+  else
+    g_set_error_literal (&error, SMARTRAG_ERROR, SMARTRAG_ERROR_UNSUPPORTED_FORMAT,
+                         _ ("The request body must be JSON in UTF-8, sent with 'Content-Type: "
+                            "application/json'; this one has no type"));
+  refuse (request, error);
+  return FALSE;
+}
+
+void
+sr_http_request_got_headers (SrHttpRequest *request)
+{
+  SrHttp *http = request->http;
+  if (http == NULL)
+    return;
+  request->counted = TRUE;
+  sr_service_work_begin (http->service);
+
+  /* libsoup refused it already (a path with "..", say). */
+  if (soup_server_message_get_status (request->message) != 0) {
+    soup_message_body_set_accumulate (soup_server_message_get_request_body (request->message),
+                                      FALSE);
+    return;
+  }
+  if (route_request (request) && check_caller (request) && check_accepting (request))
+    check_body (request);
+}
+
+void
+sr_http_request_got_chunk (SrHttpRequest *request, gsize size)
+{
+  request->received += size;
+  if (request->received <= request->max_body
+      || soup_server_message_get_status (request->message) != 0)
+    return;
+  refuse_too_large (request);
+  soup_message_body_truncate (soup_server_message_get_request_body (request->message));
+}
+
+void
+sr_http_request_got_body (SrHttpRequest *request)
+{
+  g_clear_handle_id (&request->timeout, g_source_remove);
+}
+
+void
+sr_http_request_done (SrHttpRequest *request)
+{
+  g_clear_handle_id (&request->timeout, g_source_remove);
+  if (!request->counted)
+    return;
+  request->counted = FALSE;
+  sr_service_work_end (request->http->service);
+}
+
+void
+sr_http_request_detach (SrHttpRequest *request)
+{
+  sr_http_request_done (request);
+  g_queue_unlink (&request->http->requests, &request->link);
+  request->http = NULL;
+}
+
+void
+sr_http_request_run (SrHttpRequest *request)
+{
+  if (request->match.route == NULL) {
+    sr_http_message_reply_code (request->message, SMARTRAG_ERROR_FAILED,
+                                _ ("The request reached no route"));
+    return;
+  }
+  request->match.route->handler (request);
+}
+
+SrService *
+sr_http_request_service (SrHttpRequest *request)
+{
+  return request->http->service;
+}
+
+SoupServerMessage *
+sr_http_request_message (SrHttpRequest *request)
+{
+  return request->message;
+}
+
+const SrCaller *
+sr_http_request_caller (SrHttpRequest *request)
+{
+  return request->identified ? &request->caller : NULL;
+}
+
+const char *
+sr_http_request_param (SrHttpRequest *request, const char *name)
+{
+  for (guint i = 0; i < request->match.n_params; i++)
+    if (g_str_equal (request->match.names[i], name))
+      return request->match.values[i];
+  g_return_val_if_reached (NULL);
+}
+
+SrJsonBody *
+sr_http_request_json (SrHttpRequest *request)
+{
+  SoupMessageBody *body = soup_server_message_get_request_body (request->message);
+  g_autoptr (GBytes) bytes = soup_message_body_flatten (body);
+  g_autoptr (GError) error = NULL;
+  SrJsonBody *json = sr_json_body_parse (bytes, &error);
+  if (json == NULL)
+    sr_http_reply_error (request, error);
+  return json;
+}

@@ -1,0 +1,28 @@
+/* GET /health: the report of GetHealth, for monitors that speak HTTP. */
+#include "http/routes.h"
+
+#include "service/health.h"
+
+static void
+get_health (SrHttpRequest *request)
+{
+  g_autoptr (GVariant) components = NULL;
+  SrHealthStatus status = sr_health_check (sr_http_request_service (request), &components);
+  g_auto (SrJsonWriter) writer = { NULL };
+
+  sr_json_writer_init (&writer);
+  sr_json_writer_begin_object (&writer);
+  sr_json_writer_member_string (&writer, "status", sr_health_status_name (status));
+  sr_json_writer_key (&writer, "components");
+  sr_json_writer_variant (&writer, components);
+  sr_json_writer_end_object (&writer);
+  /* A load balancer or monitor reads the status code alone. */
+  sr_http_reply_json (
+      request, status == SR_HEALTH_FAILING ? SOUP_STATUS_SERVICE_UNAVAILABLE : SOUP_STATUS_OK,
+      &writer);
+}
+
+const SrHttpRoute sr_http_health_routes[] = {
+  { "GET", "/health", get_health, SR_HTTP_ROUTE_PUBLIC },
+  SR_HTTP_ROUTES_END,
+};

@@ -1,0 +1,69 @@
+/* What a file of HTTP routes uses: the form of a route table, the request, the replies. */
+#pragma once
+
+#include <libsoup/soup.h>
+
+#include "auth/caller.h"
+#include "http/json-body.h"
+#include "http/json-writer.h"
+#include "service/service.h"
+
+G_BEGIN_DECLS
+
+typedef struct SrHttpRequest SrHttpRequest;
+
+/* Runs on the main loop once the whole body has arrived and every check of the route
+ * passed; replies before it returns, or pauses the message (soup_server_message_pause)
+ * and replies later. The request lives as long as its SoupServerMessage. */
+typedef void (*SrHttpHandler) (SrHttpRequest *request);
+
+typedef enum {
+  SR_HTTP_ROUTE_PUBLIC = 1 << 0,    /* answered without an identity, also over TCP */
+  SR_HTTP_ROUTE_JSON_BODY = 1 << 1, /* a body, when there is one, is application/json */
+} SrHttpRouteFlags;
+
+/* One route. A pattern is "/"-separated segments: literal ones, and "{name}" for any one
+ * non-empty segment, read with sr_http_request_param(). The first route of the first
+ * table whose pattern and method match serves a request. */
+typedef struct {
+  const char *method; /* "GET", "POST", "PATCH", "DELETE", … */
+  const char *pattern;
+  SrHttpHandler handler;
+  SrHttpRouteFlags flags;
+  guint64 max_body; /* bytes of body taken; 0: [http] max_body_size */
+} SrHttpRoute;
+
+#define SR_HTTP_ROUTES_END                                                                         \
+  {                                                                                                \
+    NULL, NULL, NULL, 0, 0                                                                         \
+  }
+
+/* The route tables, each in a file of its own (routes-<name>.c) and ended with
+ * SR_HTTP_ROUTES_END; routes.c lists them. */
+extern const SrHttpRoute sr_http_health_routes[];
+extern const SrHttpRoute sr_http_session_routes[];
+
+/* Every route as "METHOD /pattern", in the order they are tried. */
+GStrv sr_http_routes_list (void);
+
+SrService *sr_http_request_service (SrHttpRequest *request);
+SoupServerMessage *sr_http_request_message (SrHttpRequest *request);
+/* Who asks: never NULL on a route that is not public; NULL on a public one when the
+ * client has no identity (TCP without a token). */
+const SrCaller *sr_http_request_caller (SrHttpRequest *request);
+/* A "{name}" segment of the route's pattern, as the path held it (percent-decoded). */
+const char *sr_http_request_param (SrHttpRequest *request, const char *name);
+/* The body as a JSON object (empty when there was no body); NULL after replying 400. */
+SrJsonBody *sr_http_request_json (SrHttpRequest *request);
+
+/* The replies. Each sets the status and the body; JSON replies are
+ * "application/json; charset=utf-8" and never cached. */
+void sr_http_reply_json (SrHttpRequest *request, guint status, SrJsonWriter *writer);
+void sr_http_reply_error (SrHttpRequest *request, const GError *error);
+void sr_http_reply_empty (SrHttpRequest *request, guint status);
+
+/* A time in µs since the epoch as ISO 8601 in UTC with microseconds:
+ * "2025-03-01T12:00:00.000000Z". */
+char *sr_http_format_time (gint64 us);
+
+G_END_DECLS

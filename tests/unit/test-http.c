@@ -1,0 +1,236 @@
+/* Unit tests for the HTTP face's parts that need no server: routes, JSON in and out. */
+#include <math.h>
+
+#include "common/errors.h"
+#include "http/http-private.h"
+#include "http/json-body.h"
+#include "http/json-scan.h"
+#include "http/json-writer.h"
+
+static void
+test_routes_list (void)
+{
+  g_auto (GStrv) routes = sr_http_routes_list ();
+  static const char *const expected[] = {
+    "GET /health",
+    "POST /api/v1/sessions",
+    "GET /api/v1/sessions",
+    "GET /api/v1/sessions/{id}",
+    "PATCH /api/v1/sessions/{id}",
+    "DELETE /api/v1/sessions/{id}",
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (expected); i++)
+    g_assert_true (g_strv_contains ((const char *const *) routes, expected[i]));
+  /* One route per method and pattern, each pattern absolute. */
+  for (guint i = 0; routes[i] != NULL; i++) {
+    g_assert_nonnull (strstr (routes[i], " /"));
+    for (guint j = 0; j < i; j++)
+      g_assert_cmpstr (routes[i], !=, routes[j]);
+  }
+}
+
+static void
+test_routes_match (void)
+{
+  SrHttpMatch match;
+  g_autofree char *allow = NULL;
+
+  g_assert_cmpint (sr_http_routes_match ("GET", "/api/v1/sessions/abc", &match, &allow), ==,
+                   SR_HTTP_MATCHED);
+  g_assert_cmpstr (match.route->pattern, ==, "/api/v1/sessions/{id}");
+  g_assert_cmpuint (match.n_params, ==, 1);
+  g_assert_cmpstr (match.names[0], ==, "id");
+  g_assert_cmpstr (match.values[0], ==, "abc");
+  sr_http_match_clear (&match);
+
+  g_assert_cmpint (sr_http_routes_match ("PUT", "/api/v1/sessions", &match, &allow), ==,
+                   SR_HTTP_NO_METHOD);
+  g_assert_cmpstr (allow, ==, "POST, GET");
+  g_assert_null (match.route);
+
+  static const char *const nowhere[]
+      = { "/", "", "/api/v1/sessions/", "/api/v1/sessions//", "/health/", "/api/v1/sessions/a/b" };
+  for (guint i = 0; i < G_N_ELEMENTS (nowhere); i++)
+    g_assert_cmpint (sr_http_routes_match ("GET", nowhere[i], &match, &allow), ==, SR_HTTP_NO_PATH);
+}
+
+static char *
+written (void (*write) (SrJsonWriter *))
+{
+  g_auto (SrJsonWriter) writer = { NULL };
+  sr_json_writer_init (&writer);
+  write (&writer);
+  return sr_json_writer_finish (&writer, NULL);
+}
+
+static void
+write_values (SrJsonWriter *w)
+{
+  sr_json_writer_begin_object (w);
+  sr_json_writer_member_string (w, "s", "q\"b\\n\nt\tc\x01é");
+  sr_json_writer_member_string (w, "bad", "a\xff");
+  sr_json_writer_member_int (w, "i", G_MININT64);
+  sr_json_writer_member_uint (w, "u", G_MAXUINT64);
+  sr_json_writer_key (w, "d");
+  sr_json_writer_begin_array (w);
+  sr_json_writer_double (w, 0.1);
+  sr_json_writer_double (w, 1e300);
+  sr_json_writer_double (w, NAN);
+  sr_json_writer_double (w, 2);
+  sr_json_writer_end_array (w);
+  sr_json_writer_key (w, "b");
+  sr_json_writer_boolean (w, TRUE);
+  sr_json_writer_member_raw (w, "r", "{\"x\":1.50}");
+  sr_json_writer_key (w, "e");
+  sr_json_writer_begin_object (w);
+  sr_json_writer_end_object (w);
+  sr_json_writer_key (w, "n");
+  sr_json_writer_null (w);
+  sr_json_writer_end_object (w);
+}
+
+static void
+write_variant (SrJsonWriter *w)
+{
+  g_autoptr (GVariant) value = g_variant_ref_sink (g_variant_new_parsed (
+      "{'db': <{'status': <'ok'>, 'n': <uint32 5>, 't': <uint64 7>, 'ok': <true>}>, "
+      "'list': <[int16 -1, 2]>, 'pair': <(byte 0x01, 1.5)>, 'none': <@ms nothing>}"));
+  sr_json_writer_variant (w, value);
+}
+
+static void
+test_json_writer (void)
+{
+  g_autofree char *values = written (write_values);
+  g_assert_cmpstr (values, ==,
+                   "{\"s\":\"q\\\"b\\\\n\\nt\\tc\\u0001é\",\"bad\":\"a\uFFFD\","
+                   "\"i\":-9223372036854775808,"
+                   "\"u\":18446744073709551615,\"d\":[0.1,1e+300,null,2],\"b\":true,"
+                   "\"r\":{\"x\":1.50},\"e\":{},\"n\":null}\n");
+  g_autofree char *variant = written (write_variant);
+  g_assert_cmpstr (variant, ==,
+                   "{\"db\":{\"status\":\"ok\",\"n\":5,\"t\":7,\"ok\":true},\"list\":[-1,2],"
+                   "\"pair\":[1,1.5],\"none\":null}\n");
+}
+
+static void
+assert_scan_error (const char *text, const char *expected)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) members = sr_json_scan_object (text, strlen (text), 4, &error);
+  g_test_message ("%s", text);
+  g_assert_null (members);
+  g_assert_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_INVALID_ARGS);
+  g_assert_cmpstr (error->message, ==, expected);
+}
+
+static void
+test_json_scan (void)
+{
+  const char *text = " {\"a\" : [1, {\"b\": null}] ,\"c\":\"x\\u00e9\",\"d\":-0.5e+3,\"e\":true}  ";
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) members = sr_json_scan_object (text, strlen (text), 4, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (members->len, ==, 4);
+  static const struct {
+    const char *name, *value;
+    SrJsonKind kind;
+  } expected[] = {
+    { "a", "[1, {\"b\": null}]", SR_JSON_ARRAY },
+    { "c", "\"x\\u00e9\"", SR_JSON_STRING },
+    { "d", "-0.5e+3", SR_JSON_NUMBER },
+    { "e", "true", SR_JSON_BOOLEAN },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (expected); i++) {
+    const SrJsonMember *member = members->pdata[i];
+    g_assert_cmpstr (member->name, ==, expected[i].name);
+    g_assert_cmpint (member->kind, ==, expected[i].kind);
+    g_autofree char *value = g_strndup (text + member->offset, member->length);
+    g_assert_cmpstr (value, ==, expected[i].value);
+  }
+
+  assert_scan_error ("{\"a\":[[[[]]]]}", "Invalid JSON in the request body at byte 8: nested "
+                                         "deeper than 4 levels");
+  assert_scan_error ("[]", "The request body must be a JSON object, not an array");
+  assert_scan_error ("{\"a\":-}", "Invalid JSON in the request body at byte 6: expected a digit");
+  assert_scan_error ("{\"a\":1.}", "Invalid JSON in the request body at byte 7: expected a digit "
+                                   "after the decimal point");
+  assert_scan_error ("{\"a\":1e}", "Invalid JSON in the request body at byte 7: expected a digit "
+                                   "in the exponent");
+  assert_scan_error ("{\"a\":[1 2]}", "Invalid JSON in the request body at byte 8: expected ',' "
+                                      "or ']'");
+  assert_scan_error ("{\"a\":\"\\u12\"}", "Invalid JSON in the request body at byte 6: \\u needs "
+                                          "four hexadecimal digits");
+  assert_scan_error ("{\"a\":\"\\ud800\\u0041\"}", "Invalid JSON in the request body at byte 6: "
+                                                   "a \\u escape is half of a surrogate pair");
+  assert_scan_error ("{", "Invalid JSON in the request body at byte 1: expected a field name in "
+                          "double quotes");
+  assert_scan_error ("{\"a\":nul}", "Invalid JSON in the request body at byte 5: expected a value");
+}
+
+static SrJsonBody *
+body_of (const char *text)
+{
+  g_autoptr (GBytes) bytes = g_bytes_new (text, strlen (text));
+  g_autoptr (GError) error = NULL;
+  SrJsonBody *body = sr_json_body_parse (bytes, &error);
+  g_assert_no_error (error);
+  return body;
+}
+
+static void
+test_json_body (void)
+{
+  g_autoptr (SrJsonBody) body
+      = body_of ("{\"t\":\"a\\u00e9\\ud83d\\ude00\",\"o\":{\"n\":1.50},\"s\":\"2h\",\"x\":60}");
+  g_autoptr (GError) error = NULL;
+  g_autofree char *text = NULL;
+  g_autofree char *object = NULL;
+  gint64 seconds = -1;
+  static const char *const some[] = { "t", "o", NULL };
+
+  g_assert_true (sr_json_body_get_string (body, "t", &text, &error));
+  g_assert_cmpstr (text, ==, "aé😀");
+  g_assert_true (sr_json_body_get_object (body, "o", &object, &error));
+  g_assert_cmpstr (object, ==, "{\"n\":1.50}");
+  g_assert_true (sr_json_body_get_seconds (body, "s", &seconds, &error));
+  g_assert_cmpint (seconds, ==, 7200);
+  g_assert_true (sr_json_body_get_seconds (body, "x", &seconds, &error));
+  g_assert_cmpint (seconds, ==, 60);
+  g_assert_true (sr_json_body_get_string (body, "missing", &text, &error));
+  g_assert_cmpstr (text, ==, "aé😀");
+  g_assert_true (sr_json_body_has (body, "o"));
+  g_assert_false (sr_json_body_has (body, "missing"));
+  g_assert_no_error (error);
+
+  g_assert_false (sr_json_body_check_fields (body, some, "TEST", &error));
+  g_assert_cmpstr (error->message, ==, "Unknown field 's'; TEST takes t, o");
+  g_clear_error (&error);
+  g_assert_false (sr_json_body_get_object (body, "t", &object, &error));
+  g_assert_cmpstr (error->message, ==, "Invalid field 't': expected a JSON object, got a string");
+
+  g_autoptr (SrJsonBody) empty = sr_json_body_parse (NULL, NULL);
+  g_assert_false (sr_json_body_has (empty, "t"));
+}
+
+static void
+test_format_time (void)
+{
+  g_autofree char *epoch = sr_http_format_time (0);
+  g_autofree char *some = sr_http_format_time (G_GINT64_CONSTANT (1700000000123456));
+  g_assert_cmpstr (epoch, ==, "1970-01-01T00:00:00.000000Z");
+  g_assert_cmpstr (some, ==, "2023-11-14T22:13:20.123456Z");
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/http/routes/list", test_routes_list);
+  g_test_add_func ("/http/routes/match", test_routes_match);
+  g_test_add_func ("/http/json/writer", test_json_writer);
+  g_test_add_func ("/http/json/scan", test_json_scan);
+  g_test_add_func ("/http/json/body", test_json_body);
+  g_test_add_func ("/http/format-time", test_format_time);
+  return g_test_run ();
+}
