@@ -9,6 +9,7 @@
 #include "service/embedding.h"
 #include "service/indexes.h"
 #include "service/ingestion.h"
+#include "service/metrics.h"
 #include "service/queries.h"
 #include "store/files.h"
 
@@ -26,6 +27,7 @@ struct SrService {
   SrIngestion *ingestion;
   SrEmbedding *embedding;
   SrQueries *queries;
+  SrMetrics *metrics;
   GArray *listeners;         /* Listener */
   GArray *session_listeners; /* SessionListener */
   GArray *token_listeners;   /* TokenListener */
@@ -63,6 +65,7 @@ sr_service_new (SrStore *store, const char *state_dir, const SrLimits *limits)
   service->session_listeners = g_array_new (FALSE, FALSE, sizeof (SessionListener));
   service->token_listeners = g_array_new (FALSE, FALSE, sizeof (TokenListener));
   service->context = g_main_context_ref_thread_default ();
+  service->metrics = sr_metrics_new ();
   g_mutex_init (&service->threads_lock);
   g_cond_init (&service->threads_done);
   return service;
@@ -97,6 +100,8 @@ sr_service_free (SrService *service)
   g_clear_pointer (&service->session_listeners, g_array_unref);
   g_clear_pointer (&service->token_listeners, g_array_unref);
   sr_store_close (service->store);
+  /* Last: the queries and documents that ended above counted themselves. */
+  sr_metrics_free (service->metrics);
   g_mutex_clear (&service->threads_lock);
   g_cond_clear (&service->threads_done);
   g_free (service->state_dir);
@@ -110,6 +115,12 @@ SrStore *
 sr_service_store (SrService *service)
 {
   return service->store;
+}
+
+SrMetrics *
+sr_service_metrics (SrService *service)
+{
+  return service->metrics;
 }
 
 static void

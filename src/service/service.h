@@ -28,6 +28,7 @@ typedef struct SrIngestion SrIngestion;
 typedef struct SrEmbedding SrEmbedding;
 typedef struct SrQueries SrQueries;
 typedef struct SrQueryLimits SrQueryLimits;
+typedef struct SrMetrics SrMetrics;
 
 /* Told on the main loop whenever a document's state or progress changes; @adder is who
  * added it in this run (a bus name or HTTP peer), NULL for documents resumed at start. */
@@ -50,6 +51,8 @@ void sr_service_free (SrService *service);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SrService, sr_service_free)
 
 SrStore *sr_service_store (SrService *service);
+/* What the service counts as it works, for /metrics (service/metrics.h). */
+SrMetrics *sr_service_metrics (SrService *service);
 const SrLimits *sr_service_limits (SrService *service);
 const char *sr_service_state_dir (SrService *service);
 /* Where uploaded bytes are kept: <state>/files. */
