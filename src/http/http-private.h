@@ -64,6 +64,8 @@ struct SrHttpRequest {
   gboolean identified;
   char *peer;     /* caller.peer's text, for a caller known by a token */
   char *token_id; /* the API token that identified the caller, NULL over the Unix socket */
+  gint64 started; /* monotonic µs: the request's first byte, or the previous reply */
+  gboolean counted_in_metrics;
   guint64 max_body;
   guint64 received;
 };

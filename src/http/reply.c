@@ -1,6 +1,8 @@
 /* HTTP replies: JSON bodies, errors as {"error","message"} with the one table's statuses. */
 #include "http/http-private.h"
 
+#include <string.h>
+
 #define JSON_TYPE "application/json; charset=utf-8"
 
 static void
@@ -72,6 +74,15 @@ void
 sr_http_reply_error (SrHttpRequest *request, const GError *error)
 {
   sr_http_message_reply_error (request->message, error);
+}
+
+void
+sr_http_reply_text (SrHttpRequest *request, guint status, const char *content_type, char *text)
+{
+  set_common_headers (request->message);
+  soup_server_message_set_status (request->message, status, NULL);
+  soup_server_message_set_response (request->message, content_type, SOUP_MEMORY_TAKE, text,
+                                    strlen (text));
 }
 
 void

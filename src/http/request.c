@@ -41,6 +41,7 @@ sr_http_request_attach (SrHttp *http, SoupServerMessage *message)
   request->http = http;
   request->message = message;
   request->link.data = request;
+  request->started = g_get_monotonic_time ();
   g_queue_push_tail_link (&http->requests, &request->link);
   /* From the connection (or the previous reply) on: idle connections are closed too. */
   request->timeout = g_timeout_add (http->request_timeout_ms, timed_out, request);

@@ -6,6 +6,7 @@
 /* A file of routes adds its table here, once; the order is the order of matching. */
 static const SrHttpRoute *const tables[] = {
   sr_http_health_routes,
+  sr_http_metrics_routes,
   sr_http_session_routes,
 };
 

@@ -41,6 +41,7 @@ typedef struct {
 /* The route tables, each in a file of its own (routes-<name>.c) and ended with
  * SR_HTTP_ROUTES_END; routes.c lists them. */
 extern const SrHttpRoute sr_http_health_routes[];
+extern const SrHttpRoute sr_http_metrics_routes[];
 extern const SrHttpRoute sr_http_session_routes[];
 
 /* Every route as "METHOD /pattern", in the order they are tried. */
@@ -61,6 +62,9 @@ SrJsonBody *sr_http_request_json (SrHttpRequest *request);
 void sr_http_reply_json (SrHttpRequest *request, guint status, SrJsonWriter *writer);
 void sr_http_reply_error (SrHttpRequest *request, const GError *error);
 void sr_http_reply_empty (SrHttpRequest *request, guint status);
+/* A body of another type than JSON; takes @text. */
+void sr_http_reply_text (SrHttpRequest *request, guint status, const char *content_type,
+                         char *text);
 
 /* A time in µs since the epoch as ISO 8601 in UTC with microseconds:
  * "2025-03-01T12:00:00.000000Z". */
