@@ -16,6 +16,9 @@ typedef enum {
 /* Below these, the disk holding the state directory is degraded, then failing. */
 #define SR_HEALTH_DISK_DEGRADED_BYTES (512 * 1024 * 1024ULL)
 #define SR_HEALTH_DISK_FAILING_BYTES  (64 * 1024 * 1024ULL)
+/* Memory the system has available, in percent of all of it. */
+#define SR_HEALTH_MEMORY_DEGRADED_PERCENT 10
+#define SR_HEALTH_MEMORY_FAILING_PERCENT  3
 
 const char *sr_health_status_name (SrHealthStatus status);
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "common/durations.h"
+#include "common/memory.h"
 #include "service/exposition.h"
 #include "service/ingestion.h"
 #include "service/queries.h"
@@ -408,13 +409,10 @@ render_process (GString *out, double started)
   if (getrusage (RUSAGE_SELF, &usage) == 0)
     sr_metric_render_value (out, &cpu_info, NULL,
                             seconds_of (usage.ru_utime) + seconds_of (usage.ru_stime));
-  g_autofree char *statm = NULL;
-  unsigned long size = 0, resident = 0;
-  if (g_file_get_contents ("/proc/self/statm", &statm, NULL, NULL)
-      && sscanf (statm, "%lu %lu", &size, &resident) == 2) {
-    double page = (double) sysconf (_SC_PAGESIZE);
-    sr_metric_render_value (out, &resident_info, NULL, (double) resident * page);
-    sr_metric_render_value (out, &virtual_info, NULL, (double) size * page);
+  guint64 resident, size;
+  if (sr_memory_of_process (&resident, &size)) {
+    sr_metric_render_value (out, &resident_info, NULL, (double) resident);
+    sr_metric_render_value (out, &virtual_info, NULL, (double) size);
   }
   guint fds = 0;
   if (count_open_fds (&fds))

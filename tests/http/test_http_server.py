@@ -25,7 +25,7 @@ class Health(httptest.HttpTest):
                 self.assertEqual(set(body), {"status", "components"})
                 self.assertIn(body["status"], ("ok", "degraded"))
                 self.assertEqual(set(body["components"]), set(components))
-                self.assertLessEqual({"db", "index", "embedding", "generation", "disk"},
+                self.assertLessEqual({"db", "index", "embedding", "generation", "disk", "memory"},
                                      set(components))
                 for name, component in body["components"].items():
                     self.assertIn(component["status"], ("ok", "degraded", "failing"), name)
