@@ -283,3 +283,38 @@ sr_health_check (SrService *service, GVariant **components)
   *components = g_variant_ref_sink (g_variant_dict_end (&all));
   return worst;
 }
+
+struct SrHealthReport {
+  gint64 checked_at; /* monotonic µs; 0: none yet */
+  SrHealthStatus status;
+  GVariant *components;
+};
+
+SrHealthReport *
+sr_health_report_new (void)
+{
+  return g_new0 (SrHealthReport, 1);
+}
+
+void
+sr_health_report_free (SrHealthReport *report)
+{
+  if (report == NULL)
+    return;
+  g_clear_pointer (&report->components, g_variant_unref);
+  g_free (report);
+}
+
+SrHealthStatus
+sr_health_check_recent (SrService *service, gint64 max_age_us, GVariant **components)
+{
+  SrHealthReport *report = sr_service_health_report (service);
+  gint64 now = g_get_monotonic_time ();
+  if (report->components == NULL || now - report->checked_at > max_age_us) {
+    g_clear_pointer (&report->components, g_variant_unref);
+    report->status = sr_health_check (service, &report->components);
+    report->checked_at = now;
+  }
+  *components = g_variant_ref (report->components);
+  return report->status;
+}

@@ -26,4 +26,13 @@ const char *sr_health_status_name (SrHealthStatus status);
  * "message", and figures of its own) in an a{sv} keyed by component name. */
 SrHealthStatus sr_health_check (SrService *service, GVariant **components);
 
+/* The same, from a report at most @max_age_us old when there is one: a monitor or load
+ * balancer may ask thousands of times a second, and each check takes the database's
+ * write lock and asks the kernel about disk and memory. On the service's loop only. */
+SrHealthStatus sr_health_check_recent (SrService *service, gint64 max_age_us,
+                                       GVariant **components);
+
+SrHealthReport *sr_health_report_new (void);
+void sr_health_report_free (SrHealthReport *report);
+
 G_END_DECLS

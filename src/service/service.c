@@ -9,6 +9,7 @@
 #include "service/embedding.h"
 #include "service/indexes.h"
 #include "service/ingestion.h"
+#include "service/health.h"
 #include "service/metrics.h"
 #include "service/queries.h"
 #include "store/files.h"
@@ -28,6 +29,7 @@ struct SrService {
   SrEmbedding *embedding;
   SrQueries *queries;
   SrMetrics *metrics;
+  SrHealthReport *health;
   GArray *listeners;         /* Listener */
   GArray *session_listeners; /* SessionListener */
   GArray *token_listeners;   /* TokenListener */
@@ -66,6 +68,7 @@ sr_service_new (SrStore *store, const char *state_dir, const SrLimits *limits)
   service->token_listeners = g_array_new (FALSE, FALSE, sizeof (TokenListener));
   service->context = g_main_context_ref_thread_default ();
   service->metrics = sr_metrics_new ();
+  service->health = sr_health_report_new ();
   g_mutex_init (&service->threads_lock);
   g_cond_init (&service->threads_done);
   return service;
@@ -102,6 +105,7 @@ sr_service_free (SrService *service)
   sr_store_close (service->store);
   /* Last: the queries and documents that ended above counted themselves. */
   sr_metrics_free (service->metrics);
+  sr_health_report_free (service->health);
   g_mutex_clear (&service->threads_lock);
   g_cond_clear (&service->threads_done);
   g_free (service->state_dir);
@@ -121,6 +125,12 @@ SrMetrics *
 sr_service_metrics (SrService *service)
 {
   return service->metrics;
+}
+
+SrHealthReport *
+sr_service_health_report (SrService *service)
+{
+  return service->health;
 }
 
 static void

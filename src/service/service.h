@@ -28,6 +28,7 @@ typedef struct SrIngestion SrIngestion;
 typedef struct SrEmbedding SrEmbedding;
 typedef struct SrQueries SrQueries;
 typedef struct SrQueryLimits SrQueryLimits;
+typedef struct SrHealthReport SrHealthReport;
 typedef struct SrMetrics SrMetrics;
 
 /* Told on the main loop whenever a document's state or progress changes; @adder is who
@@ -53,6 +54,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (SrService, sr_service_free)
 SrStore *sr_service_store (SrService *service);
 /* What the service counts as it works, for /metrics (service/metrics.h). */
 SrMetrics *sr_service_metrics (SrService *service);
+/* The last health report, kept for sr_health_check_recent() (service/health.h). */
+SrHealthReport *sr_service_health_report (SrService *service);
 const SrLimits *sr_service_limits (SrService *service);
 const char *sr_service_state_dir (SrService *service);
 /* Where uploaded bytes are kept: <state>/files. */
