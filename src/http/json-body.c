@@ -2,6 +2,7 @@
 #include "http/json-body.h"
 
 #include <glib/gi18n.h>
+#include <inttypes.h>
 #include <json-glib/json-glib.h>
 #include <math.h>
 #include <string.h>
@@ -214,8 +215,8 @@ sr_json_body_get_uint (SrJsonBody *body, const char *name, guint64 max, guint64 
   guint64 value;
   if (!g_ascii_string_to_unsigned (text, 10, 0, max, &value, NULL)) {
     g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_INVALID_ARGS,
-                 _ ("Invalid field '%s': expected a whole number from 0 to %" G_GUINT64_FORMAT),
-                 member->name, max);
+                 _ ("Invalid field '%s': expected a whole number from 0 to %" PRIu64), member->name,
+                 max);
     return FALSE;
   }
   *out = value;

@@ -1,8 +1,6 @@
 /* A session's conversation over HTTP: its messages, a search in them, and its export. */
 #include "http/routes.h"
 
-#include <glib/gi18n.h>
-
 #include "http/export-stream.h"
 #include "http/url-query.h"
 #include "service/conversations.h"

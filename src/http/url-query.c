@@ -2,6 +2,7 @@
 #include "http/url-query.h"
 
 #include <glib/gi18n.h>
+#include <inttypes.h>
 #include <string.h>
 
 #include "common/errors.h"
@@ -85,10 +86,9 @@ sr_url_query_get_uint (GHashTable *params, const char *name, guint64 max, guint6
   if (text == NULL)
     return TRUE;
   if (!g_ascii_string_to_unsigned (text, 10, 0, max, &value, NULL))
-    return sr_error_set (
-        error, SMARTRAG_ERROR_INVALID_ARGS,
-        _ ("Invalid parameter '%s': expected a whole number from 0 to %" G_GUINT64_FORMAT), name,
-        max);
+    return sr_error_set (error, SMARTRAG_ERROR_INVALID_ARGS,
+                         _ ("Invalid parameter '%s': expected a whole number from 0 to %" PRIu64),
+                         name, max);
   *out = value;
   return TRUE;
 }
