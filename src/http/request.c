@@ -7,12 +7,16 @@
 #define REQUEST_KEY "sr-http-request"
 /* Longer paths and methods are not quoted back in messages. */
 #define MAX_SHOWN 200
+/* Often enough for proxies and NAT that drop quiet connections after a minute or so. */
+#define WEBSOCKET_PING_SECONDS 15
 
 static void
 request_free (gpointer data)
 {
   SrHttpRequest *request = data;
   sr_http_request_done (request);
+  if (request->upgraded_destroy != NULL)
+    request->upgraded_destroy (request->upgraded_data);
   if (request->http != NULL)
     g_queue_unlink (&request->http->requests, &request->link);
   sr_http_match_clear (&request->match);
@@ -65,11 +69,25 @@ shown (const char *text)
   return g_strdup_printf ("%s…", start);
 }
 
+/* A client refused its WebSocket waits for the connection to close, as libsoup's own
+ * refusals do: no second request comes on it. */
+static void
+close_if_upgrade_refused (SoupServerMessage *message)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (message);
+  guint status = soup_server_message_get_status (message);
+  if (status != 0 && status != SOUP_STATUS_SWITCHING_PROTOCOLS
+      && soup_message_headers_header_contains (headers, "Upgrade", "websocket"))
+    soup_message_headers_replace (soup_server_message_get_response_headers (message), "Connection",
+                                  "close");
+}
+
 /* Whatever the client still sends of a refused request is read and dropped. */
 static void
 refuse (SrHttpRequest *request, const GError *error)
 {
   sr_http_message_reply_error (request->message, error);
+  close_if_upgrade_refused (request->message);
   soup_message_body_set_accumulate (soup_server_message_get_request_body (request->message), FALSE);
 }
 
@@ -121,6 +139,23 @@ check_accepting (SrHttpRequest *request)
   if (g_str_equal (request->match.route->method, "GET")
       || sr_service_accepting (request->http->service, &error))
     return TRUE;
+  refuse (request, error);
+  return FALSE;
+}
+
+/* libsoup would answer a bad handshake in HTML; the client is told in JSON instead. No
+ * extension is offered: libsoup's server has none (server.c says why). */
+static gboolean
+check_websocket (SrHttpRequest *request)
+{
+  g_autoptr (GPtrArray) extensions = g_ptr_array_new ();
+  g_autoptr (GError) local = NULL;
+  if (!(request->match.route->flags & SR_HTTP_ROUTE_WEBSOCKET)
+      || soup_websocket_server_check_handshake (request->message, NULL, NULL, extensions, &local))
+    return TRUE;
+  g_autoptr (GError) error
+      = g_error_new (SMARTRAG_ERROR, SMARTRAG_ERROR_INVALID_ARGS,
+                     _ ("This path takes a WebSocket handshake: %s"), local->message);
   refuse (request, error);
   return FALSE;
 }
@@ -200,7 +235,8 @@ sr_http_request_got_headers (SrHttpRequest *request)
                                       FALSE);
     return;
   }
-  if (route_request (request) && check_caller (request) && check_accepting (request))
+  if (route_request (request) && check_caller (request) && check_accepting (request)
+      && check_websocket (request))
     check_body (request);
 }
 
@@ -248,6 +284,35 @@ sr_http_request_run (SrHttpRequest *request)
     return;
   }
   request->match.route->handler (request);
+  if ((request->match.route->flags & SR_HTTP_ROUTE_WEBSOCKET) && request->upgraded == NULL
+      && soup_server_message_get_status (request->message) == 0)
+    sr_http_message_reply_code (request->message, SMARTRAG_ERROR_FAILED,
+                                _ ("The WebSocket route neither accepted nor refused the upgrade"));
+  close_if_upgrade_refused (request->message);
+}
+
+void
+sr_http_request_accept_websocket (SrHttpRequest *request, SrHttpWebsocketHandler handler,
+                                  gpointer user_data, GDestroyNotify destroy)
+{
+  g_return_if_fail (request->upgraded == NULL);
+  request->upgraded = handler;
+  request->upgraded_data = user_data;
+  request->upgraded_destroy = destroy;
+}
+
+void
+sr_http_request_upgraded (SrHttpRequest *request, SoupWebsocketConnection *connection)
+{
+  /* The HTTP exchange is over: an open socket is no work a stop should wait for. */
+  sr_http_request_done (request);
+  if (request->upgraded == NULL) {
+    soup_websocket_connection_close (connection, SOUP_WEBSOCKET_CLOSE_SERVER_ERROR, NULL);
+    return;
+  }
+  soup_websocket_connection_set_max_incoming_payload_size (connection, request->max_body);
+  soup_websocket_connection_set_keepalive_interval (connection, WEBSOCKET_PING_SECONDS);
+  request->upgraded (request, connection, request->upgraded_data);
 }
 
 SrService *

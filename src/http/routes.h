@@ -20,6 +20,10 @@ typedef void (*SrHttpHandler) (SrHttpRequest *request);
 typedef enum {
   SR_HTTP_ROUTE_PUBLIC = 1 << 0,    /* answered without an identity, also over TCP */
   SR_HTTP_ROUTE_JSON_BODY = 1 << 1, /* a body, when there is one, is application/json */
+  /* A GET that becomes a WebSocket: only a valid handshake reaches the handler, which
+   * replies (an error: no upgrade) or calls sr_http_request_accept_websocket() before it
+   * returns; it may not pause. */
+  SR_HTTP_ROUTE_WEBSOCKET = 1 << 2,
 } SrHttpRouteFlags;
 
 /* One route. A pattern is "/"-separated segments: literal ones, and "{name}" for any one
@@ -43,6 +47,9 @@ typedef struct {
 extern const SrHttpRoute sr_http_health_routes[];
 extern const SrHttpRoute sr_http_metrics_routes[];
 extern const SrHttpRoute sr_http_session_routes[];
+extern const SrHttpRoute sr_http_query_routes[];
+extern const SrHttpRoute sr_http_websocket_routes[];
+extern const SrHttpRoute sr_http_conversation_routes[];
 
 /* Every route as "METHOD /pattern", in the order they are tried. */
 GStrv sr_http_routes_list (void);
@@ -57,9 +64,22 @@ const char *sr_http_request_param (SrHttpRequest *request, const char *name);
 /* The body as a JSON object (empty when there was no body); NULL after replying 400. */
 SrJsonBody *sr_http_request_json (SrHttpRequest *request);
 
+/* Runs once the handshake of an accepted WebSocket is written. @connection is open; the
+ * handler refs it to keep it. Its messages are held to the route's body limit, and it is
+ * pinged to keep it alive. The request is still there, its reply done. */
+typedef void (*SrHttpWebsocketHandler) (SrHttpRequest *request, SoupWebsocketConnection *connection,
+                                        gpointer user_data);
+
+/* Answers a WebSocket route's handshake with the upgrade; @handler is called after it with
+ * @user_data, which @destroy frees after that or when the upgrade never happens (the
+ * client went first). */
+void sr_http_request_accept_websocket (SrHttpRequest *request, SrHttpWebsocketHandler handler,
+                                       gpointer user_data, GDestroyNotify destroy);
+
 /* The replies. Each sets the status and the body; JSON replies are
  * "application/json; charset=utf-8" and never cached. */
 void sr_http_reply_json (SrHttpRequest *request, guint status, SrJsonWriter *writer);
+/* BUSY comes with "Retry-After", unless the handler set one. */
 void sr_http_reply_error (SrHttpRequest *request, const GError *error);
 void sr_http_reply_empty (SrHttpRequest *request, guint status);
 /* A body of another type than JSON; takes @text. */

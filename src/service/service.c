@@ -260,6 +260,18 @@ sr_service_add_token_listener (SrService *service, SrTokenListener listener, gpo
 }
 
 void
+sr_service_remove_token_listener (SrService *service, SrTokenListener listener, gpointer user_data)
+{
+  for (guint i = 0; i < service->token_listeners->len; i++) {
+    TokenListener *l = &g_array_index (service->token_listeners, TokenListener, i);
+    if (l->func == listener && l->data == user_data) {
+      g_array_remove_index (service->token_listeners, i);
+      return;
+    }
+  }
+}
+
+void
 sr_service_token_revoked (SrService *service, const char *token_id, guint32 owner_uid)
 {
   for (guint i = 0; i < service->token_listeners->len; i++) {

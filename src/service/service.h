@@ -90,6 +90,9 @@ void sr_service_session_changed (SrService *service, const char *session_id,
                                  const char *const *properties);
 void sr_service_add_token_listener (SrService *service, SrTokenListener listener,
                                     gpointer user_data);
+/* For a face that goes before the service. */
+void sr_service_remove_token_listener (SrService *service, SrTokenListener listener,
+                                       gpointer user_data);
 /* Tells the token listeners; sr_tokens_revoke() calls it once the token is gone. */
 void sr_service_token_revoked (SrService *service, const char *token_id, guint32 owner_uid);
 
