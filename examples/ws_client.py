@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """Streams an answer over SmartRAG's WebSocket, token by token, then prints its sources.
 
-Needs python3-websockets (Debian). TCP only (WebSocket clients speak to the loopback
-port), so it takes a token made with CreateToken. Usage:
+Needs python3-websockets (Debian). It speaks to the loopback port, so it takes a token
+made with CreateToken (the Unix socket serves WebSockets too, without a token, for
+clients that can connect to one). Usage:
 
     SMARTRAG_TOKEN=srt_… ws_client.py SESSION_ID "QUESTION" [ws://127.0.0.1:8765]
 Ctrl-C sends {"type": "cancel"}: the daemon stops the answer and keeps what was said.

@@ -89,6 +89,8 @@ SrHttpRequest *sr_http_request_of (SoupServerMessage *message);
 void sr_http_request_got_headers (SrHttpRequest *request);
 void sr_http_request_got_chunk (SrHttpRequest *request, gsize size);
 void sr_http_request_got_body (SrHttpRequest *request);
+/* Counts the request in the metrics once, with the status it ended with. */
+void sr_http_request_count (SrHttpRequest *request, guint status);
 /* The response is written, or the connection went: the work is done. */
 void sr_http_request_done (SrHttpRequest *request);
 /* The server goes away first: the request forgets it. */

@@ -4,6 +4,8 @@
 #include <glib/gi18n.h>
 #include <string.h>
 
+#include "service/metrics.h"
+
 #define REQUEST_KEY "sr-http-request"
 /* Longer paths and methods are not quoted back in messages. */
 #define MAX_SHOWN 200
@@ -304,7 +306,9 @@ sr_http_request_accept_websocket (SrHttpRequest *request, SrHttpWebsocketHandler
 void
 sr_http_request_upgraded (SrHttpRequest *request, SoupWebsocketConnection *connection)
 {
-  /* The HTTP exchange is over: an open socket is no work a stop should wait for. */
+  /* The HTTP exchange is over: an open socket is no work a stop should wait for. libsoup
+   * tells no "request-finished" for it, so it is counted here. */
+  sr_http_request_count (request, SOUP_STATUS_SWITCHING_PROTOCOLS);
   sr_http_request_done (request);
   if (request->upgraded == NULL) {
     soup_websocket_connection_close (connection, SOUP_WEBSOCKET_CLOSE_SERVER_ERROR, NULL);
@@ -313,6 +317,20 @@ sr_http_request_upgraded (SrHttpRequest *request, SoupWebsocketConnection *conne
   soup_websocket_connection_set_max_incoming_payload_size (connection, request->max_body);
   soup_websocket_connection_set_keepalive_interval (connection, WEBSOCKET_PING_SECONDS);
   request->upgraded (request, connection, request->upgraded_data);
+}
+
+void
+sr_http_request_count (SrHttpRequest *request, guint status)
+{
+  if (request->counted_in_metrics || request->http == NULL)
+    return;
+  request->counted_in_metrics = TRUE;
+  /* The route's pattern, never the path: ids in paths would make a series per id. */
+  const SrHttpRoute *route = request->match.route;
+  sr_metrics_observe_http (sr_service_metrics (request->http->service),
+                           soup_server_message_get_method (request->message),
+                           route != NULL ? route->pattern : NULL, status,
+                           (double) (g_get_monotonic_time () - request->started) / 1e6);
 }
 
 SrService *

@@ -1,8 +1,6 @@
 /* The HTTP face's server: libsoup on the main loop, and the way of each request through it. */
 #include "http/http-private.h"
 
-#include "service/metrics.h"
-
 #include <unistd.h>
 
 #include "http/answer-stream.h"
@@ -47,19 +45,11 @@ on_request_done (SoupServer *server, SoupServerMessage *message, gpointer user_d
   SrHttpRequest *request = sr_http_request_of (message);
   if (request == NULL)
     return;
-  SrHttp *http = user_data;
-  const char *method = soup_server_message_get_method (message);
   guint status = soup_server_message_get_status (message);
-  g_debug ("HTTP %s %s: %u (%s)", method, sr_http_message_path (message), status,
+  g_debug ("HTTP %s %s: %u (%s)", soup_server_message_get_method (message),
+           sr_http_message_path (message), status,
            request->identified ? request->caller.peer : "no identity");
-  if (!request->counted_in_metrics) {
-    request->counted_in_metrics = TRUE;
-    /* The route's pattern, never the path: ids in paths would make a series per id. */
-    const SrHttpRoute *route = request->match.route;
-    sr_metrics_observe_http (sr_service_metrics (http->service), method,
-                             route != NULL ? route->pattern : NULL, status,
-                             (double) (g_get_monotonic_time () - request->started) / 1e6);
-  }
+  sr_http_request_count (request, status);
   sr_http_request_done (request);
 }
 
