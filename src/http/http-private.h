@@ -14,6 +14,8 @@ G_BEGIN_DECLS
 
 #define SR_HTTP_MAX_PARAMS 4
 
+typedef struct SrAnswerStreams SrAnswerStreams;
+
 struct SrHttp {
   SrService *service;
   SoupServer *server;
@@ -31,6 +33,8 @@ struct SrHttp {
   guint next_connection;
 
   char *tcp_url; /* "http://127.0.0.1:8765/" once listening */
+
+  SrAnswerStreams *answers; /* answers streamed to clients: answer-stream.c */
 };
 
 /* The route a request path and method lead to. */
@@ -52,6 +56,9 @@ typedef enum {
 SrHttpMatchResult sr_http_routes_match (const char *method, const char *path, SrHttpMatch *match,
                                         char **allow);
 void sr_http_match_clear (SrHttpMatch *match);
+/* The literal start of each WebSocket route's pattern ("/ws/query" of
+ * "/ws/query/{session_id}"): where libsoup must look for upgrades. */
+GStrv sr_http_websocket_prefixes (void);
 
 struct SrHttpRequest {
   SrHttp *http; /* NULL once the server is gone */
@@ -64,8 +71,14 @@ struct SrHttpRequest {
   gboolean identified;
   char *peer;     /* caller.peer's text, for a caller known by a token */
   char *token_id; /* the API token that identified the caller, NULL over the Unix socket */
+  gint64 started; /* monotonic µs: the request's first byte, or the previous reply */
+  gboolean counted_in_metrics;
   guint64 max_body;
   guint64 received;
+  /* What a WebSocket route accepted its upgrade with */
+  SrHttpWebsocketHandler upgraded;
+  gpointer upgraded_data;
+  GDestroyNotify upgraded_destroy;
   gpointer data; /* the route's, sr_http_request_set_data() */
   GDestroyNotify data_destroy;
 };
@@ -78,12 +91,16 @@ SrHttpRequest *sr_http_request_of (SoupServerMessage *message);
 void sr_http_request_got_headers (SrHttpRequest *request);
 void sr_http_request_got_chunk (SrHttpRequest *request, GBytes *piece);
 void sr_http_request_got_body (SrHttpRequest *request);
+/* Counts the request in the metrics once, with the status it ended with. */
+void sr_http_request_count (SrHttpRequest *request, guint status);
 /* The response is written, or the connection went: the work is done. */
 void sr_http_request_done (SrHttpRequest *request);
 /* The server goes away first: the request forgets it. */
 void sr_http_request_detach (SrHttpRequest *request);
 /* Runs the route's handler once the whole body is in. */
 void sr_http_request_run (SrHttpRequest *request);
+/* The WebSocket handshake was written: the route's handler takes @connection over. */
+void sr_http_request_upgraded (SrHttpRequest *request, SoupWebsocketConnection *connection);
 
 /* The caller of @message, as it came: see identity.c. */
 /* Fills @request's caller, and its token id when a token identified it. */

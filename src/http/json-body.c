@@ -2,7 +2,9 @@
 #include "http/json-body.h"
 
 #include <glib/gi18n.h>
+#include <inttypes.h>
 #include <json-glib/json-glib.h>
+#include <math.h>
 #include <string.h>
 
 #include "common/durations.h"
@@ -197,4 +199,66 @@ sr_json_body_get_seconds (SrJsonBody *body, const char *name, gint64 *out, GErro
   }
   *out = (gint64) seconds;
   return TRUE;
+}
+
+gboolean
+sr_json_body_get_uint (SrJsonBody *body, const char *name, guint64 max, guint64 *out,
+                       GError **error)
+{
+  const SrJsonMember *member = find (body, name);
+  if (member == NULL)
+    return TRUE;
+  if (member->kind != SR_JSON_NUMBER)
+    return wrong_kind (member, _ ("a whole number"), error);
+  /* The text as written: 1.0 and 1e2 are refused rather than rounded. */
+  g_autofree char *text = member_text (body, member);
+  guint64 value;
+  if (!g_ascii_string_to_unsigned (text, 10, 0, max, &value, NULL)) {
+    g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_INVALID_ARGS,
+                 _ ("Invalid field '%s': expected a whole number from 0 to %" PRIu64), member->name,
+                 max);
+    return FALSE;
+  }
+  *out = value;
+  return TRUE;
+}
+
+gboolean
+sr_json_body_get_number (SrJsonBody *body, const char *name, double *out, GError **error)
+{
+  const SrJsonMember *member = find (body, name);
+  if (member == NULL)
+    return TRUE;
+  if (member->kind != SR_JSON_NUMBER)
+    return wrong_kind (member, _ ("a number"), error);
+  g_autofree char *text = member_text (body, member);
+  double value = g_ascii_strtod (text, NULL);
+  if (!isfinite (value)) {
+    g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_INVALID_ARGS,
+                 _ ("Invalid field '%s': expected a number of ordinary size"), member->name);
+    return FALSE;
+  }
+  *out = value;
+  return TRUE;
+}
+
+gboolean
+sr_json_body_get_boolean (SrJsonBody *body, const char *name, gboolean *out, GError **error)
+{
+  const SrJsonMember *member = find (body, name);
+  if (member == NULL)
+    return TRUE;
+  if (member->kind != SR_JSON_BOOLEAN)
+    return wrong_kind (member, _ ("true or false"), error);
+  *out = json_object_get_boolean_member (body->object, name);
+  return TRUE;
+}
+
+gboolean
+sr_json_body_require (SrJsonBody *body, const char *name, GError **error)
+{
+  if (find (body, name) != NULL)
+    return TRUE;
+  g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_INVALID_ARGS, _ ("Missing field '%s'"), name);
+  return FALSE;
 }

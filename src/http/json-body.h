@@ -31,5 +31,14 @@ gboolean sr_json_body_get_string (SrJsonBody *body, const char *name, char **out
 gboolean sr_json_body_get_object (SrJsonBody *body, const char *name, char **out, GError **error);
 /* A whole number of seconds, or a duration such as "7d". */
 gboolean sr_json_body_get_seconds (SrJsonBody *body, const char *name, gint64 *out, GError **error);
+/* A whole number from 0 to @max, written without fraction or exponent. */
+gboolean sr_json_body_get_uint (SrJsonBody *body, const char *name, guint64 max, guint64 *out,
+                                GError **error);
+/* Any finite number. */
+gboolean sr_json_body_get_number (SrJsonBody *body, const char *name, double *out, GError **error);
+gboolean sr_json_body_get_boolean (SrJsonBody *body, const char *name, gboolean *out,
+                                   GError **error);
+/* INVALID_ARGS naming @name when the body lacks it. */
+gboolean sr_json_body_require (SrJsonBody *body, const char *name, GError **error);
 
 G_END_DECLS

@@ -1,7 +1,11 @@
 /* HTTP replies: JSON bodies, errors as {"error","message"} with the one table's statuses. */
 #include "http/http-private.h"
 
+#include <string.h>
+
 #define JSON_TYPE "application/json; charset=utf-8"
+/* Seconds a client told BUSY waits before asking again: about what an answer takes. */
+#define BUSY_RETRY_AFTER "5"
 
 static void
 set_common_headers (SoupServerMessage *message)
@@ -38,9 +42,11 @@ sr_http_message_reply_error (SoupServerMessage *message, const GError *error)
   sr_json_writer_member_string (&writer, "message", error->message);
   sr_json_writer_end_object (&writer);
 
+  SoupMessageHeaders *headers = soup_server_message_get_response_headers (message);
   if (code == SMARTRAG_ERROR_UNAUTHENTICATED)
-    soup_message_headers_replace (soup_server_message_get_response_headers (message),
-                                  "WWW-Authenticate", "Bearer realm=\"smartrag\"");
+    soup_message_headers_replace (headers, "WWW-Authenticate", "Bearer realm=\"smartrag\"");
+  if (code == SMARTRAG_ERROR_BUSY && soup_message_headers_get_one (headers, "Retry-After") == NULL)
+    soup_message_headers_replace (headers, "Retry-After", BUSY_RETRY_AFTER);
   if (code == SMARTRAG_ERROR_FAILED)
     g_warning ("HTTP %s %s failed: %s", soup_server_message_get_method (message),
                sr_http_message_path (message), error->message);
@@ -72,6 +78,15 @@ void
 sr_http_reply_error (SrHttpRequest *request, const GError *error)
 {
   sr_http_message_reply_error (request->message, error);
+}
+
+void
+sr_http_reply_text (SrHttpRequest *request, guint status, const char *content_type, char *text)
+{
+  set_common_headers (request->message);
+  soup_server_message_set_status (request->message, status, NULL);
+  soup_server_message_set_response (request->message, content_type, SOUP_MEMORY_TAKE, text,
+                                    strlen (text));
 }
 
 void

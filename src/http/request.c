@@ -4,9 +4,13 @@
 #include <glib/gi18n.h>
 #include <string.h>
 
+#include "service/metrics.h"
+
 #define REQUEST_KEY "sr-http-request"
 /* Longer paths and methods are not quoted back in messages. */
 #define MAX_SHOWN 200
+/* Often enough for proxies and NAT that drop quiet connections after a minute or so. */
+#define WEBSOCKET_PING_SECONDS 15
 
 static void
 clear_data (SrHttpRequest *request)
@@ -23,6 +27,8 @@ request_free (gpointer data)
 {
   SrHttpRequest *request = data;
   sr_http_request_done (request);
+  if (request->upgraded_destroy != NULL)
+    request->upgraded_destroy (request->upgraded_data);
   clear_data (request);
   if (request->http != NULL)
     g_queue_unlink (&request->http->requests, &request->link);
@@ -52,6 +58,7 @@ sr_http_request_attach (SrHttp *http, SoupServerMessage *message)
   request->http = http;
   request->message = message;
   request->link.data = request;
+  request->started = g_get_monotonic_time ();
   g_queue_push_tail_link (&http->requests, &request->link);
   /* From the connection (or the previous reply) on: idle connections are closed too. */
   request->timeout = g_timeout_add (http->request_timeout_ms, timed_out, request);
@@ -76,12 +83,26 @@ shown (const char *text)
   return g_strdup_printf ("%s…", start);
 }
 
+/* A client refused its WebSocket waits for the connection to close, as libsoup's own
+ * refusals do: no second request comes on it. */
+static void
+close_if_upgrade_refused (SoupServerMessage *message)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (message);
+  guint status = soup_server_message_get_status (message);
+  if (status != 0 && status != SOUP_STATUS_SWITCHING_PROTOCOLS
+      && soup_message_headers_header_contains (headers, "Upgrade", "websocket"))
+    soup_message_headers_replace (soup_server_message_get_response_headers (message), "Connection",
+                                  "close");
+}
+
 /* Whatever the client still sends of a refused request is read and dropped, and what the
  * route kept for it (a partial upload) goes at once. */
 static void
 refuse (SrHttpRequest *request, const GError *error)
 {
   sr_http_message_reply_error (request->message, error);
+  close_if_upgrade_refused (request->message);
   soup_message_body_set_accumulate (soup_server_message_get_request_body (request->message), FALSE);
   clear_data (request);
 }
@@ -134,6 +155,23 @@ check_accepting (SrHttpRequest *request)
   if (g_str_equal (request->match.route->method, "GET")
       || sr_service_accepting (request->http->service, &error))
     return TRUE;
+  refuse (request, error);
+  return FALSE;
+}
+
+/* libsoup would answer a bad handshake in HTML; the client is told in JSON instead. No
+ * extension is offered: libsoup's server has none (server.c says why). */
+static gboolean
+check_websocket (SrHttpRequest *request)
+{
+  g_autoptr (GPtrArray) extensions = g_ptr_array_new ();
+  g_autoptr (GError) local = NULL;
+  if (!(request->match.route->flags & SR_HTTP_ROUTE_WEBSOCKET)
+      || soup_websocket_server_check_handshake (request->message, NULL, NULL, extensions, &local))
+    return TRUE;
+  g_autoptr (GError) error
+      = g_error_new (SMARTRAG_ERROR, SMARTRAG_ERROR_INVALID_ARGS,
+                     _ ("This path takes a WebSocket handshake: %s"), local->message);
   refuse (request, error);
   return FALSE;
 }
@@ -231,7 +269,7 @@ sr_http_request_got_headers (SrHttpRequest *request)
     return;
   }
   if (route_request (request) && check_caller (request) && check_accepting (request)
-      && check_body (request))
+      && check_websocket (request) && check_body (request))
     start_body (request);
 }
 
@@ -284,6 +322,51 @@ sr_http_request_run (SrHttpRequest *request)
     return;
   }
   request->match.route->handler (request);
+  if ((request->match.route->flags & SR_HTTP_ROUTE_WEBSOCKET) && request->upgraded == NULL
+      && soup_server_message_get_status (request->message) == 0)
+    sr_http_message_reply_code (request->message, SMARTRAG_ERROR_FAILED,
+                                _ ("The WebSocket route neither accepted nor refused the upgrade"));
+  close_if_upgrade_refused (request->message);
+}
+
+void
+sr_http_request_accept_websocket (SrHttpRequest *request, SrHttpWebsocketHandler handler,
+                                  gpointer user_data, GDestroyNotify destroy)
+{
+  g_return_if_fail (request->upgraded == NULL);
+  request->upgraded = handler;
+  request->upgraded_data = user_data;
+  request->upgraded_destroy = destroy;
+}
+
+void
+sr_http_request_upgraded (SrHttpRequest *request, SoupWebsocketConnection *connection)
+{
+  /* The HTTP exchange is over: an open socket is no work a stop should wait for. libsoup
+   * tells no "request-finished" for it, so it is counted here. */
+  sr_http_request_count (request, SOUP_STATUS_SWITCHING_PROTOCOLS);
+  sr_http_request_done (request);
+  if (request->upgraded == NULL) {
+    soup_websocket_connection_close (connection, SOUP_WEBSOCKET_CLOSE_SERVER_ERROR, NULL);
+    return;
+  }
+  soup_websocket_connection_set_max_incoming_payload_size (connection, request->max_body);
+  soup_websocket_connection_set_keepalive_interval (connection, WEBSOCKET_PING_SECONDS);
+  request->upgraded (request, connection, request->upgraded_data);
+}
+
+void
+sr_http_request_count (SrHttpRequest *request, guint status)
+{
+  if (request->counted_in_metrics || request->http == NULL)
+    return;
+  request->counted_in_metrics = TRUE;
+  /* The route's pattern, never the path: ids in paths would make a series per id. */
+  const SrHttpRoute *route = request->match.route;
+  sr_metrics_observe_http (sr_service_metrics (request->http->service),
+                           soup_server_message_get_method (request->message),
+                           route != NULL ? route->pattern : NULL, status,
+                           (double) (g_get_monotonic_time () - request->started) / 1e6);
 }
 
 char *

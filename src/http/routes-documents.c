@@ -5,6 +5,7 @@
 
 #include "common/errors.h"
 #include "http/upload.h"
+#include "http/url-query.h"
 #include "service/documents.h"
 
 #define DOCUMENTS_PATH "/api/v1/documents"
@@ -14,6 +15,7 @@
 #define TEXT_FIELDS_BYTES (64 * 1024)
 
 static const char *const text_fields[] = { "session_id", "title", "text", NULL };
+static const char *const list_params[] = { "session_id", NULL };
 
 static void
 write_document (SrJsonWriter *writer, const SrDocumentRecord *doc)
@@ -155,15 +157,6 @@ text_max_body (SrService *service)
 
 static const SrHttpBodyReader text_body = { text_max_body, NULL, NULL };
 
-static gboolean
-require (const char *value, const char *name, GError **error)
-{
-  if (value != NULL)
-    return TRUE;
-  return sr_invalid_args (error, _ ("Missing field '%s': POST %s takes %s"), name,
-                          DOCUMENTS_PATH "/text", "session_id, title, text");
-}
-
 static void
 add_text (SrHttpRequest *request)
 {
@@ -179,7 +172,8 @@ add_text (SrHttpRequest *request)
       || !sr_json_body_get_string (body, "session_id", &session_id, &error)
       || !sr_json_body_get_string (body, "title", &title, &error)
       || !sr_json_body_get_string (body, "text", &text, &error)
-      || !require (session_id, "session_id", &error) || !require (text, "text", &error)) {
+      || !sr_json_body_require (body, "session_id", &error)
+      || !sr_json_body_require (body, "text", &error)) {
     sr_http_reply_error (request, error);
     return;
   }
@@ -188,38 +182,21 @@ add_text (SrHttpRequest *request)
                                pending_new (request));
 }
 
-/* The query's session_id: the only parameter taken. */
+/* The query's session_id, the one parameter taken. */
 static char *
 query_session_id (SrHttpRequest *request, GError **error)
 {
-  const char *query
-      = g_uri_get_query (soup_server_message_get_uri (sr_http_request_message (request)));
-  g_autoptr (GHashTable) params = NULL;
-  GHashTableIter iter;
-  gpointer key;
+  GUri *uri = soup_server_message_get_uri (sr_http_request_message (request));
+  g_autoptr (GHashTable) params
+      = sr_url_query_parse (g_uri_get_query (uri), list_params, "GET " DOCUMENTS_PATH, error);
+  const char *session_id = params != NULL ? g_hash_table_lookup (params, "session_id") : NULL;
 
-  if (query != NULL
-      && (params = g_uri_parse_params (query, -1, "&", G_URI_PARAMS_WWW_FORM, NULL)) == NULL) {
-    sr_invalid_args (error, _ ("Invalid query string: expected name=value pairs joined by '&'"));
-    return NULL;
-  }
-  if (params == NULL || !g_hash_table_contains (params, "session_id")) {
+  if (params != NULL && session_id == NULL)
     sr_invalid_args (error,
                      _ ("Missing query parameter 'session_id': GET %s?session_id=<id> "
                         "lists the documents of one session"),
                      DOCUMENTS_PATH);
-    return NULL;
-  }
-  g_hash_table_iter_init (&iter, params);
-  while (g_hash_table_iter_next (&iter, &key, NULL)) {
-    if (g_str_equal (key, "session_id"))
-      continue;
-    g_autofree char *shown = sr_http_shown (key);
-    sr_invalid_args (error, _ ("Unknown query parameter '%s'; GET %s takes only session_id"), shown,
-                     DOCUMENTS_PATH);
-    return NULL;
-  }
-  return g_strdup (g_hash_table_lookup (params, "session_id"));
+  return g_strdup (session_id);
 }
 
 static void

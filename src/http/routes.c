@@ -3,12 +3,19 @@
 
 #include <string.h>
 
-/* A file of routes adds its table here, once; the order is the order of matching. */
+/* A file of routes adds its table here, once; the order is the order of matching. One a
+ * line, which clang-format would pack into columns. */
+/* clang-format off */
 static const SrHttpRoute *const tables[] = {
   sr_http_health_routes,
+  sr_http_metrics_routes,
   sr_http_session_routes,
+  sr_http_query_routes,
+  sr_http_websocket_routes,
+  sr_http_conversation_routes,
   sr_http_document_routes,
 };
+/* clang-format on */
 
 GStrv
 sr_http_routes_list (void)
@@ -17,6 +24,23 @@ sr_http_routes_list (void)
   for (guint t = 0; t < G_N_ELEMENTS (tables); t++)
     for (const SrHttpRoute *route = tables[t]; route->method != NULL; route++)
       g_ptr_array_add (list, g_strdup_printf ("%s %s", route->method, route->pattern));
+  g_ptr_array_add (list, NULL);
+  return (GStrv) g_ptr_array_free (list, FALSE);
+}
+
+GStrv
+sr_http_websocket_prefixes (void)
+{
+  GPtrArray *list = g_ptr_array_new ();
+  for (guint t = 0; t < G_N_ELEMENTS (tables); t++) {
+    for (const SrHttpRoute *route = tables[t]; route->method != NULL; route++) {
+      if (!(route->flags & SR_HTTP_ROUTE_WEBSOCKET))
+        continue;
+      const char *param = strstr (route->pattern, "/{");
+      gsize length = param != NULL ? (gsize) (param - route->pattern) : strlen (route->pattern);
+      g_ptr_array_add (list, g_strndup (route->pattern, length));
+    }
+  }
   g_ptr_array_add (list, NULL);
   return (GStrv) g_ptr_array_free (list, FALSE);
 }

@@ -20,6 +20,10 @@ typedef void (*SrHttpHandler) (SrHttpRequest *request);
 typedef enum {
   SR_HTTP_ROUTE_PUBLIC = 1 << 0,    /* answered without an identity, also over TCP */
   SR_HTTP_ROUTE_JSON_BODY = 1 << 1, /* a body, when there is one, is application/json */
+  /* A GET that becomes a WebSocket: only a valid handshake reaches the handler, which
+   * replies (an error: no upgrade) or calls sr_http_request_accept_websocket() before it
+   * returns; it may not pause. */
+  SR_HTTP_ROUTE_WEBSOCKET = 1 << 2,
 } SrHttpRouteFlags;
 
 /* How a route takes its body when the usual way does not fit; each member may be NULL. */
@@ -56,7 +60,11 @@ typedef struct {
 /* The route tables, each in a file of its own (routes-<name>.c) and ended with
  * SR_HTTP_ROUTES_END; routes.c lists them. */
 extern const SrHttpRoute sr_http_health_routes[];
+extern const SrHttpRoute sr_http_metrics_routes[];
 extern const SrHttpRoute sr_http_session_routes[];
+extern const SrHttpRoute sr_http_query_routes[];
+extern const SrHttpRoute sr_http_websocket_routes[];
+extern const SrHttpRoute sr_http_conversation_routes[];
 extern const SrHttpRoute sr_http_document_routes[];
 
 /* Every route as "METHOD /pattern", in the order they are tried. */
@@ -76,11 +84,27 @@ SrJsonBody *sr_http_request_json (SrHttpRequest *request);
 void sr_http_request_set_data (SrHttpRequest *request, gpointer data, GDestroyNotify destroy);
 gpointer sr_http_request_get_data (SrHttpRequest *request);
 
+/* Runs once the handshake of an accepted WebSocket is written. @connection is open; the
+ * handler refs it to keep it. Its messages are held to the route's body limit, and it is
+ * pinged to keep it alive. The request is still there, its reply done. */
+typedef void (*SrHttpWebsocketHandler) (SrHttpRequest *request, SoupWebsocketConnection *connection,
+                                        gpointer user_data);
+
+/* Answers a WebSocket route's handshake with the upgrade; @handler is called after it with
+ * @user_data, which @destroy frees after that or when the upgrade never happens (the
+ * client went first). */
+void sr_http_request_accept_websocket (SrHttpRequest *request, SrHttpWebsocketHandler handler,
+                                       gpointer user_data, GDestroyNotify destroy);
+
 /* The replies. Each sets the status and the body; JSON replies are
  * "application/json; charset=utf-8" and never cached. */
 void sr_http_reply_json (SrHttpRequest *request, guint status, SrJsonWriter *writer);
+/* BUSY comes with "Retry-After", unless the handler set one. */
 void sr_http_reply_error (SrHttpRequest *request, const GError *error);
 void sr_http_reply_empty (SrHttpRequest *request, guint status);
+/* A body of another type than JSON; takes @text. */
+void sr_http_reply_text (SrHttpRequest *request, guint status, const char *content_type,
+                         char *text);
 
 /* Text a client sent, fit to quote back in a message: valid UTF-8, and cut short when long. */
 char *sr_http_shown (const char *text);

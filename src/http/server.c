@@ -3,6 +3,8 @@
 
 #include <unistd.h>
 
+#include "http/answer-stream.h"
+
 static void
 on_got_headers (SoupServerMessage *message, gpointer user_data)
 {
@@ -43,9 +45,11 @@ on_request_done (SoupServer *server, SoupServerMessage *message, gpointer user_d
   SrHttpRequest *request = sr_http_request_of (message);
   if (request == NULL)
     return;
+  guint status = soup_server_message_get_status (message);
   g_debug ("HTTP %s %s: %u (%s)", soup_server_message_get_method (message),
-           sr_http_message_path (message), soup_server_message_get_status (message),
+           sr_http_message_path (message), status,
            request->identified ? request->caller.peer : "no identity");
+  sr_http_request_count (request, status);
   sr_http_request_done (request);
 }
 
@@ -56,6 +60,34 @@ on_request (SoupServer *server, SoupServerMessage *message, const char *path, GH
   SrHttpRequest *request = sr_http_request_of (message);
   if (request != NULL)
     sr_http_request_run (request);
+}
+
+static void
+on_websocket (SoupServer *server, SoupServerMessage *message, const char *path,
+              SoupWebsocketConnection *connection, gpointer user_data)
+{
+  SrHttpRequest *request = sr_http_request_of (message);
+  if (request != NULL)
+    sr_http_request_upgraded (request, connection);
+  else
+    soup_websocket_connection_close (connection, SOUP_WEBSOCKET_CLOSE_SERVER_ERROR, NULL);
+}
+
+/* libsoup upgrades only where a WebSocket handler is registered, and runs that path's own
+ * handler, not the default one: each WebSocket route's path gets both, so the route's
+ * handler decides (request.c) before the handshake is answered. */
+static void
+add_websocket_handlers (SrHttp *http)
+{
+  g_auto (GStrv) prefixes = sr_http_websocket_prefixes ();
+  for (guint i = 0; prefixes[i] != NULL; i++) {
+    soup_server_add_handler (http->server, prefixes[i], on_request, http, NULL);
+    soup_server_add_websocket_handler (http->server, prefixes[i], NULL, NULL, on_websocket, http,
+                                       NULL);
+  }
+  /* libsoup 3.2 bounds a compressed frame, not what it inflates to: a small frame could
+   * grow a thousandfold past the message limit. Answers are small text anyway. */
+  soup_server_remove_websocket_extension (http->server, SOUP_TYPE_WEBSOCKET_EXTENSION_DEFLATE);
 }
 
 SrHttp *
@@ -72,6 +104,8 @@ sr_http_new (SrService *service, const SrHttpOptions *options, GError **error)
   g_signal_connect (http->server, "request-finished", G_CALLBACK (on_request_done), http);
   g_signal_connect (http->server, "request-aborted", G_CALLBACK (on_request_done), http);
   soup_server_add_handler (http->server, NULL, on_request, http, NULL);
+  add_websocket_handlers (http);
+  http->answers = sr_answer_streams_new (service);
 
   if (options->socket_path != NULL && !sr_http_listen_unix (http, options->socket_path, error))
     return NULL;
@@ -85,6 +119,8 @@ sr_http_free (SrHttp *http)
 {
   if (http == NULL)
     return;
+  /* First, while every connection is still there to be told. */
+  g_clear_pointer (&http->answers, sr_answer_streams_free);
   sr_http_close_unix (http);
   if (http->server != NULL) {
     g_signal_handlers_disconnect_by_data (http->server, http);

@@ -7,6 +7,7 @@
 #include <sys/statvfs.h>
 
 #include "common/errors.h"
+#include "common/memory.h"
 #include "service/embedding.h"
 #include "service/indexes.h"
 #include "service/queries.h"
@@ -85,6 +86,41 @@ check_disk (SrService *service, GVariantDict *dict)
     message = g_strdup_printf (_ ("only %s free"), free_text);
   } else {
     message = g_strdup_printf (_ ("%s free"), free_text);
+  }
+  add_status (dict, status, message);
+  return status;
+}
+
+/* The machine's memory, which the vector indexes of loaded sessions and the model
+ * servers share: a machine that runs out starts killing processes, the daemon among
+ * them. */
+static SrHealthStatus
+check_memory (SrService *service, GVariantDict *dict)
+{
+  guint64 resident, size, total, available;
+  if (sr_memory_of_process (&resident, &size))
+    g_variant_dict_insert (dict, "resident_bytes", "t", resident);
+  if (!sr_memory_of_system (&total, &available)) {
+    add_status (dict, SR_HEALTH_OK, _ ("the system does not say how much memory is free"));
+    return SR_HEALTH_OK;
+  }
+  g_variant_dict_insert (dict, "available_bytes", "t", available);
+  g_variant_dict_insert (dict, "total_bytes", "t", total);
+
+  g_autofree char *available_text = g_format_size (available);
+  g_autofree char *total_text = g_format_size (total);
+  g_autofree char *message = NULL;
+  SrHealthStatus status = SR_HEALTH_OK;
+  if (available < total / 100 * SR_HEALTH_MEMORY_FAILING_PERCENT) {
+    status = SR_HEALTH_FAILING;
+    /* TRANSLATORS: memory available and in all, e.g. "only 80 MB of 8 GB available" */
+    message = g_strdup_printf (_ ("only %s of %s available: processes may soon be killed"),
+                               available_text, total_text);
+  } else if (available < total / 100 * SR_HEALTH_MEMORY_DEGRADED_PERCENT) {
+    status = SR_HEALTH_DEGRADED;
+    message = g_strdup_printf (_ ("only %s of %s available"), available_text, total_text);
+  } else {
+    message = g_strdup_printf (_ ("%s of %s available"), available_text, total_text);
   }
   add_status (dict, status, message);
   return status;
@@ -231,6 +267,7 @@ sr_health_check (SrService *service, GVariant **components)
   } checks[] = {
     { "db", check_db },
     { "disk", check_disk },
+    { "memory", check_memory },
     { "index", check_index },
     { "generation", check_generation },
     { "embedding", check_embedding },
@@ -245,4 +282,39 @@ sr_health_check (SrService *service, GVariant **components)
   }
   *components = g_variant_ref_sink (g_variant_dict_end (&all));
   return worst;
+}
+
+struct SrHealthReport {
+  gint64 checked_at; /* monotonic µs; 0: none yet */
+  SrHealthStatus status;
+  GVariant *components;
+};
+
+SrHealthReport *
+sr_health_report_new (void)
+{
+  return g_new0 (SrHealthReport, 1);
+}
+
+void
+sr_health_report_free (SrHealthReport *report)
+{
+  if (report == NULL)
+    return;
+  g_clear_pointer (&report->components, g_variant_unref);
+  g_free (report);
+}
+
+SrHealthStatus
+sr_health_check_recent (SrService *service, gint64 max_age_us, GVariant **components)
+{
+  SrHealthReport *report = sr_service_health_report (service);
+  gint64 now = g_get_monotonic_time ();
+  if (report->components == NULL || now - report->checked_at > max_age_us) {
+    g_clear_pointer (&report->components, g_variant_unref);
+    report->status = sr_health_check (service, &report->components);
+    report->checked_at = now;
+  }
+  *components = g_variant_ref (report->components);
+  return report->status;
 }

@@ -9,6 +9,7 @@
 #include "common/background.h"
 #include "common/durations.h"
 #include "common/errors.h"
+#include "service/metrics.h"
 #include "store/chunks.h"
 #include "store/files.h"
 #include "store/sessions.h"
@@ -46,6 +47,7 @@ typedef struct {
   char *filename;
   char *adder;
   guint32 owner_uid;
+  guint64 size;         /* of the stored file */
   gboolean compact;     /* no document: merge the full-text index while the queue is empty */
   gboolean typed_text;  /* added with AddText: never a binary format */
   gboolean server_down; /* not run: the embedding server did not answer the last call */
@@ -58,7 +60,9 @@ typedef struct {
   SrIngested *result;
   GArray *ids; /* gint64: the chunks' row ids, their vector labels */
   gboolean ready;
+  gboolean failed; /* and marked so in the database */
   gint64 store_us;
+  gint64 run_us; /* the worker's time on it, its last run if it waited */
   GError *error;
   double reported; /* progress last sent, read and written on the worker only */
 } Job;
@@ -213,6 +217,7 @@ record_outcome (Job *job)
   g_info ("Document %s (%s) failed: %s", job->document_id, job->filename, job->error->message);
   g_array_set_size (job->ids, 0);
   write_state (job, "failed", 1.0, job->error->message);
+  job->failed = TRUE;
 }
 
 /* Back on the main loop, once the outcome is in the database. */
@@ -242,6 +247,10 @@ finish_job (gpointer data)
     g_atomic_int_set (&ingestion->n_waiting, (gint) ingestion->waiting->len);
     return G_SOURCE_REMOVE;
   }
+  /* Neither is a document a stop interrupted: it resumes at the next start. */
+  if (job->ready || job->failed)
+    sr_metrics_observe_ingest (sr_service_metrics (ingestion->service), job->ready, job->size,
+                               job->ids->len, (double) job->run_us / G_USEC_PER_SEC);
   if (job->ready) {
     const SrIngested *r = job->result;
     g_info ("Document %s is ready: %u chunks (parsed in %" G_GINT64_FORMAT " ms, chunked in "
@@ -343,6 +352,7 @@ run_job (gpointer data, gpointer user_data)
     return;
   }
   g_autofree char *path = sr_files_path (sr_service_files_dir (ingestion->service), job->sha256);
+  gint64 start = g_get_monotonic_time ();
   g_autoptr (SrStoreLease) db
       = sr_store_acquire (sr_service_store (ingestion->service), &job->error);
 
@@ -352,6 +362,7 @@ run_job (gpointer data, gpointer user_data)
   if (db != NULL)
     record_outcome (job);
   job->db = NULL;
+  job->run_us = g_get_monotonic_time () - start;
   sr_background_post (ingestion->context, RESULT_PRIORITY, finish_job, job);
 }
 
@@ -429,6 +440,7 @@ sr_ingestion_enqueue (SrIngestion *ingestion, const SrDocumentRecord *document, 
                     || g_str_equal (document->format, "html");
   job->adder = g_strdup (adder);
   job->owner_uid = owner_uid;
+  job->size = document->size;
   job->ids = g_array_new (FALSE, FALSE, sizeof (gint64));
   g_hash_table_add (ingestion->jobs, job);
   queue_job (ingestion, job);

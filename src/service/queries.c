@@ -9,6 +9,7 @@
 #include "common/errors.h"
 #include "common/unichar.h"
 #include "common/ids.h"
+#include "service/metrics.h"
 #include "service/search.h"
 #include "service/sessions.h"
 #include "store/chunks.h"
@@ -197,6 +198,14 @@ fill_stats (Query *query, SrAnswerStats *stats, const SrGenerateStats *generated
   stats->answer_tokens = generated != NULL ? generated->answer_tokens : query->generator_tokens;
 }
 
+static void
+count_query (Query *query, const SrAnswerStats *stats, SrQueryOutcome outcome)
+{
+  double first_token = query->first_token > 0 ? stats->ttft_ms / 1000.0 : -1.0;
+  sr_metrics_observe_query (sr_service_metrics (query->queries->service), stats->backend, outcome,
+                            stats->total_ms / 1000.0, first_token);
+}
+
 /* Ends the query with @error; what was answered so far is kept as incomplete, with what
  * the generator said of it (@generated, NULL when it has not ended). */
 static void
@@ -206,7 +215,13 @@ query_fail (Query *query, const GError *error, const SrGenerateStats *generated)
     return;
   SrAnswerStats stats;
   fill_stats (query, &stats, generated);
-  store_answer (query, query->answer->len > 0 ? "incomplete" : "failed", error, &stats);
+  gboolean said_some = query->answer->len > 0;
+  store_answer (query, said_some ? "incomplete" : "failed", error, &stats);
+  /* The conversation keeps what was said; metrics also tell a person's cancel apart. */
+  if (g_error_matches (error, SMARTRAG_ERROR, SMARTRAG_ERROR_CANCELLED))
+    count_query (query, &stats, SR_QUERY_CANCELLED);
+  else
+    count_query (query, &stats, said_some ? SR_QUERY_INCOMPLETE : SR_QUERY_FAILED);
   g_autoptr (Query) hold = query_ref (query);
   query_retire (query);
   if (query->listener.failed != NULL)
@@ -220,6 +235,7 @@ query_finish (Query *query, const SrGenerateStats *generated)
   SrAnswerStats stats;
   fill_stats (query, &stats, generated);
   store_answer (query, "complete", NULL, &stats);
+  count_query (query, &stats, SR_QUERY_COMPLETE);
   g_autoptr (Query) hold = query_ref (query);
   query_retire (query);
   if (query->listener.finished != NULL)

@@ -9,6 +9,8 @@
 #include "service/embedding.h"
 #include "service/indexes.h"
 #include "service/ingestion.h"
+#include "service/health.h"
+#include "service/metrics.h"
 #include "service/queries.h"
 #include "store/files.h"
 
@@ -26,6 +28,8 @@ struct SrService {
   SrIngestion *ingestion;
   SrEmbedding *embedding;
   SrQueries *queries;
+  SrMetrics *metrics;
+  SrHealthReport *health;
   GArray *listeners;         /* Listener */
   GArray *session_listeners; /* SessionListener */
   GArray *token_listeners;   /* TokenListener */
@@ -63,6 +67,8 @@ sr_service_new (SrStore *store, const char *state_dir, const SrLimits *limits)
   service->session_listeners = g_array_new (FALSE, FALSE, sizeof (SessionListener));
   service->token_listeners = g_array_new (FALSE, FALSE, sizeof (TokenListener));
   service->context = g_main_context_ref_thread_default ();
+  service->metrics = sr_metrics_new ();
+  service->health = sr_health_report_new ();
   g_mutex_init (&service->threads_lock);
   g_cond_init (&service->threads_done);
   return service;
@@ -97,6 +103,9 @@ sr_service_free (SrService *service)
   g_clear_pointer (&service->session_listeners, g_array_unref);
   g_clear_pointer (&service->token_listeners, g_array_unref);
   sr_store_close (service->store);
+  /* Last: the queries and documents that ended above counted themselves. */
+  sr_metrics_free (service->metrics);
+  sr_health_report_free (service->health);
   g_mutex_clear (&service->threads_lock);
   g_cond_clear (&service->threads_done);
   g_free (service->state_dir);
@@ -110,6 +119,18 @@ SrStore *
 sr_service_store (SrService *service)
 {
   return service->store;
+}
+
+SrMetrics *
+sr_service_metrics (SrService *service)
+{
+  return service->metrics;
+}
+
+SrHealthReport *
+sr_service_health_report (SrService *service)
+{
+  return service->health;
 }
 
 static void
@@ -236,6 +257,18 @@ sr_service_add_token_listener (SrService *service, SrTokenListener listener, gpo
 {
   TokenListener l = { listener, user_data };
   g_array_append_val (service->token_listeners, l);
+}
+
+void
+sr_service_remove_token_listener (SrService *service, SrTokenListener listener, gpointer user_data)
+{
+  for (guint i = 0; i < service->token_listeners->len; i++) {
+    TokenListener *l = &g_array_index (service->token_listeners, TokenListener, i);
+    if (l->func == listener && l->data == user_data) {
+      g_array_remove_index (service->token_listeners, i);
+      return;
+    }
+  }
 }
 
 void

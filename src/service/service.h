@@ -28,6 +28,8 @@ typedef struct SrIngestion SrIngestion;
 typedef struct SrEmbedding SrEmbedding;
 typedef struct SrQueries SrQueries;
 typedef struct SrQueryLimits SrQueryLimits;
+typedef struct SrHealthReport SrHealthReport;
+typedef struct SrMetrics SrMetrics;
 
 /* Told on the main loop whenever a document's state or progress changes; @adder is who
  * added it in this run (a bus name or HTTP peer), NULL for documents resumed at start. */
@@ -50,6 +52,10 @@ void sr_service_free (SrService *service);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SrService, sr_service_free)
 
 SrStore *sr_service_store (SrService *service);
+/* What the service counts as it works, for /metrics (service/metrics.h). */
+SrMetrics *sr_service_metrics (SrService *service);
+/* The last health report, kept for sr_health_check_recent() (service/health.h). */
+SrHealthReport *sr_service_health_report (SrService *service);
 const SrLimits *sr_service_limits (SrService *service);
 const char *sr_service_state_dir (SrService *service);
 /* Where uploaded bytes are kept: <state>/files. */
@@ -84,6 +90,9 @@ void sr_service_session_changed (SrService *service, const char *session_id,
                                  const char *const *properties);
 void sr_service_add_token_listener (SrService *service, SrTokenListener listener,
                                     gpointer user_data);
+/* For a face that goes before the service. */
+void sr_service_remove_token_listener (SrService *service, SrTokenListener listener,
+                                       gpointer user_data);
 /* Tells the token listeners; sr_tokens_revoke() calls it once the token is gone. */
 void sr_service_token_revoked (SrService *service, const char *token_id, guint32 owner_uid);
 

@@ -200,6 +200,42 @@ static const SrMigration migrations[] = {
       ") STRICT, WITHOUT ROWID;"
       "CREATE INDEX tokens_by_owner ON tokens (owner_uid, created_at);",
   },
+  {
+      7,
+      "counts of sessions and of documents by state, kept by triggers",
+      /* Metrics read these at every scrape, on the main loop: counting the rows instead
+       * reads every document (90 ms and more at 200,000). A count never goes below zero,
+       * and no CHECK can make a write fail over a count. */
+      "CREATE TABLE counts ("
+      "  name TEXT PRIMARY KEY NOT NULL,"
+      "  count INTEGER NOT NULL DEFAULT 0"
+      ") STRICT, WITHOUT ROWID;"
+      "INSERT INTO counts (name, count) SELECT 'sessions', count(*) FROM sessions;"
+      "INSERT INTO counts (name) VALUES ('documents:stored'), ('documents:parsing'),"
+      "  ('documents:indexing'), ('documents:ready'), ('documents:failed');"
+      "INSERT INTO counts (name, count)"
+      "  SELECT 'documents:' || state, count(*) FROM documents WHERE true GROUP BY state"
+      "  ON CONFLICT (name) DO UPDATE SET count = excluded.count;"
+      "CREATE TRIGGER counts_sessions_insert AFTER INSERT ON sessions BEGIN"
+      "  UPDATE counts SET count = count + 1 WHERE name = 'sessions';"
+      "END;"
+      "CREATE TRIGGER counts_sessions_delete AFTER DELETE ON sessions BEGIN"
+      "  UPDATE counts SET count = max(count - 1, 0) WHERE name = 'sessions';"
+      "END;"
+      /* Documents deleted with their session run these too: foreign key actions fire
+       * triggers. */
+      "CREATE TRIGGER counts_documents_insert AFTER INSERT ON documents BEGIN"
+      "  UPDATE counts SET count = count + 1 WHERE name = 'documents:' || new.state;"
+      "END;"
+      "CREATE TRIGGER counts_documents_delete AFTER DELETE ON documents BEGIN"
+      "  UPDATE counts SET count = max(count - 1, 0) WHERE name = 'documents:' || old.state;"
+      "END;"
+      "CREATE TRIGGER counts_documents_state AFTER UPDATE OF state ON documents"
+      "  WHEN old.state <> new.state BEGIN"
+      "  UPDATE counts SET count = max(count - 1, 0) WHERE name = 'documents:' || old.state;"
+      "  UPDATE counts SET count = count + 1 WHERE name = 'documents:' || new.state;"
+      "END;",
+  },
 };
 
 const SrMigration *

@@ -25,7 +25,7 @@ class Health(httptest.HttpTest):
                 self.assertEqual(set(body), {"status", "components"})
                 self.assertIn(body["status"], ("ok", "degraded"))
                 self.assertEqual(set(body["components"]), set(components))
-                self.assertLessEqual({"db", "index", "embedding", "generation", "disk"},
+                self.assertLessEqual({"db", "index", "embedding", "generation", "disk", "memory"},
                                      set(components))
                 for name, component in body["components"].items():
                     self.assertIn(component["status"], ("ok", "degraded", "failing"), name)
@@ -40,6 +40,42 @@ class Health(httptest.HttpTest):
         self.assertEqual(body["components"]["db"]["schema_version"],
                          components["db"]["schema_version"])
         self.assertEqual(body["components"]["db"]["path"], components["db"]["path"])
+
+
+class Metrics(httptest.HttpTest):
+
+    def sample(self, text, name, **labels):
+        """The value of one sample line, or None."""
+        want = ",".join(f'{k}="{v}"' for k, v in labels.items())
+        prefix = f"{name}{{{want}}} " if labels else f"{name} "
+        for line in text.splitlines():
+            if line.startswith(prefix):
+                return float(line[len(prefix):])
+        return None
+
+    def test_metrics_count_requests_by_route_pattern(self):
+        sid = self.create()["session_id"]
+        for _ in range(3):
+            self.assertJsonReply(self.call("GET", f"{SESSIONS}/{sid}"), 200)
+        self.call("GET", "/nothing")
+        reply = self.call("GET", "/metrics")
+        self.assertEqual(reply.status, 200, reply)
+        self.assertEqual(reply.headers["content-type"],
+                         "text/plain; version=0.0.4; charset=utf-8")
+        text = reply.body.decode()
+        for family in ("smartrag_queries_total", "smartrag_query_duration_seconds",
+                       "smartrag_active_sessions", "smartrag_documents_total",
+                       "smartrag_http_requests_total"):
+            self.assertIn(f"# TYPE {family} ", text)
+        self.assertEqual(self.sample(text, "smartrag_http_requests_total", method="GET",
+                                     route="/api/v1/sessions/{id}", status="200"), 3)
+        self.assertEqual(self.sample(text, "smartrag_http_requests_total", method="GET",
+                                     route="unmatched", status="404"), 1)
+        self.assertEqual(self.sample(text, "smartrag_sessions"), 1)
+        self.assertNotIn(sid, text)
+
+    def test_metrics_need_an_identity(self):
+        self.assertError(self.call("GET", "/metrics", tcp=True), 401, "unauthenticated")
 
 
 class Tcp(httptest.HttpTest):

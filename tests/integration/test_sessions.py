@@ -128,7 +128,8 @@ class SessionTests(harness.IntegrationTest):
         self.assertEqual(reply.get_type_string(), "(sa{sv})")
         status = reply.get_child_value(0).get_string()
         components = typed_dict(reply.get_child_value(1))
-        self.assertEqual(set(components), {"db", "disk", "index", "generation", "embedding"})
+        self.assertEqual(set(components),
+                         {"db", "disk", "memory", "index", "generation", "embedding"})
 
         order = ["ok", "degraded", "failing"]
         worst = "ok"
@@ -153,6 +154,12 @@ class SessionTests(harness.IntegrationTest):
         self.assertEqual(disk["free_bytes"][0], "t")
         self.assertEqual(disk["total_bytes"][0], "t")
         self.assertLessEqual(disk["free_bytes"][1], disk["total_bytes"][1])
+        memory = details["memory"]
+        for name in ("resident_bytes", "available_bytes", "total_bytes"):
+            self.assertEqual(memory[name][0], "t", name)
+            self.assertGreater(memory[name][1], 0, name)
+        self.assertLess(memory["available_bytes"][1], memory["total_bytes"][1])
+        self.assertLess(memory["resident_bytes"][1], memory["total_bytes"][1])
         index = details["index"]
         self.assertEqual(index["status"][1], "ok")
         self.assertEqual(index["sessions_loaded"], ("u", 0))

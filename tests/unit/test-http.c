@@ -6,6 +6,7 @@
 #include "http/json-body.h"
 #include "http/json-scan.h"
 #include "http/json-writer.h"
+#include "http/url-query.h"
 
 static void
 test_routes_list (void)
@@ -18,6 +19,12 @@ test_routes_list (void)
     "GET /api/v1/sessions/{id}",
     "PATCH /api/v1/sessions/{id}",
     "DELETE /api/v1/sessions/{id}",
+    "POST /api/v1/query",
+    "POST /api/v1/query/stream",
+    "GET /ws/query/{session_id}",
+    "GET /api/v1/sessions/{id}/messages",
+    "GET /api/v1/sessions/{id}/messages/search",
+    "GET /api/v1/sessions/{id}/export",
   };
   for (guint i = 0; i < G_N_ELEMENTS (expected); i++)
     g_assert_true (g_strv_contains ((const char *const *) routes, expected[i]));
@@ -214,6 +221,92 @@ test_json_body (void)
 }
 
 static void
+test_json_body_values (void)
+{
+  g_autoptr (SrJsonBody) body = body_of ("{\"k\":7,\"big\":4294967296,\"f\":1.5,\"e\":1e2,"
+                                         "\"neg\":-1,\"b\":false,\"inf\":1e400,\"s\":\"x\"}");
+  g_autoptr (GError) error = NULL;
+  guint64 count = 99;
+  double number = 0;
+  gboolean flag = TRUE;
+
+  g_assert_true (sr_json_body_get_uint (body, "k", G_MAXUINT, &count, &error));
+  g_assert_cmpuint (count, ==, 7);
+  g_assert_true (sr_json_body_get_uint (body, "missing", G_MAXUINT, &count, &error));
+  g_assert_cmpuint (count, ==, 7);
+  g_assert_true (sr_json_body_get_number (body, "f", &number, &error));
+  g_assert_cmpfloat (number, ==, 1.5);
+  g_assert_true (sr_json_body_get_number (body, "neg", &number, &error));
+  g_assert_cmpfloat (number, ==, -1.0);
+  g_assert_true (sr_json_body_get_boolean (body, "b", &flag, &error));
+  g_assert_false (flag);
+  g_assert_true (sr_json_body_require (body, "s", &error));
+  g_assert_no_error (error);
+
+  static const char *const not_counts[] = { "big", "f", "e", "neg" };
+  for (guint i = 0; i < G_N_ELEMENTS (not_counts); i++) {
+    g_assert_false (sr_json_body_get_uint (body, not_counts[i], G_MAXUINT, &count, &error));
+    g_assert_nonnull (strstr (error->message, "expected a whole number from 0 to 4294967295"));
+    g_clear_error (&error);
+  }
+  g_assert_false (sr_json_body_get_uint (body, "s", G_MAXUINT, &count, &error));
+  g_assert_cmpstr (error->message, ==, "Invalid field 's': expected a whole number, got a string");
+  g_clear_error (&error);
+  g_assert_false (sr_json_body_get_number (body, "inf", &number, &error));
+  g_assert_cmpstr (error->message, ==, "Invalid field 'inf': expected a number of ordinary size");
+  g_clear_error (&error);
+  g_assert_false (sr_json_body_get_boolean (body, "k", &flag, &error));
+  g_assert_cmpstr (error->message, ==, "Invalid field 'k': expected true or false, got a number");
+  g_clear_error (&error);
+  g_assert_false (sr_json_body_require (body, "query", &error));
+  g_assert_cmpstr (error->message, ==, "Missing field 'query'");
+}
+
+static void
+test_url_query (void)
+{
+  static const char *const allowed[] = { "q", "limit", NULL };
+  g_autoptr (GError) error = NULL;
+  guint64 limit = 0;
+
+  g_autoptr (GHashTable) params
+      = sr_url_query_parse ("q=caf%C3%A9+au+lait&&limit=20&", allowed, "TEST", &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (g_hash_table_lookup (params, "q"), ==, "café au lait");
+  g_assert_true (sr_url_query_get_uint (params, "limit", 1000, &limit, &error));
+  g_assert_cmpuint (limit, ==, 20);
+  g_autoptr (GHashTable) none = sr_url_query_parse (NULL, allowed, "TEST", &error);
+  g_assert_cmpuint (g_hash_table_size (none), ==, 0);
+  g_autoptr (GHashTable) bare = sr_url_query_parse ("q", allowed, "TEST", &error);
+  g_assert_cmpstr (g_hash_table_lookup (bare, "q"), ==, "");
+  g_assert_false (sr_url_query_get_uint (bare, "q", 10, &limit, &error));
+  g_assert_cmpstr (error->message, ==,
+                   "Invalid parameter 'q': expected a whole number from 0 to 10");
+  g_clear_error (&error);
+
+  static const char *const wrong[][2] = {
+    { "page=2", "Unknown parameter 'page'; TEST takes q, limit" },
+    { "q=a&q=b", "Parameter 'q' is given twice" },
+    { "q=%FF", "Invalid parameter 'q': it is not UTF-8 text" },
+    { "q=%00", "Invalid query string in the URL: a bad %-escape" },
+    { "q=%zz", "Invalid query string in the URL: a bad %-escape" },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (wrong); i++) {
+    g_assert_null (sr_url_query_parse (wrong[i][0], allowed, "TEST", &error));
+    g_assert_cmpstr (error->message, ==, wrong[i][1]);
+    g_clear_error (&error);
+  }
+}
+
+static void
+test_websocket_prefixes (void)
+{
+  g_auto (GStrv) prefixes = sr_http_websocket_prefixes ();
+  g_assert_cmpuint (g_strv_length (prefixes), ==, 1);
+  g_assert_cmpstr (prefixes[0], ==, "/ws/query");
+}
+
+static void
 test_format_time (void)
 {
   g_autofree char *epoch = sr_http_format_time (0);
@@ -231,6 +324,9 @@ main (int argc, char **argv)
   g_test_add_func ("/http/json/writer", test_json_writer);
   g_test_add_func ("/http/json/scan", test_json_scan);
   g_test_add_func ("/http/json/body", test_json_body);
+  g_test_add_func ("/http/json/body-values", test_json_body_values);
+  g_test_add_func ("/http/url-query", test_url_query);
+  g_test_add_func ("/http/routes/websocket-prefixes", test_websocket_prefixes);
   g_test_add_func ("/http/format-time", test_format_time);
   return g_test_run ();
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common/errors.h"
+#include "store/counts.h"
 #include "store/migrations.h"
 #include "store/sessions.h"
 #include "store/tokens.h"
@@ -22,6 +23,10 @@
 #define ID_K "55555555555555555555555555555555"
 #define ID_L "44444444444444444444444444444444"
 #define ID_M "33333333333333333333333333333333"
+#define ID_N "22222222222222222222222222222222"
+#define ID_O "11111111111111111111111111111111"
+#define ID_P "abababababababababababababababab"
+#define ID_Q "cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd"
 
 #define T0     G_GINT64_CONSTANT (1700000000000000) /* µs since the epoch */
 #define SECOND G_GINT64_CONSTANT (1000000)
@@ -717,6 +722,43 @@ check_v6 (SrStore *store)
   g_assert_cmpint (query_int (db, "SELECT count(*) FROM tokens"), ==, 0);
 }
 
+#define SHA_4 "4444444444444444444444444444444444444444444444444444444444444444"
+
+static void
+check_v7 (SrStore *store)
+{
+  g_autoptr (GError) error = NULL;
+  sqlite3 *db = sr_store_db (store);
+  SrStoreCounts counts;
+
+  g_assert_true (sr_store_counts_read (store, 61, &counts, &error));
+  g_assert_no_error (error);
+  /* Whatever rows the migrations brought and the earlier checks changed, the counts
+   * follow them. */
+  g_assert_cmpint ((gint64) counts.sessions, ==, query_int (db, "SELECT count(*) FROM sessions"));
+  for (guint i = 0; i < SR_DOCUMENT_N_STATES; i++) {
+    g_autofree char *sql = g_strdup_printf ("SELECT count(*) FROM documents WHERE state = '%s'",
+                                            sr_document_states[i]);
+    g_test_message ("documents %s", sr_document_states[i]);
+    g_assert_cmpint ((gint64) counts.documents[i], ==, query_int (db, sql));
+  }
+  g_assert_cmpint ((gint64) counts.active_sessions, ==,
+                   query_int (db, "SELECT count(*) FROM sessions WHERE last_active >= 61"));
+  g_autofree char *state = query_text (db, "SELECT state FROM documents WHERE id = '" ID_P "'");
+  g_assert_cmpstr (state, ==, "ready");
+
+  /* Active sessions are counted in the index by activity, not by reading every session. */
+  sqlite3_stmt *plan = NULL;
+  g_assert_cmpint (sqlite3_prepare_v2 (db,
+                                       "EXPLAIN QUERY PLAN SELECT count(*) FROM sessions"
+                                       " WHERE last_active >= 61",
+                                       -1, &plan, NULL),
+                   ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_step (plan), ==, SQLITE_ROW);
+  g_assert_nonnull (strstr ((const char *) sqlite3_column_text (plan, 3), "sessions_by_activity"));
+  sqlite3_finalize (plan);
+}
+
 static const VersionRows version_rows[] = {
   { 1,
     "INSERT INTO users (uid, created_at, last_seen) VALUES"
@@ -781,6 +823,20 @@ static const VersionRows version_rows[] = {
     "  ('" ID_L "', 6000, 'backup script', x'" HASH_1 "', 50, NULL),"
     "  ('" ID_M "', 6000, 'backup script', x'" HASH_2 "', 51, 60);",
     check_v6 },
+  { 7,
+    "INSERT INTO users (uid, created_at, last_seen) VALUES (7000, 60, 60);"
+    "INSERT INTO sessions (id, owner_uid, created_at, last_active) VALUES"
+    "  ('" ID_N "', 7000, 60, 60), ('" ID_O "', 7000, 61, 61);"
+    "INSERT INTO files (sha256, size, created_at) VALUES ('" SHA_4 "', 9, 60);"
+    "INSERT INTO documents (id, session_id, file_sha256, filename, created_at, updated_at)"
+    "  VALUES ('" ID_P "', '" ID_N "', '" SHA_4 "', 'a.txt', 60, 60),"
+    "         ('" ID_Q "', '" ID_O "', '" SHA_4 "', 'b.txt', 61, 61);"
+    "UPDATE documents SET state = 'parsing' WHERE id = '" ID_P "';"
+    "UPDATE documents SET progress = 0.5 WHERE id = '" ID_P "';"
+    "UPDATE documents SET state = 'ready' WHERE id = '" ID_P "';"
+    "DELETE FROM documents WHERE id = '" ID_Q "';"
+    "DELETE FROM sessions WHERE id = '" ID_O "';",
+    check_v7 },
 };
 
 static const VersionRows *

@@ -830,3 +830,50 @@ bench_daemon_resolve (BenchDaemon *d, BenchDaemonArgs *args, int argc, char **ar
                                  : g_strdup (built_here ? built_type : "unknown");
   return TRUE;
 }
+
+/* utime + stime of /proc/<pid>/stat, in seconds; 0 when the process cannot be read. */
+double
+process_cpu_seconds (GPid pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", (int) pid);
+  g_autofree char *text = NULL;
+  if (!g_file_get_contents (path, &text, NULL, NULL))
+    return 0;
+  /* The command name may hold spaces; the fields are counted after its closing parenthesis,
+   * where field 3 (state) starts: utime and stime are fields 14 and 15. */
+  const char *after = strrchr (text, ')');
+  if (after == NULL)
+    return 0;
+  g_auto (GStrv) fields = g_strsplit (after + 2, " ", -1);
+  if (g_strv_length (fields) < 13)
+    return 0;
+  double ticks = g_ascii_strtod (fields[11], NULL) + g_ascii_strtod (fields[12], NULL);
+  return ticks / (double) sysconf (_SC_CLK_TCK);
+}
+
+/* Sorts @samples in place and takes their nearest-rank percentile. */
+double
+percentile_of (GArray *samples, double q)
+{
+  g_array_sort (samples, compare_doubles);
+  return percentile (samples, q);
+}
+
+void
+add_series (Json *json, const char *name, GArray *samples)
+{
+  /* p999 says something only of a thousand samples or more. */
+  add_latency (json, name, samples, samples->len >= 1000);
+}
+
+/* The lines of a configuration file as an array of strings, blank lines left out. */
+void
+add_config_lines (Json *json, const char *name, const char *config)
+{
+  g_auto (GStrv) lines = g_strsplit (config, "\n", -1);
+  json_begin_array (json, name);
+  for (guint i = 0; lines[i] != NULL; i++)
+    if (*lines[i] != '\0')
+      add_string (json, NULL, lines[i]);
+  json_end_array (json);
+}

@@ -95,6 +95,9 @@ gboolean stop_daemon (BenchDaemon *d, GError **error);
 void settle (void);
 int compare_doubles (gconstpointer a, gconstpointer b);
 double percentile (GArray *sorted, double q);
+double percentile_of (GArray *samples, double q);
+/* utime + stime of a process, in seconds; 0 when it cannot be read. */
+double process_cpu_seconds (GPid pid);
 void json_begin_object (Json *json, const char *name);
 void json_end_object (Json *json);
 void add_number (Json *json, const char *name, double value);
@@ -102,6 +105,9 @@ void add_int (Json *json, const char *name, gint64 value);
 void add_string (Json *json, const char *name, const char *value);
 void add_bool (Json *json, const char *name, gboolean value);
 void add_latency (Json *json, const char *name, GArray *samples, gboolean with_p999);
+/* add_latency with p999 when there are a thousand samples or more. */
+void add_series (Json *json, const char *name, GArray *samples);
+void add_config_lines (Json *json, const char *name, const char *config);
 double load_average (void);
 char *cpu_model (void);
 const char *filesystem_name (const char *dir);

@@ -366,13 +366,6 @@ results_clear (Results *r)
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Results, results_clear)
 
-static double
-percentile_of (GArray *samples, double q)
-{
-  g_array_sort (samples, compare_doubles);
-  return percentile (samples, q);
-}
-
 static void
 add_ingest (Json *json, const char *name, const char *state, IngestResult *r)
 {

@@ -479,26 +479,6 @@ typedef struct {
   double self_s;
 } CpuMark;
 
-/* utime + stime of /proc/<pid>/stat, in seconds; 0 when the process cannot be read. */
-static double
-process_cpu_seconds (GPid pid)
-{
-  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", (int) pid);
-  g_autofree char *text = NULL;
-  if (!g_file_get_contents (path, &text, NULL, NULL))
-    return 0;
-  /* The command name may hold spaces; the fields are counted after its closing parenthesis,
-   * where field 3 (state) starts: utime and stime are fields 14 and 15. */
-  const char *after = strrchr (text, ')');
-  if (after == NULL)
-    return 0;
-  g_auto (GStrv) fields = g_strsplit (after + 2, " ", -1);
-  if (g_strv_length (fields) < 13)
-    return 0;
-  double ticks = g_ascii_strtod (fields[11], NULL) + g_ascii_strtod (fields[12], NULL);
-  return ticks / (double) sysconf (_SC_CLK_TCK);
-}
-
 static void
 cpu_mark (Bench *b, CpuMark *mark)
 {
@@ -1406,20 +1386,6 @@ results_clear (Results *r)
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Results, results_clear)
 
-static double
-percentile_of (GArray *samples, double q)
-{
-  g_array_sort (samples, compare_doubles);
-  return percentile (samples, q);
-}
-
-static void
-add_series (Json *json, const char *name, GArray *samples)
-{
-  /* p999 says something only of a thousand samples or more. */
-  add_latency (json, name, samples, samples->len >= 1000);
-}
-
 static void
 add_over_ping (Json *json, SetResult *s)
 {
@@ -1508,17 +1474,6 @@ add_crowd (Json *json, const char *name, CrowdResult *c, Results *r)
   json_end_object (json);
   add_number (json, "p95_over_single_asker_p95", percentile_of (c->ms, 0.95) / single_p95);
   json_end_object (json);
-}
-
-static void
-add_config_lines (Json *json, const char *name, const char *config)
-{
-  g_auto (GStrv) lines = g_strsplit (config, "\n", -1);
-  json_begin_array (json, name);
-  for (guint i = 0; lines[i] != NULL; i++)
-    if (*lines[i] != '\0')
-      add_string (json, NULL, lines[i]);
-  json_end_array (json);
 }
 
 static void
