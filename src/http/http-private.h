@@ -23,7 +23,9 @@ struct SrHttp {
   guint32 own_uid;
   guint64 max_body_size;
   guint request_timeout_ms;
-  GQueue requests; /* SrHttpRequest, as long as their messages */
+  guint idle_sweep;        /* source of idle-sweep.c */
+  GHashTable *connections; /* GSocket (ref): the connections idle-sweep.c watches */
+  GQueue requests;         /* SrHttpRequest, as long as their messages */
 
   /* The Unix socket, accepted by us (listeners.c says why) */
   GSocketService *unix_service;
@@ -89,6 +91,14 @@ SrHttpRequest *sr_http_request_of (SoupServerMessage *message);
 void sr_http_request_got_headers (SrHttpRequest *request);
 void sr_http_request_got_chunk (SrHttpRequest *request, gsize size);
 void sr_http_request_got_body (SrHttpRequest *request);
+/* Closes, every second, connections whose clients left between two requests. */
+void sr_http_idle_sweep_start (SrHttp *http);
+void sr_http_idle_sweep_stop (SrHttp *http);
+/* Watches the connection @message came on, from its first request on. */
+void sr_http_idle_sweep_track (SrHttp *http, SoupServerMessage *message);
+/* The connection became a WebSocket: libsoup's WebSocket code watches it from now on. */
+void sr_http_idle_sweep_forget (SrHttp *http, SoupServerMessage *message);
+
 /* Counts the request in the metrics once, with the status it ended with. */
 void sr_http_request_count (SrHttpRequest *request, guint status);
 /* The response is written, or the connection went: the work is done. */

@@ -309,6 +309,8 @@ sr_http_request_upgraded (SrHttpRequest *request, SoupWebsocketConnection *conne
   /* The HTTP exchange is over: an open socket is no work a stop should wait for. libsoup
    * tells no "request-finished" for it, so it is counted here. */
   sr_http_request_count (request, SOUP_STATUS_SWITCHING_PROTOCOLS);
+  if (request->http != NULL)
+    sr_http_idle_sweep_forget (request->http, request->message);
   sr_http_request_done (request);
   if (request->upgraded == NULL) {
     soup_websocket_connection_close (connection, SOUP_WEBSOCKET_CLOSE_SERVER_ERROR, NULL);

@@ -34,6 +34,7 @@ static void
 on_request_started (SoupServer *server, SoupServerMessage *message, gpointer user_data)
 {
   sr_http_request_attach (user_data, message);
+  sr_http_idle_sweep_track (user_data, message);
   g_signal_connect (message, "got-headers", G_CALLBACK (on_got_headers), NULL);
   g_signal_connect (message, "got-chunk", G_CALLBACK (on_got_chunk), NULL);
   g_signal_connect (message, "got-body", G_CALLBACK (on_got_body), NULL);
@@ -106,6 +107,7 @@ sr_http_new (SrService *service, const SrHttpOptions *options, GError **error)
   soup_server_add_handler (http->server, NULL, on_request, http, NULL);
   add_websocket_handlers (http);
   http->answers = sr_answer_streams_new (service);
+  sr_http_idle_sweep_start (http);
 
   if (options->socket_path != NULL && !sr_http_listen_unix (http, options->socket_path, error))
     return NULL;
@@ -121,6 +123,7 @@ sr_http_free (SrHttp *http)
     return;
   /* First, while every connection is still there to be told. */
   g_clear_pointer (&http->answers, sr_answer_streams_free);
+  sr_http_idle_sweep_stop (http);
   sr_http_close_unix (http);
   if (http->server != NULL) {
     g_signal_handlers_disconnect_by_data (http->server, http);
