@@ -105,6 +105,10 @@ void sr_http_cors_init (SrHttp *http, const SrHttpOptions *options);
  * from an allowed origin get the headers that let the page read their replies. */
 gboolean sr_http_cors (SrHttpRequest *request);
 
+/* A file built into the daemon for the HTTP face ("openapi.json", "docs.html", …); NULL
+ * when there is none by that name. */
+GBytes *sr_http_resource (const char *name);
+
 /* Listeners */
 gboolean sr_http_listen_unix (SrHttp *http, const char *path, GError **error);
 gboolean sr_http_listen_tcp (SrHttp *http, GSocketAddress *address, GError **error);

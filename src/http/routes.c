@@ -7,6 +7,7 @@
 static const SrHttpRoute *const tables[] = {
   sr_http_health_routes,
   sr_http_session_routes,
+  sr_http_docs_routes,
 };
 
 GStrv

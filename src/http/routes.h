@@ -42,6 +42,7 @@ typedef struct {
  * SR_HTTP_ROUTES_END; routes.c lists them. */
 extern const SrHttpRoute sr_http_health_routes[];
 extern const SrHttpRoute sr_http_session_routes[];
+extern const SrHttpRoute sr_http_docs_routes[];
 
 /* Every route as "METHOD /pattern", in the order they are tried. */
 GStrv sr_http_routes_list (void);

@@ -1,6 +1,11 @@
 #!/usr/bin/python3
-"""The API around the routes: request rates per caller, and CORS for web pages."""
+"""The API around the routes: its OpenAPI document and page, request rates, and CORS."""
 
+import importlib.util
+import json
+import os
+import re
+import subprocess
 import time
 
 from gi.repository import GLib
@@ -8,6 +13,19 @@ from gi.repository import GLib
 import harness
 import httptest
 from httptest import SESSIONS
+
+OPENAPI = "/api/v1/openapi.json"
+SOURCE_DIR = os.environ.get("SMARTRAG_SOURCE_DIR",
+                            os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+def load_checker():
+    path = os.path.join(SOURCE_DIR, "tests", "data", "check-openapi.py")
+    spec = importlib.util.spec_from_file_location("check_openapi", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
 
 def bearer(token):
     return {"Authorization": f"Bearer {token}"}
@@ -17,6 +35,68 @@ def create_token(test, name="api tests"):
     """A new API token of the test's own uid."""
     return test.client().call(harness.DAEMON_PATH, harness.DAEMON_IFACE, "CreateToken",
                               GLib.Variant("(s)", (name,))).unpack()[1]
+
+
+class OpenApi(httptest.HttpTest):
+
+    def test_the_document_is_served_to_anyone(self):
+        with open(os.path.join(SOURCE_DIR, "data", "http", "openapi.json"), "rb") as f:
+            source = f.read()
+        for tcp in (False, True):
+            with self.subTest(tcp=tcp):
+                reply = self.call("GET", OPENAPI, tcp=tcp)
+                self.assertEqual(reply.status, 200, reply)
+                self.assertEqual(reply.headers["content-type"], "application/json; charset=utf-8")
+                self.assertEqual(reply.body, source)
+                self.assertEqual(reply.headers["cache-control"], "no-cache")
+                self.assertRegex(reply.headers["etag"], r'^"[0-9a-f]{32}"$')
+        document = json.loads(source)
+        self.assertEqual(load_checker().Checker(document).check(), [])
+        version = subprocess.run([os.environ["SMARTRAGD"], "--version"], capture_output=True,
+                                 text=True, check=True).stdout.split()[-1]
+        self.assertEqual(document["info"]["version"], version)
+
+    def test_etag_revalidation(self):
+        etag = self.call("GET", OPENAPI).headers["etag"]
+        for sent in (etag, f"W/{etag}", f'"other", {etag}', "*"):
+            with self.subTest(sent=sent):
+                reply = self.call("GET", OPENAPI, headers={"If-None-Match": sent})
+                self.assertEqual(reply.status, 304, reply)
+                self.assertEqual(reply.body, b"")
+                self.assertEqual(reply.headers["etag"], etag)
+        reply = self.call("GET", OPENAPI, headers={"If-None-Match": '"0123"'})
+        self.assertEqual(reply.status, 200)
+
+    def test_docs_page(self):
+        for tcp in (False, True):
+            with self.subTest(tcp=tcp):
+                reply = self.call("GET", "/docs", tcp=tcp)
+                self.assertEqual(reply.status, 200, reply)
+                self.assertEqual(reply.headers["content-type"], "text/html; charset=utf-8")
+                policy = reply.headers["content-security-policy"]
+                self.assertIn("default-src 'none'", policy)
+                for directive in ("script-src", "style-src", "connect-src"):
+                    self.assertIn(f"{directive} 'self'", policy)
+                self.assertNotIn("unsafe-inline", policy)
+                page = reply.body.decode()
+                # Works offline: no reference to another host, nothing inline to run.
+                self.assertIsNone(re.search(r"https?://", page), page)
+                self.assertNotIn("<style", page)
+                self.assertIsNone(re.search(r"<script>", page))
+                self.assertIn('src="/docs/docs.js"', page)
+                self.assertIn('href="/docs/docs.css"', page)
+
+    def test_docs_assets(self):
+        for name, kind in (("docs.js", "text/javascript; charset=utf-8"),
+                           ("docs.css", "text/css; charset=utf-8")):
+            with self.subTest(name=name):
+                reply = self.call("GET", f"/docs/{name}", tcp=True)
+                self.assertEqual(reply.status, 200, reply)
+                self.assertEqual(reply.headers["content-type"], kind)
+                self.assertIsNone(re.search(r"https?://", reply.body.decode()))
+                self.assertIn("etag", reply.headers)
+        self.assertError(self.call("GET", "/docs/other.js"), 404, "not_found",
+                         "Nothing is served at /docs/other.js")
 
 
 class RateLimits(httptest.HttpTest):
