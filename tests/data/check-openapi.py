@@ -70,7 +70,7 @@ class Checker:
                 self.problem(where, f"'{name}' is not a field of a {kind} object")
         for name in required:
             if name not in obj:
-                self.problem(where, f"a {kind} object needs '{name}'")
+                self.problem(where, f"needs '{name}', which every {kind} object has")
         return True
 
     def string(self, obj, name, where):
