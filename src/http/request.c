@@ -133,6 +133,16 @@ check_caller (SrHttpRequest *request)
   return FALSE;
 }
 
+static gboolean
+check_rate (SrHttpRequest *request)
+{
+  g_autoptr (GError) error = NULL;
+  if (sr_http_throttle (request, &error))
+    return TRUE;
+  refuse (request, error);
+  return FALSE;
+}
+
 /* During a stop, as on the bus: reads go on, changes are refused. */
 static gboolean
 check_accepting (SrHttpRequest *request)
@@ -237,8 +247,10 @@ sr_http_request_got_headers (SrHttpRequest *request)
                                       FALSE);
     return;
   }
-  if (route_request (request) && check_caller (request) && check_accepting (request)
-      && check_websocket (request))
+  if (sr_http_cors (request))
+    return;
+  if (route_request (request) && check_caller (request) && check_rate (request)
+      && check_accepting (request) && check_websocket (request))
     check_body (request);
 }
 

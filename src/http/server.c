@@ -100,6 +100,8 @@ sr_http_new (SrService *service, const SrHttpOptions *options, GError **error)
   http->own_uid = getuid ();
   http->max_body_size = options->max_body_size;
   http->request_timeout_ms = options->request_timeout * 1000;
+  sr_http_throttle_init (http, options);
+  sr_http_cors_init (http, options);
   http->server = soup_server_new ("server-header", "smartragd", NULL);
   g_signal_connect (http->server, "request-started", G_CALLBACK (on_request_started), http);
   g_signal_connect (http->server, "request-finished", G_CALLBACK (on_request_done), http);
@@ -133,6 +135,9 @@ sr_http_free (SrHttp *http)
   while (!g_queue_is_empty (&http->requests))
     sr_http_request_detach (g_queue_peek_head (&http->requests));
   g_clear_object (&http->server);
+  sr_rate_limiter_free (http->token_rates);
+  sr_rate_limiter_free (http->local_rates);
+  g_strfreev (http->cors_origins);
   g_free (http->socket_path);
   g_free (http->tcp_url);
   g_free (http);
