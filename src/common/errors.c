@@ -34,6 +34,8 @@ static const ErrorMapping mappings[SMARTRAG_ERROR_N_CODES] = {
   = { "org.freedesktop.DBus.Error.AccessDenied", 401, "unauthenticated" },
   [SMARTRAG_ERROR_METHOD_NOT_ALLOWED]
   = { "org.freedesktop.DBus.Error.UnknownMethod", 405, "method_not_allowed" },
+  /* Told apart from busy, which is about answers at once, not requests a second. */
+  [SMARTRAG_ERROR_RATE_LIMITED] = { "org.smartrag.Error.Busy", 429, "rate_limited" },
 };
 
 static const ErrorMapping *

@@ -15,12 +15,13 @@ typedef enum {
   KEY_SIZE,
   KEY_LOG_LEVEL,
   KEY_BOOLEAN,
-  KEY_CHOICE, /* one of KeySpec.choices, stored as its index (an enum) */
-  KEY_NAME,   /* a model name: printable, no spaces; min and max bound its length */
-  KEY_URL,    /* http:// or https://; min 0 allows nothing */
-  KEY_PATH,   /* an absolute path, or nothing */
-  KEY_SOCKET, /* an absolute path that fits a Unix socket address, "auto", or nothing */
-  KEY_LISTEN, /* an IP address and port, or nothing */
+  KEY_CHOICE,  /* one of KeySpec.choices, stored as its index (an enum) */
+  KEY_NAME,    /* a model name: printable, no spaces; min and max bound its length */
+  KEY_URL,     /* http:// or https://; min 0 allows nothing */
+  KEY_PATH,    /* an absolute path, or nothing */
+  KEY_SOCKET,  /* an absolute path that fits a Unix socket address, "auto", or nothing */
+  KEY_LISTEN,  /* an IP address and port, or nothing */
+  KEY_ORIGINS, /* web origins (scheme://host[:port]) apart by spaces or commas, or nothing */
 } KeyType;
 
 /* Every key the daemon knows; data/smartrag.conf documents the same list and a unit
@@ -117,6 +118,12 @@ static const KeySpec keys[] = {
   { "http", "allow_remote", KEY_BOOLEAN, FIELD (http_allow_remote), "false" },
   { "http", "max_body_size", KEY_SIZE, FIELD (http_max_body_size), "1M", 1024, 64 << 20 },
   { "http", "request_timeout", KEY_DURATION, FIELD (http_request_timeout), "30s", 1, 3600 },
+  { "http", "rate_limit", KEY_UINT, FIELD (http_rate_limit), "20", 0, 1000000 },
+  { "http", "rate_limit_burst", KEY_UINT, FIELD (http_rate_limit_burst), "40", 1, 1000000 },
+  { "http", "local_rate_limit", KEY_UINT, FIELD (http_local_rate_limit), "200", 0, 1000000 },
+  { "http", "local_rate_limit_burst", KEY_UINT, FIELD (http_local_rate_limit_burst), "400", 1,
+    1000000 },
+  { "http", "cors_origins", KEY_ORIGINS, FIELD (http_cors_origins), "" },
 };
 
 static const char *const log_levels[] = { "error", "warning", "info", "debug" };
@@ -272,6 +279,53 @@ parse_address (const KeySpec *spec, const char *text, SrConfig *config, char **e
   return FALSE;
 }
 
+/* An origin as browsers send it in Origin: the scheme and host in lower case, the port
+ * only when it is not the scheme's own; NULL for anything else, a path included. */
+static char *
+normal_origin (const char *text)
+{
+  g_autoptr (GUri) uri = g_uri_parse (text, G_URI_FLAGS_NONE, NULL);
+  if (uri == NULL)
+    return NULL;
+  const char *host = g_uri_get_host (uri);
+  if (host == NULL || *host == '\0' || g_uri_get_userinfo (uri) != NULL
+      || *g_uri_get_path (uri) != '\0' || g_uri_get_query (uri) != NULL
+      || g_uri_get_fragment (uri) != NULL || !g_utf8_validate (text, -1, NULL))
+    return NULL;
+  g_autofree char *scheme = g_ascii_strdown (g_uri_get_scheme (uri), -1);
+  g_autofree char *lower = g_ascii_strdown (host, -1);
+  int port = g_uri_get_port (uri);
+  if ((g_str_equal (scheme, "http") && port == 80)
+      || (g_str_equal (scheme, "https") && port == 443))
+    port = -1;
+  return g_uri_join (G_URI_FLAGS_NONE, scheme, NULL, lower, port, "", NULL, NULL);
+}
+
+/* Kept as the origins in their normal form, one space apart. "*" is refused: every web
+ * page could then use the API with whatever token it gets hold of. */
+static gboolean
+parse_origins (const KeySpec *spec, const char *text, SrConfig *config, char **expected)
+{
+  g_auto (GStrv) words = g_strsplit_set (text, " \t,", -1);
+  g_autoptr (GPtrArray) origins = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; words[i] != NULL; i++) {
+    if (*words[i] == '\0')
+      continue;
+    char *origin = normal_origin (words[i]);
+    if (origin == NULL) {
+      *expected = g_strdup (_ ("web origins such as https://app.example.org or "
+                               "http://localhost:3000 (scheme, host and port, no path), apart "
+                               "by spaces or commas, or nothing; * is not accepted"));
+      return FALSE;
+    }
+    g_ptr_array_add (origins, origin);
+  }
+  g_ptr_array_add (origins, NULL);
+  g_autofree char *joined = g_strjoinv (" ", (char **) origins->pdata);
+  set_text ((guint8 *) config + spec->offset, joined);
+  return TRUE;
+}
+
 static gboolean
 parse_value (const KeySpec *spec, const char *text, SrConfig *config, char **expected)
 {
@@ -342,6 +396,9 @@ parse_value (const KeySpec *spec, const char *text, SrConfig *config, char **exp
   case KEY_SOCKET:
   case KEY_LISTEN:
     return parse_address (spec, text, config, expected);
+
+  case KEY_ORIGINS:
+    return parse_origins (spec, text, config, expected);
 
   case KEY_LOG_LEVEL:
     for (guint i = 0; i < G_N_ELEMENTS (log_levels); i++) {
@@ -440,6 +497,7 @@ sr_config_free (SrConfig *config)
     case KEY_PATH:
     case KEY_SOCKET:
     case KEY_LISTEN:
+    case KEY_ORIGINS:
       g_free (*(char **) ((guint8 *) config + keys[i].offset));
       break;
     default:

@@ -86,11 +86,16 @@ typedef struct {
   guint64 authorization_cache; /* seconds a polkit "yes" is kept per bus connection */
 
   /* [http] */
-  char *http_socket;            /* "auto" (the mode's place), "" (none) or an absolute path */
-  char *http_listen;            /* "address:port" for TCP, "" for none */
-  gboolean http_allow_remote;   /* a listen address other than loopback is allowed */
-  guint64 http_max_body_size;   /* bytes of a request body */
-  guint64 http_request_timeout; /* seconds a client may take to send a request */
+  char *http_socket;             /* "auto" (the mode's place), "" (none) or an absolute path */
+  char *http_listen;             /* "address:port" for TCP, "" for none */
+  gboolean http_allow_remote;    /* a listen address other than loopback is allowed */
+  guint64 http_max_body_size;    /* bytes of a request body */
+  guint64 http_request_timeout;  /* seconds a client may take to send a request */
+  guint64 http_rate_limit;       /* requests a second per API token; 0: no limit */
+  guint64 http_rate_limit_burst; /* requests a token may make at once */
+  guint64 http_local_rate_limit; /* requests a second per uid over the Unix socket; 0: none */
+  guint64 http_local_rate_limit_burst;
+  char *http_cors_origins; /* origins that may call from web pages, one space apart; "" */
 } SrConfig;
 
 SrConfig *sr_config_new (void);

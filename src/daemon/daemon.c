@@ -356,6 +356,11 @@ start_http (SrDaemon *daemon, GError **error)
     .user_mode = daemon->options->mode == SR_BUS_USER,
     .max_body_size = config->http_max_body_size,
     .request_timeout = (guint) config->http_request_timeout,
+    .rate_limit = (guint) config->http_rate_limit,
+    .rate_limit_burst = (guint) config->http_rate_limit_burst,
+    .local_rate_limit = (guint) config->http_local_rate_limit,
+    .local_rate_limit_burst = (guint) config->http_local_rate_limit_burst,
+    .cors_origins = config->http_cors_origins,
   };
   if (socket_path == NULL && listen == NULL) {
     g_info ("No HTTP API: [http] socket and listen are both empty");

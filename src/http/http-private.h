@@ -8,6 +8,7 @@
 #include "auth/caller.h"
 #include "common/errors.h"
 #include "http/http.h"
+#include "http/rate-limit.h"
 #include "http/routes.h"
 
 G_BEGIN_DECLS
@@ -23,7 +24,9 @@ struct SrHttp {
   guint32 own_uid;
   guint64 max_body_size;
   guint request_timeout_ms;
-  GQueue requests; /* SrHttpRequest, as long as their messages */
+  guint idle_sweep;        /* source of idle-sweep.c */
+  GHashTable *connections; /* GSocket (ref): the connections idle-sweep.c watches */
+  GQueue requests;         /* SrHttpRequest, as long as their messages */
 
   /* The Unix socket, accepted by us (listeners.c says why) */
   GSocketService *unix_service;
@@ -35,6 +38,11 @@ struct SrHttp {
   char *tcp_url; /* "http://127.0.0.1:8765/" once listening */
 
   SrAnswerStreams *answers; /* answers streamed to clients: answer-stream.c */
+  /* Request rates (throttle.c), NULL where there is no limit, and CORS (cors.c) */
+  SrRateLimiter *token_rates;
+  SrRateLimiter *local_rates;
+  SrHttpOptions rates; /* only the rate limits are kept, for messages */
+  char **cors_origins; /* NULL: CORS is off */
 };
 
 /* The route a request path and method lead to. */
@@ -86,11 +94,19 @@ struct SrHttpRequest {
 /* Attaches a request to @message, which is new and has read nothing yet. */
 void sr_http_request_attach (SrHttp *http, SoupServerMessage *message);
 SrHttpRequest *sr_http_request_of (SoupServerMessage *message);
-/* The request's headers are in: route, identity, size and type are checked, and anything
- * wrong is answered at once, before any of the body is read. */
+/* The request's headers are in: CORS preflights, route, identity, rate, size and type are
+ * checked, and anything wrong is answered at once, before any of the body is read. */
 void sr_http_request_got_headers (SrHttpRequest *request);
 void sr_http_request_got_chunk (SrHttpRequest *request, GBytes *piece);
 void sr_http_request_got_body (SrHttpRequest *request);
+/* Closes, every second, connections whose clients left between two requests. */
+void sr_http_idle_sweep_start (SrHttp *http);
+void sr_http_idle_sweep_stop (SrHttp *http);
+/* Watches the connection @message came on, from its first request on. */
+void sr_http_idle_sweep_track (SrHttp *http, SoupServerMessage *message);
+/* The connection became a WebSocket: libsoup's WebSocket code watches it from now on. */
+void sr_http_idle_sweep_forget (SrHttp *http, SoupServerMessage *message);
+
 /* Counts the request in the metrics once, with the status it ended with. */
 void sr_http_request_count (SrHttpRequest *request, guint status);
 /* The response is written, or the connection went: the work is done. */
@@ -105,6 +121,21 @@ void sr_http_request_upgraded (SrHttpRequest *request, SoupWebsocketConnection *
 /* The caller of @message, as it came: see identity.c. */
 /* Fills @request's caller, and its token id when a token identified it. */
 gboolean sr_http_identify (SrHttp *http, SrHttpRequest *request, GError **error);
+
+/* Sets up the limits of request rates of @options. */
+void sr_http_throttle_init (SrHttp *http, const SrHttpOptions *options);
+/* Whether @request's caller may make one more request now; if not, the reply gets
+ * Retry-After and @error says why. Requests without an identity are not counted. */
+gboolean sr_http_throttle (SrHttpRequest *request, GError **error);
+/* Takes the origins of @options. */
+void sr_http_cors_init (SrHttp *http, const SrHttpOptions *options);
+/* A CORS preflight is answered here, whole: TRUE when @request was one. Other requests
+ * from an allowed origin get the headers that let the page read their replies. */
+gboolean sr_http_cors (SrHttpRequest *request);
+
+/* A file built into the daemon for the HTTP face ("openapi.json", "docs.html", …); NULL
+ * when there is none by that name. */
+GBytes *sr_http_resource (const char *name);
 
 /* Listeners */
 gboolean sr_http_listen_unix (SrHttp *http, const char *path, GError **error);

@@ -13,6 +13,11 @@ typedef struct {
   gboolean user_mode;      /* the daemon's own user administers it, as on the session bus */
   guint64 max_body_size;   /* bytes of a request body, for routes that name no other limit */
   guint request_timeout;   /* seconds a client may take to send a request */
+  guint rate_limit;        /* requests a second per API token; 0: no limit */
+  guint rate_limit_burst;  /* requests a token may make at once */
+  guint local_rate_limit;  /* requests a second per uid over the Unix socket; 0: no limit */
+  guint local_rate_limit_burst;
+  const char *cors_origins; /* origins web pages may call from, apart by spaces; NULL: none */
 } SrHttpOptions;
 
 typedef struct SrHttp SrHttp;

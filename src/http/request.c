@@ -147,6 +147,16 @@ check_caller (SrHttpRequest *request)
   return FALSE;
 }
 
+static gboolean
+check_rate (SrHttpRequest *request)
+{
+  g_autoptr (GError) error = NULL;
+  if (sr_http_throttle (request, &error))
+    return TRUE;
+  refuse (request, error);
+  return FALSE;
+}
+
 /* During a stop, as on the bus: reads go on, changes are refused. */
 static gboolean
 check_accepting (SrHttpRequest *request)
@@ -268,8 +278,10 @@ sr_http_request_got_headers (SrHttpRequest *request)
                                       FALSE);
     return;
   }
-  if (route_request (request) && check_caller (request) && check_accepting (request)
-      && check_websocket (request) && check_body (request))
+  if (sr_http_cors (request))
+    return;
+  if (route_request (request) && check_caller (request) && check_rate (request)
+      && check_accepting (request) && check_websocket (request) && check_body (request))
     start_body (request);
 }
 
@@ -345,6 +357,8 @@ sr_http_request_upgraded (SrHttpRequest *request, SoupWebsocketConnection *conne
   /* The HTTP exchange is over: an open socket is no work a stop should wait for. libsoup
    * tells no "request-finished" for it, so it is counted here. */
   sr_http_request_count (request, SOUP_STATUS_SWITCHING_PROTOCOLS);
+  if (request->http != NULL)
+    sr_http_idle_sweep_forget (request->http, request->message);
   sr_http_request_done (request);
   if (request->upgraded == NULL) {
     soup_websocket_connection_close (connection, SOUP_WEBSOCKET_CLOSE_SERVER_ERROR, NULL);

@@ -13,6 +13,7 @@ static const SrHttpRoute *const tables[] = {
   sr_http_query_routes,
   sr_http_websocket_routes,
   sr_http_conversation_routes,
+  sr_http_docs_routes,
   sr_http_document_routes,
 };
 /* clang-format on */

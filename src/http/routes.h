@@ -65,6 +65,7 @@ extern const SrHttpRoute sr_http_session_routes[];
 extern const SrHttpRoute sr_http_query_routes[];
 extern const SrHttpRoute sr_http_websocket_routes[];
 extern const SrHttpRoute sr_http_conversation_routes[];
+extern const SrHttpRoute sr_http_docs_routes[];
 extern const SrHttpRoute sr_http_document_routes[];
 
 /* Every route as "METHOD /pattern", in the order they are tried. */

@@ -34,6 +34,7 @@ static void
 on_request_started (SoupServer *server, SoupServerMessage *message, gpointer user_data)
 {
   sr_http_request_attach (user_data, message);
+  sr_http_idle_sweep_track (user_data, message);
   g_signal_connect (message, "got-headers", G_CALLBACK (on_got_headers), NULL);
   g_signal_connect (message, "got-chunk", G_CALLBACK (on_got_chunk), NULL);
   g_signal_connect (message, "got-body", G_CALLBACK (on_got_body), NULL);
@@ -99,6 +100,8 @@ sr_http_new (SrService *service, const SrHttpOptions *options, GError **error)
   http->own_uid = getuid ();
   http->max_body_size = options->max_body_size;
   http->request_timeout_ms = options->request_timeout * 1000;
+  sr_http_throttle_init (http, options);
+  sr_http_cors_init (http, options);
   http->server = soup_server_new ("server-header", "smartragd", NULL);
   g_signal_connect (http->server, "request-started", G_CALLBACK (on_request_started), http);
   g_signal_connect (http->server, "request-finished", G_CALLBACK (on_request_done), http);
@@ -106,6 +109,7 @@ sr_http_new (SrService *service, const SrHttpOptions *options, GError **error)
   soup_server_add_handler (http->server, NULL, on_request, http, NULL);
   add_websocket_handlers (http);
   http->answers = sr_answer_streams_new (service);
+  sr_http_idle_sweep_start (http);
 
   if (options->socket_path != NULL && !sr_http_listen_unix (http, options->socket_path, error))
     return NULL;
@@ -121,6 +125,7 @@ sr_http_free (SrHttp *http)
     return;
   /* First, while every connection is still there to be told. */
   g_clear_pointer (&http->answers, sr_answer_streams_free);
+  sr_http_idle_sweep_stop (http);
   sr_http_close_unix (http);
   if (http->server != NULL) {
     g_signal_handlers_disconnect_by_data (http->server, http);
@@ -130,6 +135,9 @@ sr_http_free (SrHttp *http)
   while (!g_queue_is_empty (&http->requests))
     sr_http_request_detach (g_queue_peek_head (&http->requests));
   g_clear_object (&http->server);
+  sr_rate_limiter_free (http->token_rates);
+  sr_rate_limiter_free (http->local_rates);
+  g_strfreev (http->cors_origins);
   g_free (http->socket_path);
   g_free (http->tcp_url);
   g_free (http);

@@ -9,6 +9,7 @@ import time
 from gi.repository import GLib
 
 import harness
+import httpclient
 import httptest
 from httptest import SESSIONS
 
@@ -159,6 +160,27 @@ class Tcp(httptest.HttpTest):
                 GLib.Variant("(s)", (token_id,)))
         self.assertError(self.call("GET", SESSIONS, tcp=True, headers=self.bearer(token)), 401,
                          "unauthenticated", refused)
+
+    def test_connections_clients_leave_are_closed(self):
+        """A client that closes its connection after a reply (curl, a script) must not
+        leave its descriptor open in the daemon: a thousand of them would stop it."""
+        fd_dir = f"/proc/{self.smartragd.proc.pid}/fd"
+        before = len(os.listdir(fd_dir))
+        for i in range(120):
+            self.assertEqual(self.call("GET", "/health", tcp=i % 2 == 0).status, 200)
+        deadline = time.monotonic() + 10
+        while len(os.listdir(fd_dir)) > before + 4:
+            self.assertLess(time.monotonic(), deadline,
+                            f"{len(os.listdir(fd_dir))} descriptors, {before} before")
+            time.sleep(0.2)
+        # Kept connections are not touched: one still serves after the sweeps.
+        conn = self.connect(tcp=True)
+        try:
+            for _ in range(2):
+                self.assertEqual(httpclient.request(conn, "GET", "/health").status, 200)
+                time.sleep(1.5)
+        finally:
+            conn.close()
 
     def test_unknown_paths_and_methods_over_tcp(self):
         self.assertError(self.call("GET", "/nothing", tcp=True), 404, "not_found")

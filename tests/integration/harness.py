@@ -91,6 +91,11 @@ CONFIG_GROUPS = {
     "allow_remote": "http",
     "max_body_size": "http",
     "request_timeout": "http",
+    "rate_limit": "http",
+    "rate_limit_burst": "http",
+    "local_rate_limit": "http",
+    "local_rate_limit_burst": "http",
+    "cors_origins": "http",
 }
 # No polkit answer is kept unless a test asks for it: each call is decided afresh.
 CONFIG_DEFAULTS = {

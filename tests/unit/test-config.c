@@ -125,6 +125,11 @@ assert_defaults (const SrConfig *config)
   g_assert_false (config->http_allow_remote);
   g_assert_cmpuint (config->http_max_body_size, ==, 1 << 20);
   g_assert_cmpuint (config->http_request_timeout, ==, 30);
+  g_assert_cmpuint (config->http_rate_limit, ==, 20);
+  g_assert_cmpuint (config->http_rate_limit_burst, ==, 40);
+  g_assert_cmpuint (config->http_local_rate_limit, ==, 200);
+  g_assert_cmpuint (config->http_local_rate_limit_burst, ==, 400);
+  g_assert_cmpstr (config->http_cors_origins, ==, "");
 }
 
 static void
@@ -573,6 +578,42 @@ static const struct {
     { 1, 3600, 30 },
     { "0", "3601", "-1s", "" },
     DURATION_HINT "from 1s to 1h" },
+  { "http",
+    "rate_limit",
+    { "0", "1000000", "20" },
+    { 0, 1000000, 20 },
+    { "1000001", "-1", "2.5", "fast", "" },
+    "a whole number from 0 to 1000000" },
+  { "http",
+    "rate_limit_burst",
+    { "1", "1000000", "40" },
+    { 1, 1000000, 40 },
+    { "0", "1000001", "-1", "" },
+    "a whole number from 1 to 1000000" },
+  { "http",
+    "local_rate_limit",
+    { "0", "1000000", "200" },
+    { 0, 1000000, 200 },
+    { "1000001", "-5", "" },
+    "a whole number from 0 to 1000000" },
+  { "http",
+    "local_rate_limit_burst",
+    { "1", "1000000", "400" },
+    { 1, 1000000, 400 },
+    { "0", "1000001", "many", "" },
+    "a whole number from 1 to 1000000" },
+  { "http",
+    "cors_origins",
+    { "", "https://app.example.org", "HTTPS://App.Example.org:443, http://localhost:3000",
+      "http://[::1]:8080 http://127.0.0.1:80", "app://x ,, https://b.example:8443" },
+    { 0 },
+    { "*", "app.example.org", "https://app.example.org/", "https://a.example/x",
+      "https://user@a.example", "https://a.example?x=1", "https://a.example#top", "null",
+      "https://a.example *", "https://" },
+    "web origins such as https://app.example.org or http://localhost:3000 (scheme, host and "
+    "port, no path), apart by spaces or commas, or nothing; * is not accepted",
+    { "", "https://app.example.org", "https://app.example.org http://localhost:3000",
+      "http://[::1]:8080 http://127.0.0.1", "app://x https://b.example:8443" } },
 };
 
 static guint64
@@ -650,6 +691,14 @@ field_value (const SrConfig *config, const char *group, const char *key)
     return config->http_max_body_size;
   if (g_str_equal (key, "request_timeout"))
     return config->http_request_timeout;
+  if (g_str_equal (key, "rate_limit"))
+    return config->http_rate_limit;
+  if (g_str_equal (key, "rate_limit_burst"))
+    return config->http_rate_limit_burst;
+  if (g_str_equal (key, "local_rate_limit"))
+    return config->http_local_rate_limit;
+  if (g_str_equal (key, "local_rate_limit_burst"))
+    return config->http_local_rate_limit_burst;
   g_error ("test-config does not know the field of key %s", key);
 }
 
@@ -672,6 +721,8 @@ field_text (const SrConfig *config, const char *group, const char *key)
     return config->http_socket;
   if (g_str_equal (key, "listen"))
     return config->http_listen;
+  if (g_str_equal (key, "cors_origins"))
+    return config->http_cors_origins;
   return NULL;
 }
 

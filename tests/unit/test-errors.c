@@ -28,6 +28,7 @@ static const struct {
     "unauthenticated" },
   { SMARTRAG_ERROR_METHOD_NOT_ALLOWED, "org.freedesktop.DBus.Error.UnknownMethod", 405,
     "method_not_allowed" },
+  { SMARTRAG_ERROR_RATE_LIMITED, "org.smartrag.Error.Busy", 429, "rate_limited" },
 };
 
 static void

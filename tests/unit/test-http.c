@@ -315,6 +315,84 @@ test_format_time (void)
   g_assert_cmpstr (some, ==, "2023-11-14T22:13:20.123456Z");
 }
 
+#define SECOND G_USEC_PER_SEC
+
+static void
+test_rate_limiter_burst_and_rate (void)
+{
+  g_autoptr (SrRateLimiter) limiter = sr_rate_limiter_new (2, 3);
+  gint64 now = 1000 * SECOND;
+  guint retry = 0;
+
+  /* A full bucket takes a burst at once, then the steady rate. */
+  for (guint i = 0; i < 3; i++)
+    g_assert_true (sr_rate_limiter_take (limiter, "t", now, &retry));
+  g_assert_false (sr_rate_limiter_take (limiter, "t", now, &retry));
+  g_assert_cmpuint (retry, ==, 1); /* half a second, rounded up */
+  g_assert_false (sr_rate_limiter_take (limiter, "t", now + SECOND / 2 - 1, &retry));
+  g_assert_true (sr_rate_limiter_take (limiter, "t", now + SECOND / 2, &retry));
+  g_assert_false (sr_rate_limiter_take (limiter, "t", now + SECOND / 2, &retry));
+  /* A refused request costs nothing: the next one goes as soon as it would have. */
+  g_assert_true (sr_rate_limiter_take (limiter, "t", now + SECOND, &retry));
+  /* After a pause as long as the burst takes to pay off, the burst is there again. */
+  now += 10 * SECOND;
+  for (guint i = 0; i < 3; i++)
+    g_assert_true (sr_rate_limiter_take (limiter, "t", now, &retry));
+  g_assert_false (sr_rate_limiter_take (limiter, "t", now, &retry));
+}
+
+static void
+test_rate_limiter_keys_apart (void)
+{
+  g_autoptr (SrRateLimiter) limiter = sr_rate_limiter_new (1, 1);
+  gint64 now = 5 * SECOND;
+  guint retry = 0;
+
+  g_assert_true (sr_rate_limiter_take (limiter, "a", now, &retry));
+  g_assert_false (sr_rate_limiter_take (limiter, "a", now, &retry));
+  g_assert_true (sr_rate_limiter_take (limiter, "b", now, &retry));
+  g_assert_cmpuint (sr_rate_limiter_size (limiter), ==, 2);
+}
+
+static void
+test_rate_limiter_retry_after (void)
+{
+  /* One request a second with a burst of 10: the 11th waits a whole second, and a
+   * caller that keeps knocking does not push its turn further away. */
+  g_autoptr (SrRateLimiter) limiter = sr_rate_limiter_new (1, 10);
+  guint retry = 0;
+  for (guint i = 0; i < 10; i++)
+    g_assert_true (sr_rate_limiter_take (limiter, "t", 0, &retry));
+  for (guint i = 0; i < 100; i++) {
+    g_assert_false (sr_rate_limiter_take (limiter, "t", i * 1000, &retry));
+    g_assert_cmpuint (retry, ==, 1);
+  }
+  g_autoptr (SrRateLimiter) fast = sr_rate_limiter_new (1000000, 1);
+  g_assert_true (sr_rate_limiter_take (fast, "t", 0, &retry));
+  g_assert_true (sr_rate_limiter_take (fast, "t", 1, &retry));
+}
+
+static void
+test_rate_limiter_forgets_idle_callers (void)
+{
+  g_autoptr (SrRateLimiter) limiter = sr_rate_limiter_new (10, 5);
+  guint retry = 0;
+  for (guint i = 0; i < 1000; i++) {
+    g_autofree char *key = g_strdup_printf ("token-%u", i);
+    g_assert_true (sr_rate_limiter_take (limiter, key, SECOND, &retry));
+  }
+  g_assert_cmpuint (sr_rate_limiter_size (limiter), ==, 1000);
+  /* Buckets filled up again are dropped at the next sweep, a minute on. */
+  g_assert_true (sr_rate_limiter_take (limiter, "busy", 120 * SECOND, &retry));
+  g_assert_cmpuint (sr_rate_limiter_size (limiter), ==, 1);
+  /* One still paying off its burst stays through a sweep. */
+  for (guint i = 0; i < 5; i++)
+    g_assert_true (sr_rate_limiter_take (limiter, "busy", 180 * SECOND - 1, &retry));
+  g_assert_true (sr_rate_limiter_take (limiter, "other", 180 * SECOND, &retry));
+  g_assert_cmpuint (sr_rate_limiter_size (limiter), ==, 2);
+  g_assert_false (sr_rate_limiter_take (limiter, "busy", 180 * SECOND, &retry));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -328,5 +406,10 @@ main (int argc, char **argv)
   g_test_add_func ("/http/url-query", test_url_query);
   g_test_add_func ("/http/routes/websocket-prefixes", test_websocket_prefixes);
   g_test_add_func ("/http/format-time", test_format_time);
+  g_test_add_func ("/http/rate-limiter/burst-and-rate", test_rate_limiter_burst_and_rate);
+  g_test_add_func ("/http/rate-limiter/keys-apart", test_rate_limiter_keys_apart);
+  g_test_add_func ("/http/rate-limiter/retry-after", test_rate_limiter_retry_after);
+  g_test_add_func ("/http/rate-limiter/forgets-idle-callers",
+                   test_rate_limiter_forgets_idle_callers);
   return g_test_run ();
 }
