@@ -54,6 +54,9 @@ CONF
 # Activated services inherit the bus's environment: state and config stay in $tmp.
 export DBUS_SESSION_BUS_ADDRESS=$address
 export XDG_STATE_HOME=$tmp/state XDG_CONFIG_HOME=$tmp/config
+# No HTTP: the default port and socket may be another daemon's (tests run in parallel).
+mkdir -p "$tmp/config/smartrag"
+printf '[http]\nsocket=\nlisten=\n' >"$tmp/config/smartrag/smartrag.conf"
 dbus-daemon --config-file="$tmp/bus.conf" --nofork --nopidfile --nosyslog &
 bus_pid=$!
 for _ in $(seq 100); do

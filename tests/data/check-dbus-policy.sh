@@ -96,7 +96,8 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 mkdir "$tmp/state"
-: >"$tmp/smartrag.conf"
+# No HTTP: the default port and socket may be another daemon's (tests run in parallel).
+printf '[http]\nsocket=\nlisten=\n' >"$tmp/smartrag.conf"
 LC_ALL=C.UTF-8 LANGUAGE= "$smartragd" --address="$address" --state-dir="$tmp/state" \
   --config="$tmp/smartrag.conf" 2>"$tmp/smartragd.log" &
 pids+=($!)

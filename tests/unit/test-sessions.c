@@ -1091,6 +1091,22 @@ test_health_status_names (void)
   g_assert_cmpstr (sr_health_status_name (SR_HEALTH_FAILING), ==, "failing");
 }
 
+/* A recent report answers again within its age, and a new check follows after it. */
+static void
+test_health_recent (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GVariant) first = NULL;
+  g_autoptr (GVariant) again = NULL;
+  g_autoptr (GVariant) fresh = NULL;
+  sr_health_check_recent (f->service, G_TIME_SPAN_HOUR, &first);
+  sr_health_check_recent (f->service, G_TIME_SPAN_HOUR, &again);
+  g_assert_true (first == again);
+  g_usleep (2000);
+  sr_health_check_recent (f->service, 1000, &fresh);
+  g_assert_false (fresh == first);
+  g_assert_cmpuint (g_variant_n_children (fresh), ==, g_variant_n_children (first));
+}
+
 static void
 test_health (Fixture *f, gconstpointer data)
 {
@@ -1099,7 +1115,17 @@ test_health (Fixture *f, gconstpointer data)
 
   g_assert_nonnull (components);
   g_assert_cmpstr (g_variant_get_type_string (components), ==, "a{sv}");
-  g_assert_cmpuint (g_variant_n_children (components), ==, 5);
+  g_assert_cmpuint (g_variant_n_children (components), ==, 6);
+
+  g_autoptr (GVariant) memory
+      = g_variant_lookup_value (components, "memory", G_VARIANT_TYPE_VARDICT);
+  g_assert_nonnull (memory);
+  guint64 resident = 0, available = 0, total = 0;
+  g_assert_true (g_variant_lookup (memory, "resident_bytes", "t", &resident));
+  g_assert_true (g_variant_lookup (memory, "available_bytes", "t", &available));
+  g_assert_true (g_variant_lookup (memory, "total_bytes", "t", &total));
+  g_assert_cmpuint (resident, >, 0);
+  g_assert_cmpuint (available, <=, total);
 
   g_autoptr (GVariant) db = g_variant_lookup_value (components, "db", G_VARIANT_TYPE_VARDICT);
   g_assert_nonnull (db);
@@ -1326,6 +1352,7 @@ main (int argc, char **argv)
   ADD ("/sessions/expire/activity", &hour_limits, test_expire_activity);
   g_test_add_func ("/health/status-names", test_health_status_names);
   ADD ("/health/components", NULL, test_health);
+  ADD ("/health/recent", NULL, test_health_recent);
   ADD ("/health/db-locked", NULL, test_health_db_locked);
   g_test_add_func ("/health/disk-missing", test_health_disk_missing);
   ADD ("/service/stop/waits-for-work", NULL, test_stop_waits_for_work);
