@@ -5,6 +5,7 @@
 #include <gio/gunixsocketaddress.h>
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 /* Who is at the other end of a Unix connection, kept on the remote address that libsoup
@@ -89,6 +90,11 @@ remove_stale (const char *path, GError **error)
   return FALSE;
 }
 
+/* Connections the kernel holds for us before they are accepted. GLib's default of 10
+ * turned clients away with "connection reset" when a thousand WebSocket clients came at
+ * once; the kernel caps it at net.core.somaxconn. */
+#define LISTEN_BACKLOG 4096
+
 static GSocket *
 bind_unix (const char *path, GError **error)
 {
@@ -101,8 +107,11 @@ bind_unix (const char *path, GError **error)
      * decides what a client sees. */
     if (g_chmod (path, 0666) != 0)
       g_set_error (&local, G_IO_ERROR, g_io_error_from_errno (errno), "%s", g_strerror (errno));
-    else if (g_socket_listen (socket, &local))
-      return g_steal_pointer (&socket);
+    else {
+      g_socket_set_listen_backlog (socket, LISTEN_BACKLOG);
+      if (g_socket_listen (socket, &local))
+        return g_steal_pointer (&socket);
+    }
   }
   g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_FAILED,
                _ ("Cannot listen for HTTP on the socket %s: %s"), path, local->message);
@@ -203,8 +212,13 @@ sr_http_listen_tcp (SrHttp *http, GSocketAddress *address, GError **error)
   }
   /* With port 0 the kernel chose one: the address bound is the one to tell. */
   GSList *listeners = soup_server_get_listeners (http->server);
-  g_autoptr (GSocketAddress) bound = g_socket_get_local_address (listeners->data, NULL);
+  GSocket *listening = listeners->data;
+  g_autoptr (GSocketAddress) bound = g_socket_get_local_address (listening, NULL);
   g_slist_free (listeners);
+  /* libsoup listened with GLib's default backlog, which GLib will not change on a socket
+   * that listens; listening again on its descriptor only raises it. */
+  if (listen (g_socket_get_fd (listening), LISTEN_BACKLOG) != 0)
+    g_warning ("Cannot raise the HTTP listen backlog on %s: %s", wanted, g_strerror (errno));
   g_autofree char *where = g_socket_connectable_to_string (G_SOCKET_CONNECTABLE (bound));
   http->tcp_url = g_strdup_printf ("http://%s/", where);
 
