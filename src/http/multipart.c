@@ -47,10 +47,8 @@ fields_clear (Fields *fields)
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Fields, fields_clear)
 
-static gboolean malformed (GError **error, const char *format, ...) G_GNUC_PRINTF (2, 3);
-
-static gboolean
-malformed (GError **error, const char *format, ...)
+gboolean
+sr_multipart_malformed (GError **error, const char *format, ...)
 {
   va_list args;
   va_start (args, format);
@@ -160,7 +158,8 @@ static gboolean
 start_part (SrMultipart *parser, GError **error)
 {
   if (parser->parts == parser->limits.max_parts)
-    return malformed (error, _ ("it has more than %u parts"), parser->limits.max_parts);
+    return sr_multipart_malformed (error, _ ("it has more than %u parts"),
+                                   parser->limits.max_parts);
   parser->parts++;
   g_string_truncate (parser->headers, 0);
   parser->state = STATE_HEADERS;
@@ -179,7 +178,7 @@ boundary_end (SrMultipart *parser, guint8 byte, GError **error)
   }
   if (state == STATE_CLOSING && byte == '-') {
     parser->state = STATE_EPILOGUE;
-    return parser->parts > 0 || malformed (error, _ ("it has no parts"));
+    return parser->parts > 0 || sr_multipart_malformed (error, _ ("it has no parts"));
   }
   if ((state == STATE_AFTER_BOUNDARY || state == STATE_PADDING) && (byte == ' ' || byte == '\t')) {
     parser->state = STATE_PADDING;
@@ -191,7 +190,7 @@ boundary_end (SrMultipart *parser, guint8 byte, GError **error)
   }
   if (state == STATE_LINE_FEED && byte == '\n')
     return start_part (parser, error);
-  return malformed (error, _ ("a boundary line does not end with CRLF"));
+  return sr_multipart_malformed (error, _ ("a boundary line does not end with CRLF"));
 }
 
 /* A quoted-string's or token's value at *@p; *@p moves past it. As most servers do, a
@@ -242,22 +241,23 @@ disposition_param (SrMultipart *parser, const char **p, Fields *fields, GError *
     s++;
   g_autofree char *name = g_strndup (key, (gsize) (s - key));
   if (*s != '=')
-    return malformed (error, _ ("the Content-Disposition header of part %u is malformed"),
-                      parser->parts);
+    return sr_multipart_malformed (
+        error, _ ("the Content-Disposition header of part %u is malformed"), parser->parts);
   s++;
   g_autofree char *value = param_value (&s);
   *p = skip_space (s);
   if (value == NULL)
-    return malformed (error,
-                      _ ("the Content-Disposition header of part %u has an unterminated "
-                         "quoted string"),
-                      parser->parts);
+    return sr_multipart_malformed (
+        error,
+        _ ("the Content-Disposition header of part %u has an unterminated "
+           "quoted string"),
+        parser->parts);
   char **slot = g_ascii_strcasecmp (name, "name") == 0       ? &fields->name
                 : g_ascii_strcasecmp (name, "filename") == 0 ? &fields->filename
                                                              : NULL;
   if (slot != NULL && *slot != NULL)
-    return malformed (error, _ ("the Content-Disposition header of part %u gives %s twice"),
-                      parser->parts, name);
+    return sr_multipart_malformed (
+        error, _ ("the Content-Disposition header of part %u gives %s twice"), parser->parts, name);
   if (slot != NULL)
     *slot = g_steal_pointer (&value);
   return TRUE;
@@ -271,20 +271,21 @@ parse_disposition (SrMultipart *parser, const char *value, Fields *fields, GErro
     p++;
   if ((gsize) (p - value) != strlen ("form-data")
       || g_ascii_strncasecmp (value, "form-data", (gsize) (p - value)) != 0)
-    return malformed (error, _ ("the Content-Disposition of part %u is not form-data"),
-                      parser->parts);
+    return sr_multipart_malformed (error, _ ("the Content-Disposition of part %u is not form-data"),
+                                   parser->parts);
   p = skip_space (p);
   while (*p == ';') {
     if (!disposition_param (parser, &p, fields, error))
       return FALSE;
   }
   if (*p != '\0')
-    return malformed (error, _ ("the Content-Disposition header of part %u is malformed"),
-                      parser->parts);
+    return sr_multipart_malformed (
+        error, _ ("the Content-Disposition header of part %u is malformed"), parser->parts);
   if (fields->name == NULL || *fields->name == '\0')
-    return malformed (error, _ ("part %u has no name"), parser->parts);
+    return sr_multipart_malformed (error, _ ("part %u has no name"), parser->parts);
   if (!g_utf8_validate (fields->name, -1, NULL))
-    return malformed (error, _ ("the name of part %u is not valid UTF-8"), parser->parts);
+    return sr_multipart_malformed (error, _ ("the name of part %u is not valid UTF-8"),
+                                   parser->parts);
   return TRUE;
 }
 
@@ -296,10 +297,11 @@ check_encoding (SrMultipart *parser, const char *value, GError **error)
   for (guint i = 0; i < G_N_ELEMENTS (identity); i++)
     if (g_ascii_strcasecmp (value, identity[i]) == 0)
       return TRUE;
-  return malformed (error,
-                    _ ("part %u has a Content-Transfer-Encoding other than binary; send the "
-                       "file's bytes as they are"),
-                    parser->parts);
+  return sr_multipart_malformed (
+      error,
+      _ ("part %u has a Content-Transfer-Encoding other than binary; send the "
+         "file's bytes as they are"),
+      parser->parts);
 }
 
 static gboolean
@@ -308,17 +310,21 @@ parse_header_line (SrMultipart *parser, const char *line, Fields *fields, GError
   const char *colon = strchr (line, ':');
   const char *space = strpbrk (line, " \t");
   if (strchr (line, '\r') != NULL)
-    return malformed (error, _ ("a header line of part %u does not end with CRLF"), parser->parts);
+    return sr_multipart_malformed (error, _ ("a header line of part %u does not end with CRLF"),
+                                   parser->parts);
   if (*line == ' ' || *line == '\t')
-    return malformed (error, _ ("a header of part %u is folded over two lines"), parser->parts);
+    return sr_multipart_malformed (error, _ ("a header of part %u is folded over two lines"),
+                                   parser->parts);
   if (colon == NULL || colon == line || (space != NULL && space < colon))
-    return malformed (error, _ ("a header line of part %u is not 'Name: value'"), parser->parts);
+    return sr_multipart_malformed (error, _ ("a header line of part %u is not 'Name: value'"),
+                                   parser->parts);
 
   g_autofree char *name = g_strndup (line, (gsize) (colon - line));
   g_autofree char *value = g_strstrip (g_strdup (colon + 1));
   if (g_ascii_strcasecmp (name, "Content-Disposition") == 0) {
     if (fields->has_disposition)
-      return malformed (error, _ ("part %u has two Content-Disposition headers"), parser->parts);
+      return sr_multipart_malformed (error, _ ("part %u has two Content-Disposition headers"),
+                                     parser->parts);
     fields->has_disposition = TRUE;
     return parse_disposition (parser, value, fields, error);
   }
@@ -337,7 +343,8 @@ headers_done (SrMultipart *parser, GError **error)
   g_auto (Fields) fields = { NULL };
 
   if (memchr (headers->str, '\0', headers->len) != NULL)
-    return malformed (error, _ ("the headers of part %u hold a NUL byte"), parser->parts);
+    return sr_multipart_malformed (error, _ ("the headers of part %u hold a NUL byte"),
+                                   parser->parts);
   /* Without the CRLF of the last line and that of the blank line. */
   g_autofree char *text = g_strndup (headers->str, headers->len > 2 ? headers->len - 4 : 0);
   g_auto (GStrv) lines = g_strsplit (text, "\r\n", -1);
@@ -345,7 +352,8 @@ headers_done (SrMultipart *parser, GError **error)
     if (!parse_header_line (parser, lines[i], &fields, error))
       return FALSE;
   if (!fields.has_disposition)
-    return malformed (error, _ ("part %u has no Content-Disposition header"), parser->parts);
+    return sr_multipart_malformed (error, _ ("part %u has no Content-Disposition header"),
+                                   parser->parts);
 
   SrMultipartPart part = { parser->parts, fields.name, fields.filename, fields.content_type };
   parser->state = STATE_CONTENT;
@@ -360,13 +368,13 @@ take_headers (SrMultipart *parser, const guint8 *data, gsize length, gsize *used
   for (gsize i = 0; i < length; i++) {
     g_string_append_c (headers, (char) data[i]);
     if (headers->len > parser->limits.max_header_bytes)
-      return malformed (error, _ ("the headers of part %u are longer than %u bytes"), parser->parts,
-                        (guint) parser->limits.max_header_bytes);
+      return sr_multipart_malformed (error, _ ("the headers of part %u are longer than %u bytes"),
+                                     parser->parts, (guint) parser->limits.max_header_bytes);
     if (data[i] != '\n')
       continue;
     if (headers->len < 2 || headers->str[headers->len - 2] != '\r')
-      return malformed (error, _ ("a header line of part %u does not end with CRLF"),
-                        parser->parts);
+      return sr_multipart_malformed (error, _ ("a header line of part %u does not end with CRLF"),
+                                     parser->parts);
     /* By length: a NUL byte in the headers must not hide their end. */
     if (headers->len == 2
         || (headers->len >= 4 && memcmp (headers->str + headers->len - 4, "\r\n\r\n", 4) == 0)) {
@@ -428,6 +436,7 @@ sr_multipart_finish (SrMultipart *parser, GError **error)
     return TRUE;
   parser->state = STATE_FAILED;
   if (state == STATE_PREAMBLE)
-    return malformed (error, _ ("it holds no boundary line '--%s'"), boundary);
-  return malformed (error, _ ("it ends before the final boundary line '--%s--'"), boundary);
+    return sr_multipart_malformed (error, _ ("it holds no boundary line '--%s'"), boundary);
+  return sr_multipart_malformed (error, _ ("it ends before the final boundary line '--%s--'"),
+                                 boundary);
 }

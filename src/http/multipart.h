@@ -35,6 +35,8 @@ typedef struct SrMultipart SrMultipart;
 /* Whether @boundary is one RFC 2046 allows: 1 to 70 of its characters, not ending in a
  * space. Only such a boundary can be told apart from the content of parts. */
 gboolean sr_multipart_boundary_is_valid (const char *boundary);
+/* Sets INVALID_ARGS "Invalid multipart body: <what>" and returns FALSE. */
+gboolean sr_multipart_malformed (GError **error, const char *format, ...) G_GNUC_PRINTF (2, 3);
 
 /* A parser for a body framed by @boundary, which must be valid. */
 SrMultipart *sr_multipart_new (const char *boundary, const SrMultipartLimits *limits,

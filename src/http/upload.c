@@ -35,28 +35,14 @@ struct SrHttpUpload {
   gboolean failed;
 };
 
-static gboolean invalid_upload (GError **error, const char *format, ...) G_GNUC_PRINTF (2, 3);
-
-static gboolean
-invalid_upload (GError **error, const char *format, ...)
-{
-  va_list args;
-  va_start (args, format);
-  g_autofree char *what = g_strdup_vprintf (format, args);
-  va_end (args);
-  g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_INVALID_ARGS, _ ("Invalid multipart body: %s"),
-               what);
-  return FALSE;
-}
-
 static gboolean
 begin_file (SrHttpUpload *upload, const SrMultipartPart *part, GError **error)
 {
   if (upload->fd >= 0)
-    return invalid_upload (error, _ ("part '%s' comes twice; upload one file at a time"),
-                           SR_HTTP_UPLOAD_FILE);
+    return sr_multipart_malformed (error, _ ("part '%s' comes twice; upload one file at a time"),
+                                   SR_HTTP_UPLOAD_FILE);
   if (part->filename == NULL)
-    return invalid_upload (error, _ ("part '%s' has no filename"), SR_HTTP_UPLOAD_FILE);
+    return sr_multipart_malformed (error, _ ("part '%s' has no filename"), SR_HTTP_UPLOAD_FILE);
   /* A name that is only a path ("../../etc/passwd") keeps its last element, as over D-Bus. */
   upload->filename = sr_documents_clean_filename (part->filename, error);
   if (upload->filename == NULL)
@@ -72,10 +58,11 @@ static gboolean
 begin_session (SrHttpUpload *upload, const SrMultipartPart *part, GError **error)
 {
   if (upload->session_id != NULL)
-    return invalid_upload (error, _ ("part '%s' comes twice"), SR_HTTP_UPLOAD_SESSION);
+    return sr_multipart_malformed (error, _ ("part '%s' comes twice"), SR_HTTP_UPLOAD_SESSION);
   if (part->filename != NULL)
-    return invalid_upload (error, _ ("part '%s' is a file; send the session's id as a plain field"),
-                           SR_HTTP_UPLOAD_SESSION);
+    return sr_multipart_malformed (
+        error, _ ("part '%s' is a file; send the session's id as a plain field"),
+        SR_HTTP_UPLOAD_SESSION);
   upload->session_id = g_string_new (NULL);
   upload->current = PART_SESSION;
   return TRUE;
@@ -91,8 +78,9 @@ on_begin (const SrMultipartPart *part, gpointer user_data, GError **error)
     return begin_session (upload, part, error);
 
   g_autofree char *shown = sr_http_shown (part->name);
-  return invalid_upload (error, _ ("unknown part '%s'; an upload takes the parts %s and %s"), shown,
-                         SR_HTTP_UPLOAD_FILE, SR_HTTP_UPLOAD_SESSION);
+  return sr_multipart_malformed (error,
+                                 _ ("unknown part '%s'; an upload takes the parts %s and %s"),
+                                 shown, SR_HTTP_UPLOAD_FILE, SR_HTTP_UPLOAD_SESSION);
 }
 
 /* On the main loop, as the bytes come: a write into the page cache is as quick as the copy
@@ -123,8 +111,8 @@ on_data (const guint8 *data, gsize length, gpointer user_data, GError **error)
   if (upload->current == PART_FILE)
     return write_file (upload, data, length, error);
   if (upload->session_id->len + length > MAX_SESSION_BYTES)
-    return invalid_upload (error, _ ("part '%s' is longer than %u bytes"), SR_HTTP_UPLOAD_SESSION,
-                           MAX_SESSION_BYTES);
+    return sr_multipart_malformed (error, _ ("part '%s' is longer than %u bytes"),
+                                   SR_HTTP_UPLOAD_SESSION, MAX_SESSION_BYTES);
   g_string_append_len (upload->session_id, (const char *) data, (gssize) length);
   return TRUE;
 }
@@ -139,7 +127,7 @@ on_end (gpointer user_data, GError **error)
     return TRUE;
   /* Known before the file, the session is checked before any of it is kept. */
   if (memchr (upload->session_id->str, '\0', upload->session_id->len) != NULL)
-    return invalid_upload (error, _ ("part '%s' holds a NUL byte"), SR_HTTP_UPLOAD_SESSION);
+    return sr_multipart_malformed (error, _ ("part '%s' holds a NUL byte"), SR_HTTP_UPLOAD_SESSION);
   return sr_sessions_check_access (upload->service, upload->caller, upload->session_id->str, error);
 }
 
@@ -211,10 +199,11 @@ check_complete (SrHttpUpload *upload, GError **error)
   if (!sr_multipart_finish (upload->parser, error))
     return FALSE;
   if (upload->fd < 0)
-    return invalid_upload (error, _ ("there is no part '%s' with the file"), SR_HTTP_UPLOAD_FILE);
+    return sr_multipart_malformed (error, _ ("there is no part '%s' with the file"),
+                                   SR_HTTP_UPLOAD_FILE);
   if (upload->session_id == NULL)
-    return invalid_upload (error, _ ("there is no part '%s' naming the session"),
-                           SR_HTTP_UPLOAD_SESSION);
+    return sr_multipart_malformed (error, _ ("there is no part '%s' naming the session"),
+                                   SR_HTTP_UPLOAD_SESSION);
   if (lseek (upload->fd, 0, SEEK_SET) != 0) {
     g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_FAILED,
                  _ ("Cannot read the uploaded file back: %s"), g_strerror (errno));
