@@ -287,23 +287,32 @@ sr_answer_request_clear (SrAnswerRequest *request)
 }
 
 void
+sr_answer_write_source (SrJsonWriter *writer, const char *document_id, const char *filename,
+                        guint chunk, guint page, const char *heading, const char *text,
+                        double score)
+{
+  sr_json_writer_begin_object (writer);
+  sr_json_writer_member_string (writer, "document_id", document_id);
+  sr_json_writer_member_string (writer, "filename", filename);
+  sr_json_writer_member_uint (writer, "chunk", chunk);
+  /* Only paged formats know a page. */
+  if (page > 0)
+    sr_json_writer_member_uint (writer, "page", page);
+  sr_json_writer_member_string (writer, "heading", heading);
+  sr_json_writer_member_string (writer, "text", text);
+  sr_json_writer_key (writer, "score");
+  sr_json_writer_double (writer, score);
+  sr_json_writer_end_object (writer);
+}
+
+void
 sr_answer_write_sources (SrJsonWriter *writer, GPtrArray *hits)
 {
   sr_json_writer_begin_array (writer);
   for (guint i = 0; hits != NULL && i < hits->len; i++) {
     const SrChunkHit *hit = hits->pdata[i];
-    sr_json_writer_begin_object (writer);
-    sr_json_writer_member_string (writer, "document_id", hit->document_id);
-    sr_json_writer_member_string (writer, "filename", hit->filename);
-    sr_json_writer_member_uint (writer, "chunk", hit->ordinal);
-    /* Only paged formats know a page. */
-    if (hit->page > 0)
-      sr_json_writer_member_uint (writer, "page", hit->page);
-    sr_json_writer_member_string (writer, "heading", hit->heading);
-    sr_json_writer_member_string (writer, "text", hit->text);
-    sr_json_writer_key (writer, "score");
-    sr_json_writer_double (writer, hit->score);
-    sr_json_writer_end_object (writer);
+    sr_answer_write_source (writer, hit->document_id, hit->filename, hit->ordinal, hit->page,
+                            hit->heading, hit->text, hit->score);
   }
   sr_json_writer_end_array (writer);
 }

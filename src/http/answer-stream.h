@@ -66,6 +66,10 @@ gboolean sr_answer_stream_cancel (SrAnswerStream *stream, GError **error);
 /* The sources of an answer as an array of objects (document_id, filename, chunk, page
  * when known, heading, text, score), and its stats as members of the open object. */
 void sr_answer_write_sources (SrJsonWriter *writer, GPtrArray *hits);
+/* One source object, the same whether it comes from a live answer or a stored message. */
+void sr_answer_write_source (SrJsonWriter *writer, const char *document_id, const char *filename,
+                             guint chunk, guint page, const char *heading, const char *text,
+                             double score);
 void sr_answer_write_stats (SrJsonWriter *writer, const SrAnswerStats *stats);
 
 G_END_DECLS

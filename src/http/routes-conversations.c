@@ -1,6 +1,7 @@
 /* A session's conversation over HTTP: its messages, a search in them, and its export. */
 #include "http/routes.h"
 
+#include "http/answer-stream.h"
 #include "http/export-stream.h"
 #include "http/url-query.h"
 #include "service/conversations.h"
@@ -26,18 +27,8 @@ read_params (SrHttpRequest *request, const char *const *allowed, const char *wha
 static void
 write_source (SrJsonWriter *writer, const SrMessageSource *source)
 {
-  sr_json_writer_begin_object (writer);
-  sr_json_writer_member_string (writer, "document_id", source->document_id);
-  sr_json_writer_member_string (writer, "filename", source->filename);
-  sr_json_writer_member_uint (writer, "chunk", source->chunk);
-  /* Only paged formats know a page. */
-  if (source->page > 0)
-    sr_json_writer_member_uint (writer, "page", source->page);
-  sr_json_writer_member_string (writer, "heading", source->heading);
-  sr_json_writer_member_string (writer, "text", source->text);
-  sr_json_writer_key (writer, "score");
-  sr_json_writer_double (writer, source->score);
-  sr_json_writer_end_object (writer);
+  sr_answer_write_source (writer, source->document_id, source->filename, source->chunk,
+                          source->page, source->heading, source->text, source->score);
 }
 
 /* What only an answer has: its sources, who wrote it and how long it took. */
