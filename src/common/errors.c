@@ -36,6 +36,7 @@ static const ErrorMapping mappings[SMARTRAG_ERROR_N_CODES] = {
   = { "org.freedesktop.DBus.Error.UnknownMethod", 405, "method_not_allowed" },
   /* Told apart from busy, which is about answers at once, not requests a second. */
   [SMARTRAG_ERROR_RATE_LIMITED] = { "org.smartrag.Error.Busy", 429, "rate_limited" },
+  [SMARTRAG_ERROR_HEADERS_TOO_LARGE] = { "org.smartrag.Error.TooLarge", 431, "headers_too_large" },
 };
 
 static const ErrorMapping *

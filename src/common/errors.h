@@ -22,6 +22,7 @@ typedef enum {
   SMARTRAG_ERROR_UNAUTHENTICATED,    /* HTTP without a valid token */
   SMARTRAG_ERROR_METHOD_NOT_ALLOWED, /* HTTP: the path exists, the method does not */
   SMARTRAG_ERROR_RATE_LIMITED,       /* HTTP: more requests than the caller's rate allows */
+  SMARTRAG_ERROR_HEADERS_TOO_LARGE,  /* HTTP: request line and headers over the limit */
   SMARTRAG_ERROR_N_CODES,
 } SmartragError;
 

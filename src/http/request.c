@@ -11,6 +11,9 @@
 #define MAX_SHOWN 200
 /* Often enough for proxies and NAT that drop quiet connections after a minute or so. */
 #define WEBSOCKET_PING_SECONDS 15
+/* Room for a browser's cookies for localhost; libsoup itself drops a connection whose
+ * header block passes 64 KiB, without a word, so this limit says why first. */
+#define MAX_HEADERS_SIZE (32 * 1024)
 
 static void
 clear_data (SrHttpRequest *request)
@@ -105,6 +108,29 @@ refuse (SrHttpRequest *request, const GError *error)
   close_if_upgrade_refused (request->message);
   soup_message_body_set_accumulate (soup_server_message_get_request_body (request->message), FALSE);
   clear_data (request);
+}
+
+static void
+add_header_size (const char *name, const char *value, gpointer user_data)
+{
+  gsize *size = user_data;
+  *size += strlen (name) + strlen (value) + 4;
+}
+
+static gboolean
+check_headers (SrHttpRequest *request)
+{
+  gsize size = strlen (sr_http_message_path (request->message));
+  soup_message_headers_foreach (soup_server_message_get_request_headers (request->message),
+                                add_header_size, &size);
+  if (size <= MAX_HEADERS_SIZE)
+    return TRUE;
+  g_autoptr (GError) error = g_error_new (SMARTRAG_ERROR, SMARTRAG_ERROR_HEADERS_TOO_LARGE,
+                                          _ ("The request's headers are too large: %zu bytes "
+                                             "with its path, of at most %d"),
+                                          size, MAX_HEADERS_SIZE);
+  refuse (request, error);
+  return FALSE;
 }
 
 static gboolean
@@ -278,7 +304,7 @@ sr_http_request_got_headers (SrHttpRequest *request)
                                       FALSE);
     return;
   }
-  if (sr_http_cors (request))
+  if (!check_headers (request) || sr_http_cors (request))
     return;
   if (route_request (request) && check_caller (request) && check_rate (request)
       && check_accepting (request) && check_websocket (request) && check_body (request))

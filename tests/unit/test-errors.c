@@ -29,6 +29,7 @@ static const struct {
   { SMARTRAG_ERROR_METHOD_NOT_ALLOWED, "org.freedesktop.DBus.Error.UnknownMethod", 405,
     "method_not_allowed" },
   { SMARTRAG_ERROR_RATE_LIMITED, "org.smartrag.Error.Busy", 429, "rate_limited" },
+  { SMARTRAG_ERROR_HEADERS_TOO_LARGE, "org.smartrag.Error.TooLarge", 431, "headers_too_large" },
 };
 
 static void
