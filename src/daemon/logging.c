@@ -41,6 +41,7 @@ sr_logging_setup (SrLogLevel level)
   /* Under systemd stderr is the journal's socket: log there with structured fields. */
   logging->journal = g_log_writer_is_journald (fileno (stderr));
   g_log_set_writer_func (write_log, logging, NULL);
+  g_log_set_debug_enabled (level >= SR_LOG_DEBUG);
   return logging;
 }
 
@@ -48,4 +49,5 @@ void
 sr_logging_set_level (SrLogging *logging, SrLogLevel level)
 {
   logging->level = level;
+  g_log_set_debug_enabled (level >= SR_LOG_DEBUG);
 }

@@ -43,6 +43,9 @@ struct SrHttp {
   SrRateLimiter *local_rates;
   SrHttpOptions rates; /* only the rate limits are kept, for messages */
   char **cors_origins; /* NULL: CORS is off */
+  /* The last /health reply, written once per report (routes-health.c) */
+  GVariant *health_components;
+  GBytes *health_body;
 };
 
 /* The route a request path and method lead to. */
@@ -73,7 +76,7 @@ struct SrHttpRequest {
   SoupServerMessage *message;
   GList link;       /* in http->requests */
   gboolean counted; /* as work in flight, from its headers until it is done */
-  guint timeout;    /* until the whole request has arrived */
+  gboolean arrived; /* the whole request is in, or it is over: no timeout applies */
   SrHttpMatch match;
   SrCaller caller;
   gboolean identified;
@@ -98,8 +101,13 @@ SrHttpRequest *sr_http_request_of (SoupServerMessage *message);
  * checked, and anything wrong is answered at once, before any of the body is read. */
 void sr_http_request_got_headers (SrHttpRequest *request);
 void sr_http_request_got_chunk (SrHttpRequest *request, GBytes *piece);
+/* From now on each piece of @request's body goes to sr_http_request_got_chunk(). */
+void sr_http_request_watch_chunks (SrHttpRequest *request);
 void sr_http_request_got_body (SrHttpRequest *request);
-/* Closes, every second, connections whose clients left between two requests. */
+/* The request did not arrive in time: its connection is shut down. */
+void sr_http_request_cut_off (SrHttpRequest *request);
+/* Every second: cuts off requests that did not arrive within the request timeout, and
+ * closes connections whose clients left between two requests. */
 void sr_http_idle_sweep_start (SrHttp *http);
 void sr_http_idle_sweep_stop (SrHttp *http);
 /* Watches the connection @message came on, from its first request on. */

@@ -1,4 +1,5 @@
-/* Closes connections their clients left while idle, which libsoup 3.2 would keep forever. */
+/* Once a second: cuts off late requests, and closes idle connections clients left (libsoup 3.2
+ * keeps them). */
 #include "http/http-private.h"
 
 #include <errno.h>
@@ -35,6 +36,20 @@ in_use (SrHttp *http, GSocket *socket)
   return FALSE;
 }
 
+/* The timeout runs from the connection (or the previous reply) on, so idle keep-alive
+ * connections are closed too. One timer for all requests: a source per request, added
+ * and removed each time, costs the main loop more than a request to /health itself. */
+static void
+cut_off_late_requests (SrHttp *http)
+{
+  gint64 deadline = g_get_monotonic_time () - (gint64) http->request_timeout_ms * 1000;
+  for (GList *l = http->requests.head; l != NULL; l = l->next) {
+    SrHttpRequest *request = l->data;
+    if (!request->arrived && request->started <= deadline)
+      sr_http_request_cut_off (request);
+  }
+}
+
 static gboolean
 sweep (gpointer data)
 {
@@ -43,6 +58,7 @@ sweep (gpointer data)
   gpointer key;
   guint closed = 0;
 
+  cut_off_late_requests (http);
   g_hash_table_iter_init (&iter, http->connections);
   while (g_hash_table_iter_next (&iter, &key, NULL)) {
     GSocket *socket = key;

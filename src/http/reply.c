@@ -75,6 +75,16 @@ sr_http_reply_json (SrHttpRequest *request, guint status, SrJsonWriter *writer)
 }
 
 void
+sr_http_reply_json_bytes (SrHttpRequest *request, guint status, GBytes *json)
+{
+  set_common_headers (request->message);
+  soup_message_headers_replace (soup_server_message_get_response_headers (request->message),
+                                "Content-Type", JSON_TYPE);
+  soup_server_message_set_status (request->message, status, NULL);
+  soup_message_body_append_bytes (soup_server_message_get_response_body (request->message), json);
+}
+
+void
 sr_http_reply_error (SrHttpRequest *request, const GError *error)
 {
   sr_http_message_reply_error (request->message, error);

@@ -42,16 +42,14 @@ request_free (gpointer data)
 }
 
 /* Shut down rather than closed: libsoup still polls the descriptor, and now sees its end. */
-static gboolean
-timed_out (gpointer data)
+void
+sr_http_request_cut_off (SrHttpRequest *request)
 {
-  SrHttpRequest *request = data;
-  request->timeout = 0;
   GSocket *socket = sr_http_message_socket (request->message);
+  request->arrived = TRUE;
   g_debug ("Closing an HTTP connection that sent no whole request in time");
   if (socket != NULL)
     g_socket_shutdown (socket, TRUE, TRUE, NULL);
-  return G_SOURCE_REMOVE;
 }
 
 void
@@ -63,8 +61,6 @@ sr_http_request_attach (SrHttp *http, SoupServerMessage *message)
   request->link.data = request;
   request->started = g_get_monotonic_time ();
   g_queue_push_tail_link (&http->requests, &request->link);
-  /* From the connection (or the previous reply) on: idle connections are closed too. */
-  request->timeout = g_timeout_add (http->request_timeout_ms, timed_out, request);
   g_object_set_data_full (G_OBJECT (message), REQUEST_KEY, request, request_free);
 }
 
@@ -280,6 +276,11 @@ static void
 start_body (SrHttpRequest *request)
 {
   const SrHttpBodyReader *body = request->match.route->body;
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (request->message);
+  /* A declared length was checked whole (check_body); a chunked one is counted as it comes. */
+  if (soup_message_headers_get_encoding (headers) == SOUP_ENCODING_CHUNKED
+      || (body != NULL && body->chunk != NULL))
+    sr_http_request_watch_chunks (request);
   if (body == NULL)
     return;
   if (body->chunk != NULL)
@@ -330,13 +331,13 @@ sr_http_request_got_chunk (SrHttpRequest *request, GBytes *piece)
 void
 sr_http_request_got_body (SrHttpRequest *request)
 {
-  g_clear_handle_id (&request->timeout, g_source_remove);
+  request->arrived = TRUE;
 }
 
 void
 sr_http_request_done (SrHttpRequest *request)
 {
-  g_clear_handle_id (&request->timeout, g_source_remove);
+  request->arrived = TRUE;
   if (!request->counted)
     return;
   request->counted = FALSE;

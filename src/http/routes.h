@@ -100,6 +100,8 @@ void sr_http_request_accept_websocket (SrHttpRequest *request, SrHttpWebsocketHa
 /* The replies. Each sets the status and the body; JSON replies are
  * "application/json; charset=utf-8" and never cached. */
 void sr_http_reply_json (SrHttpRequest *request, guint status, SrJsonWriter *writer);
+/* JSON written before, shared by the replies that send it. */
+void sr_http_reply_json_bytes (SrHttpRequest *request, guint status, GBytes *json);
 /* BUSY comes with "Retry-After", unless the handler set one. */
 void sr_http_reply_error (SrHttpRequest *request, const GError *error);
 void sr_http_reply_empty (SrHttpRequest *request, guint status);

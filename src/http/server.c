@@ -22,22 +22,27 @@ on_got_chunk (SoupServerMessage *message, GBytes *chunk, gpointer user_data)
 }
 
 static void
-on_got_body (SoupServerMessage *message, gpointer user_data)
+on_request_read (SoupServer *server, SoupServerMessage *message, gpointer user_data)
 {
   SrHttpRequest *request = sr_http_request_of (message);
   if (request != NULL)
     sr_http_request_got_body (request);
 }
 
-/* libsoup connected its own handlers first, so ours see what it made of the headers. */
+void
+sr_http_request_watch_chunks (SrHttpRequest *request)
+{
+  g_signal_connect (request->message, "got-chunk", G_CALLBACK (on_got_chunk), NULL);
+}
+
+/* libsoup connected its own handlers first, so ours see what it made of the headers.
+ * Chunks are watched only where needed (request.c): each handler connected costs. */
 static void
 on_request_started (SoupServer *server, SoupServerMessage *message, gpointer user_data)
 {
   sr_http_request_attach (user_data, message);
   sr_http_idle_sweep_track (user_data, message);
   g_signal_connect (message, "got-headers", G_CALLBACK (on_got_headers), NULL);
-  g_signal_connect (message, "got-chunk", G_CALLBACK (on_got_chunk), NULL);
-  g_signal_connect (message, "got-body", G_CALLBACK (on_got_body), NULL);
 }
 
 static void
@@ -47,9 +52,11 @@ on_request_done (SoupServer *server, SoupServerMessage *message, gpointer user_d
   if (request == NULL)
     return;
   guint status = soup_server_message_get_status (message);
-  g_debug ("HTTP %s %s: %u (%s)", soup_server_message_get_method (message),
-           sr_http_message_path (message), status,
-           request->identified ? request->caller.peer : "no identity");
+  /* GLib formats a message before the writer drops it: not for every request. */
+  if (g_log_get_debug_enabled ())
+    g_debug ("HTTP %s %s: %u (%s)", soup_server_message_get_method (message),
+             sr_http_message_path (message), status,
+             request->identified ? request->caller.peer : "no identity");
   sr_http_request_count (request, status);
   sr_http_request_done (request);
 }
@@ -104,6 +111,7 @@ sr_http_new (SrService *service, const SrHttpOptions *options, GError **error)
   sr_http_cors_init (http, options);
   http->server = soup_server_new ("server-header", "smartragd", NULL);
   g_signal_connect (http->server, "request-started", G_CALLBACK (on_request_started), http);
+  g_signal_connect (http->server, "request-read", G_CALLBACK (on_request_read), http);
   g_signal_connect (http->server, "request-finished", G_CALLBACK (on_request_done), http);
   g_signal_connect (http->server, "request-aborted", G_CALLBACK (on_request_done), http);
   soup_server_add_handler (http->server, NULL, on_request, http, NULL);
@@ -138,6 +146,8 @@ sr_http_free (SrHttp *http)
   sr_rate_limiter_free (http->token_rates);
   sr_rate_limiter_free (http->local_rates);
   g_strfreev (http->cors_origins);
+  g_clear_pointer (&http->health_components, g_variant_unref);
+  g_clear_pointer (&http->health_body, g_bytes_unref);
   g_free (http->socket_path);
   g_free (http->tcp_url);
   g_free (http);
