@@ -166,7 +166,7 @@ echo "# edited" >>"$root$config"
 tail -n 1 "$root$config" | grep -qx '# edited' || fail "installing again replaced $config"
 
 mo=$localedir/de/LC_MESSAGES/smartrag.mo
-[[ -f $root$mo ]] && echo "ok: translation: $mo" || fail "no German translation at $mo"
+if [[ -f $root$mo ]]; then echo "ok: translation: $mo"; else fail "no German translation at $mo"; fi
 
 manpath=$(manpath -g 2>/dev/null || echo /usr/share/man:/usr/local/share/man)
 [[ ":$manpath:" == *":$mandir:"* ]] || fail "man does not search $mandir ($manpath)"
@@ -187,7 +187,11 @@ profile_name=$(basename "$apparmor_profile")
   fail "the AppArmor profile $profile_name is not named after $daemon"
 profile=$sysconfdir/apparmor.d/$profile_name
 if [[ $apparmor == True ]]; then
-  [[ -f $root$profile ]] && echo "ok: AppArmor profile: $profile" || fail "no AppArmor profile at $profile"
+  if [[ -f $root$profile ]]; then
+    echo "ok: AppArmor profile: $profile"
+  else
+    fail "no AppArmor profile at $profile"
+  fi
 else
   [[ ! -e $root$profile ]] || fail "$profile is installed although apparmor=false"
 fi
