@@ -1,7 +1,8 @@
 #!/bin/sh
-# meson install: puts the documented configuration in place only where none is, so that
-# installing again keeps what an administrator changed. The same file is always installed
-# as an example beside the documentation.
+# meson install: puts the documented configuration in place only where none is yet.
+
+# Installing again so keeps what an administrator changed; the same file is always
+# installed as an example beside the documentation.
 set -eu
 
 example=$1 dir=$2
