@@ -180,6 +180,12 @@ sr_bus_new (SrService *service, const SrBusOptions *options, GSourceFunc lost, g
   return g_steal_pointer (&bus);
 }
 
+void
+sr_bus_set_authorization_cache (SrBus *bus, guint64 seconds)
+{
+  bus->grant_ttl_us = (gint64) seconds * G_USEC_PER_SEC;
+}
+
 gboolean
 sr_bus_acquire_name (SrBus *bus, GError **error)
 {

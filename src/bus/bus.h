@@ -29,6 +29,8 @@ typedef struct SrBus SrBus;
 SrBus *sr_bus_new (SrService *service, const SrBusOptions *options, GSourceFunc lost,
                    gpointer lost_data, GError **error);
 gboolean sr_bus_acquire_name (SrBus *bus, GError **error);
+/* How long a polkit "yes" is kept from now on (a reload); answers kept already stay. */
+void sr_bus_set_authorization_cache (SrBus *bus, guint64 seconds);
 /* Sends what is queued and closes the connection. */
 void sr_bus_free (SrBus *bus);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SrBus, sr_bus_free)

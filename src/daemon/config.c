@@ -593,6 +593,46 @@ sr_config_load (const char *path, gboolean must_exist, GPtrArray *warnings, GErr
   return g_steal_pointer (&config);
 }
 
+static gboolean
+same_value (const KeySpec *spec, const SrConfig *a, const SrConfig *b)
+{
+  const guint8 *x = (const guint8 *) a + spec->offset;
+  const guint8 *y = (const guint8 *) b + spec->offset;
+  switch (spec->type) {
+  case KEY_NAME:
+  case KEY_URL:
+  case KEY_PATH:
+  case KEY_SOCKET:
+  case KEY_LISTEN:
+  case KEY_ORIGINS:
+    return g_strcmp0 (*(char *const *) x, *(char *const *) y) == 0;
+  case KEY_BOOLEAN:
+    return *(const gboolean *) x == *(const gboolean *) y;
+  case KEY_CHOICE:
+    return *(const int *) x == *(const int *) y;
+  case KEY_LOG_LEVEL:
+    return *(const SrLogLevel *) x == *(const SrLogLevel *) y;
+  case KEY_DURATION:
+  case KEY_UINT:
+  case KEY_SIZE:
+    return *(const guint64 *) x == *(const guint64 *) y;
+  }
+  g_assert_not_reached ();
+}
+
+GStrv
+sr_config_changed_keys (const SrConfig *before, const SrConfig *after)
+{
+  g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
+  for (guint i = 0; i < G_N_ELEMENTS (keys); i++) {
+    if (same_value (&keys[i], before, after))
+      continue;
+    g_autofree char *name = g_strdup_printf ("%s.%s", keys[i].group, keys[i].key);
+    g_strv_builder_add (builder, name);
+  }
+  return g_strv_builder_end (builder);
+}
+
 GStrv
 sr_config_known_keys (void)
 {

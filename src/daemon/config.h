@@ -112,6 +112,10 @@ SrConfig *sr_config_load (const char *path, gboolean must_exist, GPtrArray *warn
  * tests can hold the documented configuration and the code to the same list. */
 GStrv sr_config_known_keys (void);
 
+/* The keys whose values differ between @before and @after, as "group.key" in the order
+ * of sr_config_known_keys(): what a reload changes. */
+GStrv sr_config_changed_keys (const SrConfig *before, const SrConfig *after);
+
 /* An [http] listen value ("127.0.0.1:8765", "[::1]:0") as an address; NULL when @text is
  * not one. Only IP addresses are taken: a name would be resolved once, at start, to
  * whatever it meant then. */

@@ -11,6 +11,7 @@
 
 #include "common/durations.h"
 #include "common/errors.h"
+#include "daemon/daemon-private.h"
 #include "daemon/notify.h"
 #include "service/queries.h"
 #include "service/sessions.h"
@@ -19,22 +20,6 @@
 #include "ingest/pipeline.h"
 #include "store/files.h"
 #include "store/store.h"
-
-typedef struct {
-  const SrDaemonOptions *options;
-  SrConfig *config;
-  char *state_dir;
-  GMainLoop *loop;
-  SrService *service;
-  SrBus *bus;
-  SrHttp *http;
-  guint expiry_timer;
-  guint watchdog_timer;
-  guint stop_timer;
-  guint signal_sources[2];
-  gboolean stopping;
-  int exit_code;
-} SrDaemon;
 
 char *
 sr_daemon_default_state_dir (SrBusMode mode)
@@ -48,8 +33,8 @@ sr_daemon_default_state_dir (SrBusMode mode)
   return g_build_filename (LOCALSTATEDIR, "lib", "smartrag", NULL);
 }
 
-static SrLimits
-limits_from_config (const SrConfig *config)
+SrLimits
+sr_daemon_limits (const SrConfig *config)
 {
   return (SrLimits){
     .max_title_bytes = config->max_title_bytes,
@@ -75,6 +60,14 @@ expire_sessions (gpointer user_data)
   else if (removed > 0)
     g_info ("Removed %u expired session(s)", removed);
   return G_SOURCE_CONTINUE;
+}
+
+static void
+clear_source (guint *id)
+{
+  if (*id != 0)
+    g_source_remove (*id);
+  *id = 0;
 }
 
 static gboolean
@@ -113,6 +106,17 @@ on_stop_signal (gpointer user_data)
   daemon->stop_timer
       = g_timeout_add ((guint) daemon->config->shutdown_timeout * 1000, stop_timed_out, daemon);
   sr_service_stop_accepting (daemon->service, quit_loop, daemon);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_reload_signal (gpointer user_data)
+{
+  SrDaemon *daemon = user_data;
+  /* A stop under way finishes with the configuration it began with; before READY=1 (no
+   * status yet) the start is still reading the one it has. */
+  if (!daemon->stopping && daemon->status != NULL)
+    sr_daemon_reload (daemon);
   return G_SOURCE_CONTINUE;
 }
 
@@ -292,16 +296,22 @@ new_generator (const SrConfig *config, GError **error)
   return sr_generator_auto_new (new_ollama (config), sr_generator_builtin_new ());
 }
 
-static gboolean
-start_queries (SrDaemon *daemon, GError **error)
+SrQueryLimits
+sr_daemon_query_limits (const SrConfig *config)
 {
-  const SrConfig *config = daemon->config;
-  const SrQueryLimits limits = {
+  return (SrQueryLimits){
     .max_question_bytes = config->max_question_size,
     .max_per_user = (guint) config->max_queries_per_user,
     .max_generations = (guint) config->max_generations,
     .history_messages = (guint) config->history_messages,
   };
+}
+
+static gboolean
+start_queries (SrDaemon *daemon, GError **error)
+{
+  const SrConfig *config = daemon->config;
+  const SrQueryLimits limits = sr_daemon_query_limits (config);
   SrGenerator *generator = new_generator (config, error);
   if (generator == NULL)
     return FALSE;
@@ -391,7 +401,7 @@ start (SrDaemon *daemon, GError **error)
   SrStore *store = sr_store_open (daemon->state_dir, error);
   if (store == NULL)
     return FALSE;
-  SrLimits limits = limits_from_config (daemon->config);
+  SrLimits limits = sr_daemon_limits (daemon->config);
   daemon->service = sr_service_new (store, daemon->state_dir, &limits);
   if (!start_documents (daemon, error))
     return FALSE;
@@ -412,20 +422,20 @@ start (SrDaemon *daemon, GError **error)
       || !sr_bus_acquire_name (daemon->bus, error))
     return FALSE;
 
-  daemon->expiry_timer = g_timeout_add_seconds ((guint) daemon->config->expiry_check_interval,
-                                                expire_sessions, daemon);
+  sr_daemon_arm_expiry (daemon);
   daemon->watchdog_timer = sr_notify_start_watchdog ();
   daemon->signal_sources[0] = g_unix_signal_add (SIGTERM, on_stop_signal, daemon);
   daemon->signal_sources[1] = g_unix_signal_add (SIGINT, on_stop_signal, daemon);
+  daemon->signal_sources[2] = g_unix_signal_add (SIGHUP, on_reload_signal, daemon);
   return TRUE;
 }
 
-static void
-clear_source (guint *id)
+void
+sr_daemon_arm_expiry (SrDaemon *daemon)
 {
-  if (*id != 0)
-    g_source_remove (*id);
-  *id = 0;
+  clear_source (&daemon->expiry_timer);
+  daemon->expiry_timer = g_timeout_add_seconds ((guint) daemon->config->expiry_check_interval,
+                                                expire_sessions, daemon);
 }
 
 static void
@@ -444,7 +454,9 @@ stop (SrDaemon *daemon)
   for (guint i = 0; i < G_N_ELEMENTS (daemon->signal_sources); i++)
     clear_source (&daemon->signal_sources[i]);
   g_clear_pointer (&daemon->loop, g_main_loop_unref);
+  g_clear_pointer (&daemon->reloaded, sr_config_free);
   g_free (daemon->state_dir);
+  g_free (daemon->status);
 }
 
 int
@@ -473,10 +485,10 @@ sr_daemon_run (const SrDaemonOptions *options)
           PACKAGE_VERSION, options->mode == SR_BUS_USER ? "session" : "system", daemon.state_dir,
           expiry);
   g_autofree char *http = daemon.http != NULL ? sr_http_describe (daemon.http) : NULL;
-  g_autofree char *status
-      = http != NULL ? g_strdup_printf (_ ("Serving org.smartrag.Daemon and HTTP on %s"), http)
-                     : g_strdup (_ ("Serving org.smartrag.Daemon"));
-  sr_notify_ready (status);
+  daemon.status = http != NULL
+                      ? g_strdup_printf (_ ("Serving org.smartrag.Daemon and HTTP on %s"), http)
+                      : g_strdup (_ ("Serving org.smartrag.Daemon"));
+  sr_notify_ready (daemon.status);
 
   g_main_loop_run (daemon.loop);
 

@@ -5,6 +5,7 @@
 
 #include "bus/bus.h"
 #include "daemon/config.h"
+#include "daemon/logging.h"
 
 G_BEGIN_DECLS
 
@@ -13,6 +14,10 @@ typedef struct {
   const char *address;   /* a given bus instead of the mode's own */
   const char *state_dir; /* NULL: the mode's default */
   SrConfig *config;      /* borrowed */
+  /* What SIGHUP reads again: the file, and whether it must exist (it was named). */
+  const char *config_path;
+  gboolean config_required;
+  SrLogging *logging; /* where a reloaded log level goes */
 } SrDaemonOptions;
 
 /* Runs until stopped; returns the process exit code. */

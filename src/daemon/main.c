@@ -90,9 +90,8 @@ default_config_path (SrBusMode mode)
 }
 
 static SrConfig *
-load_config (const Arguments *args, SrBusMode mode, gboolean report, GError **error)
+load_config (const Arguments *args, const char *path, gboolean report, GError **error)
 {
-  g_autofree char *path = args->config ? g_strdup (args->config) : default_config_path (mode);
   g_autoptr (GPtrArray) warnings = g_ptr_array_new_with_free_func (g_free);
   SrConfig *config = sr_config_load (path, args->config != NULL, warnings, error);
 
@@ -130,7 +129,8 @@ main (int argc, char **argv)
   }
 
   SrBusMode mode = args.user ? SR_BUS_USER : SR_BUS_SYSTEM;
-  g_autoptr (SrConfig) config = load_config (&args, mode, args.check_config, &error);
+  g_autofree char *config_path = args.config ? g_strdup (args.config) : default_config_path (mode);
+  g_autoptr (SrConfig) config = load_config (&args, config_path, args.check_config, &error);
   if (config == NULL) {
     g_printerr ("smartragd: %s\n", error->message);
     return 1;
@@ -140,13 +140,16 @@ main (int argc, char **argv)
 
   /* Everything the daemon creates (database, indexes, uploads) is private to it. */
   umask (0077);
-  sr_logging_setup (config->log_level);
+  SrLogging *logging = sr_logging_setup (config->log_level);
 
   SrDaemonOptions options = {
     .mode = mode,
     .address = args.address,
     .state_dir = args.state_dir,
     .config = config,
+    .config_path = config_path,
+    .config_required = args.config != NULL,
+    .logging = logging,
   };
   return sr_daemon_run (&options);
 }

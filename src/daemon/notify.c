@@ -1,4 +1,4 @@
-/* Telling systemd how the daemon is doing: READY, STATUS, WATCHDOG and STOPPING. */
+/* Telling systemd how the daemon is doing: READY, RELOADING, STATUS, WATCHDOG and STOPPING. */
 #include "daemon/notify.h"
 
 #include <systemd/sd-daemon.h>
@@ -24,6 +24,16 @@ void
 sr_notify_status (const char *status)
 {
   send_state (NULL, status);
+}
+
+void
+sr_notify_reloading (const char *status)
+{
+  /* systemd 253 and later take RELOADING=1 only with the time it began; older ones ignore
+   * the extra field. */
+  g_autofree char *state
+      = g_strdup_printf ("RELOADING=1\nMONOTONIC_USEC=%" G_GINT64_FORMAT, g_get_monotonic_time ());
+  send_state (state, status);
 }
 
 void

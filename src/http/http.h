@@ -29,6 +29,10 @@ SrHttp *sr_http_new (SrService *service, const SrHttpOptions *options, GError **
 void sr_http_free (SrHttp *http);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SrHttp, sr_http_free)
 
+/* Takes the request rates and CORS origins of @options for requests from now on (a
+ * reload); its other fields are ignored. */
+void sr_http_set_policy (SrHttp *http, const SrHttpOptions *options);
+
 /* Where it listens, such as "unix:/run/smartrag/http.sock and http://127.0.0.1:8765/";
  * NULL when nowhere. With port 0 in the options, the port that was bound. */
 char *sr_http_describe (SrHttp *http);

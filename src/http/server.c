@@ -153,6 +153,17 @@ sr_http_free (SrHttp *http)
   g_free (http);
 }
 
+void
+sr_http_set_policy (SrHttp *http, const SrHttpOptions *options)
+{
+  /* Every caller's count starts afresh under the new rates. */
+  g_clear_pointer (&http->token_rates, sr_rate_limiter_free);
+  g_clear_pointer (&http->local_rates, sr_rate_limiter_free);
+  g_clear_pointer (&http->cors_origins, g_strfreev);
+  sr_http_throttle_init (http, options);
+  sr_http_cors_init (http, options);
+}
+
 char *
 sr_http_describe (SrHttp *http)
 {

@@ -592,6 +592,15 @@ sr_queries_generator (SrQueries *queries)
 }
 
 void
+sr_queries_set_limits (SrQueries *queries, const SrQueryLimits *limits)
+{
+  queries->limits = *limits;
+  queries->limits.max_generations = MAX (queries->limits.max_generations, 1);
+  /* More generation slots take waiting answers at once; fewer let running ones finish. */
+  pump (queries);
+}
+
+void
 sr_queries_add_generator (SrQueries *queries, SrGenerator *generator)
 {
   g_ptr_array_add (queries->others, generator);

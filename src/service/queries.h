@@ -67,6 +67,8 @@ SrGenerator *sr_queries_generator (SrQueries *queries);
 /* Takes @generator: Ask's option backend may name it (or a generator it holds) besides the
  * configured one. */
 void sr_queries_add_generator (SrQueries *queries, SrGenerator *generator);
+/* New limits for questions from now on (a reload); questions already asked keep running. */
+void sr_queries_set_limits (SrQueries *queries, const SrQueryLimits *limits);
 
 /* Starts answering @question in the caller's session and returns the new query's id
  * at once; @listener (copied) hears the rest, and @destroy frees @user_data after its

@@ -292,6 +292,20 @@ sr_service_limits (SrService *service)
   return &service->limits;
 }
 
+void
+sr_service_set_limits (SrService *service, const SrLimits *limits)
+{
+  /* Field by field, and upload_idle_timeout_ms not at all: worker threads read it while
+   * they copy an upload, and the others are read on the main loop only. */
+  service->limits.max_title_bytes = limits->max_title_bytes;
+  service->limits.max_context_bytes = limits->max_context_bytes;
+  service->limits.max_sessions_per_user = limits->max_sessions_per_user;
+  service->limits.session_expiry = limits->session_expiry;
+  service->limits.max_file_bytes = limits->max_file_bytes;
+  service->limits.max_text_bytes = limits->max_text_bytes;
+  service->limits.max_tokens_per_user = limits->max_tokens_per_user;
+}
+
 const char *
 sr_service_state_dir (SrService *service)
 {

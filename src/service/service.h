@@ -57,6 +57,8 @@ SrMetrics *sr_service_metrics (SrService *service);
 /* The last health report, kept for sr_health_check_recent() (service/health.h). */
 SrHealthReport *sr_service_health_report (SrService *service);
 const SrLimits *sr_service_limits (SrService *service);
+/* New limits for calls from now on (a reload); upload_idle_timeout_ms keeps its value. */
+void sr_service_set_limits (SrService *service, const SrLimits *limits);
 const char *sr_service_state_dir (SrService *service);
 /* Where uploaded bytes are kept: <state>/files. */
 const char *sr_service_files_dir (SrService *service);

@@ -11,6 +11,7 @@
 #include "common/errors.h"
 #include "store/chunks.h"
 #include "store/migrations.h"
+#include "store/pre-migration.h"
 
 /* How long a statement waits for a lock another connection holds. */
 #define BUSY_TIMEOUT_MS 5000
@@ -225,6 +226,19 @@ check_version (sqlite3 *db, const char *path, GError **error)
   return FALSE;
 }
 
+/* A database that holds data and is about to be migrated is copied first; a new one
+ * (version 0) has nothing to keep. */
+static gboolean
+copy_if_migrating (sqlite3 *db, const char *path, GError **error)
+{
+  int version;
+  if (!read_version (db, path, &version, error))
+    return FALSE;
+  if (version == 0 || version >= sr_store_latest_version ())
+    return TRUE;
+  return sr_store_copy_before_migration (db, path, version, sr_store_latest_version (), error);
+}
+
 static void
 finalize_statement (gpointer stmt)
 {
@@ -307,6 +321,7 @@ sr_store_open (const char *state_dir, GError **error)
   }
 
   if (!check_version (db, path, error) || !configure (db, path, error)
+      || !copy_if_migrating (db, path, error)
       || !sr_store_migrate_to (db, sr_store_latest_version (), path, error)) {
     sqlite3_close (db);
     return NULL;

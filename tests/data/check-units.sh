@@ -22,6 +22,11 @@ verify() {
     grep '^ExecStart=' "$unit" || true
     return 1
   fi
+  # systemctl reload sends SIGHUP, which makes smartragd read its configuration again.
+  if ! grep -qxF 'ExecReload=kill -HUP $MAINPID' "$unit"; then
+    echo "FAIL: $unit does not reload with SIGHUP"
+    return 1
+  fi
   mkdir -p "$dir"
   sed "s|^ExecStart=$installed |ExecStart=$built |" "$unit" >"$dir/smartrag.service"
 

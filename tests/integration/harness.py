@@ -392,6 +392,24 @@ class Daemon:
             self.stopping = True
         self.proc.send_signal(signum)
 
+    def reload(self, timeout=10):
+        """SIGHUP, then the notifications from RELOADING=1 up to the READY=1 that ends it."""
+        self._drain_notify(0)
+        seen = len(self.notifications)
+        self.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + timeout
+        while True:
+            told = self.notifications[seen:]
+            if "RELOADING=1" in told and "READY=1" in told[told.index("RELOADING=1"):]:
+                return told
+            if self.proc.poll() is not None:
+                raise AssertionError(f"smartragd exited with {self.proc.returncode} on "
+                                     f"SIGHUP:\n{self.log()}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no RELOADING=1 and READY=1 within {timeout}s of SIGHUP: "
+                                     f"{told}")
+            self._drain_notify(0.05)
+
     def wait_exit(self, timeout):
         try:
             return self.proc.wait(timeout)

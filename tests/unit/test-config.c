@@ -988,6 +988,33 @@ test_unknown_with_errors (Fixture *f, gconstpointer data)
   g_assert_true (g_str_has_suffix (warnings->pdata[0], "unknown group [extra] is ignored"));
 }
 
+/* A reload tells which keys it changed: one of each kind of value here, and a key written
+ * with its default value, which changes nothing. */
+static void
+test_changed_keys (Fixture *f, gconstpointer data)
+{
+  g_autoptr (SrConfig) defaults = sr_config_new ();
+  g_autoptr (SrConfig) config = load_ok (f, "[daemon]\nlog_level = debug\nsession_expiry = 2h\n"
+                                            "shutdown_timeout = 30s\n"
+                                            "ingest_workers = 3\n"
+                                            "[limits]\nmax_file_size = 1G\n"
+                                            "[generation]\nbackend = builtin\n"
+                                            "ollama_url = http://127.0.0.1:11435\n"
+                                            "ollama_preload = true\n"
+                                            "[http]\ncors_origins = http://localhost:3000\n");
+  const char *const expected[]
+      = { "daemon.log_level",          "daemon.session_expiry", "daemon.ingest_workers",
+          "limits.max_file_size",      "generation.backend",    "generation.ollama_url",
+          "generation.ollama_preload", "http.cors_origins",     NULL };
+
+  g_auto (GStrv) changed = sr_config_changed_keys (defaults, config);
+  g_assert_cmpstrv (changed, expected);
+  g_auto (GStrv) back = sr_config_changed_keys (config, defaults);
+  g_assert_cmpstrv (back, expected);
+  g_auto (GStrv) none = sr_config_changed_keys (config, config);
+  g_assert_cmpstrv (none, ((const char *const[]){ NULL }));
+}
+
 static void
 test_syntax_error (Fixture *f, gconstpointer data)
 {
@@ -1179,6 +1206,7 @@ main (int argc, char **argv)
   ADD ("/config/warning/unknown-group-and-key", test_unknown_group_and_key);
   ADD ("/config/warning/without-list", test_unknown_without_warning_list);
   ADD ("/config/warning/with-errors", test_unknown_with_errors);
+  ADD ("/config/changed-keys", test_changed_keys);
   ADD ("/config/error/syntax", test_syntax_error);
   ADD ("/config/error/directory", test_directory);
   g_test_add_func ("/config/error/unreadable", test_unreadable);

@@ -6,6 +6,7 @@
 #include "common/errors.h"
 #include "store/counts.h"
 #include "store/migrations.h"
+#include "store/pre-migration.h"
 #include "store/sessions.h"
 #include "store/tokens.h"
 #include "unit-helpers.h"
@@ -876,6 +877,26 @@ build_at_version (const char *path, int version)
   raw_close (db);
 }
 
+/* The copy made before migrating from @version: there, at @version, with its rows;
+ * none when there was nothing to migrate. */
+static void
+assert_pre_migration_copy (const char *path, int version)
+{
+  g_autofree char *copy = sr_store_pre_migration_path (path, sr_store_latest_version ());
+  g_autofree char *partial = g_strconcat (copy, ".partial", NULL);
+  g_assert_false (g_file_test (partial, G_FILE_TEST_EXISTS));
+  if (version == 0 || version == sr_store_latest_version ()) {
+    g_assert_false (g_file_test (copy, G_FILE_TEST_EXISTS));
+    return;
+  }
+  sqlite3 *db = raw_open (copy);
+  g_assert_cmpint (user_version (db), ==, version);
+  assert_healthy (db);
+  g_assert_cmpint (query_int (db, "SELECT count(*) FROM sqlite_schema WHERE name = 'users'"), ==,
+                   1);
+  raw_close (db);
+}
+
 static void
 test_migrate_from_each_version (void)
 {
@@ -890,6 +911,7 @@ test_migrate_from_each_version (void)
     assert_healthy (sr_store_db (store));
     if (v > 0)
       rows_for (v)->check (store);
+    assert_pre_migration_copy (path, v);
     g_clear_pointer (&store, sr_store_close);
     sr_test_remove_tree (dir);
   }
@@ -928,6 +950,48 @@ test_migrate_idempotent (Fixture *f, gconstpointer data)
   g_assert_true (sr_store_migrate_to (db, 0, f->path, &error));
   g_assert_no_error (error);
   g_assert_cmpint (user_version (db), ==, latest);
+}
+
+/* Only the copy from before the last migration is kept; a file of another name stays. */
+static void
+test_pre_migration_keeps_last (Fixture *f, gconstpointer data)
+{
+  int latest = sr_store_latest_version ();
+  g_autofree char *older = sr_store_pre_migration_path (f->path, latest - 1);
+  g_autofree char *other = g_strconcat (f->path, ".pre-v2-mine", NULL);
+  sr_test_write_file (older, "an older copy", -1);
+  sr_test_write_file (other, "not a copy of ours", -1);
+
+  build_at_version (f->path, latest - 1);
+  fixture_open (f);
+  assert_pre_migration_copy (f->path, latest - 1);
+  g_assert_false (g_file_test (older, G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_test (other, G_FILE_TEST_EXISTS));
+}
+
+/* No copy, no migration: the database stays as it was, and the error says why. */
+static void
+test_pre_migration_copy_fails (Fixture *f, gconstpointer data)
+{
+  int latest = sr_store_latest_version ();
+  g_autofree char *copy = sr_store_pre_migration_path (f->path, latest);
+  g_autofree char *partial = g_strconcat (copy, ".partial", NULL);
+  g_autofree char *blocker = g_build_filename (partial, "file", NULL);
+  /* A directory with something in it cannot be removed or opened as a database. */
+  g_assert_cmpint (g_mkdir (partial, 0700), ==, 0);
+  sr_test_write_file (blocker, "x", -1);
+  build_at_version (f->path, latest - 1);
+
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SrStore) store = sr_store_open (f->dir, &error);
+  g_assert_null (store);
+  g_assert_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_FAILED);
+  g_assert_true (g_str_has_prefix (error->message, "Cannot copy"));
+  g_assert_nonnull (strstr (error->message, copy));
+  sqlite3 *db = raw_open (f->path);
+  g_assert_cmpint (user_version (db), ==, latest - 1);
+  raw_close (db);
+  g_assert_false (g_file_test (copy, G_FILE_TEST_EXISTS));
 }
 
 /* A migration that fails leaves the database exactly at the version before it. */
@@ -1725,6 +1789,8 @@ main (int argc, char **argv)
   ADD ("/store/migrations/step-by-step", test_migrate_step_by_step);
   ADD ("/store/migrations/idempotent", test_migrate_idempotent);
   ADD ("/store/migrations/atomic", test_migrate_atomic);
+  ADD ("/store/migrations/copy-keeps-last", test_pre_migration_keeps_last);
+  ADD ("/store/migrations/copy-fails", test_pre_migration_copy_fails);
   ADD ("/store/constraints/foreign-key-owner", test_foreign_key_owner);
   ADD ("/store/constraints/unique", test_unique_keys);
   ADD ("/store/constraints/id", test_check_id);
