@@ -124,7 +124,7 @@ sr_backup_async (SrService *service, const SrCaller *caller, const char *comment
 }
 
 char *
-sr_backup_finish (SrService *service, GAsyncResult *result, GError **error)
+sr_backup_finish (GAsyncResult *result, GError **error)
 {
   return g_task_propagate_pointer (G_TASK (result), error);
 }

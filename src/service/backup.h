@@ -22,6 +22,6 @@ gboolean sr_backup_check_comment (const char *comment, GError **error);
 void sr_backup_async (SrService *service, const SrCaller *caller, const char *comment,
                       GAsyncReadyCallback callback, gpointer user_data);
 /* The new backup's path. */
-char *sr_backup_finish (SrService *service, GAsyncResult *result, GError **error);
+char *sr_backup_finish (GAsyncResult *result, GError **error);
 
 G_END_DECLS

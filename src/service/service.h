@@ -117,6 +117,9 @@ gboolean sr_service_check_admin (const SrCaller *caller, const char *refusal, GE
  * sr_service_maintenance_end(), so a stop waits for it. */
 gboolean sr_service_maintenance_begin (SrService *service, SrMaintenance kind, GError **error);
 void sr_service_maintenance_end (SrService *service);
+/* How long such a job waits for the work in flight to end before it gives up. */
+#define SR_SERVICE_QUIET_TIMEOUT_S 30
+
 /* For a maintenance job that needs the database to itself: new work is refused with BUSY
  * and @reason, running questions are cancelled with it when @cancel (else they finish),
  * and @quiet runs (once, from an idle) as soon as no work other than the job is in flight.
