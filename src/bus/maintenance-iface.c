@@ -78,8 +78,8 @@ sr_bus_method_restore (sd_bus_message *m, void *userdata, sd_bus_error *error)
   int r = sd_bus_message_read (m, "s", &path);
   if (r < 0)
     return r;
-  return sr_bus_authorize (userdata, m, SR_GRANT_ADMIN, restore_authorized, g_strdup (path),
-                           g_free, error);
+  return sr_bus_authorize (userdata, m, SR_GRANT_ADMIN, restore_authorized, g_strdup (path), g_free,
+                           error);
 }
 
 static void

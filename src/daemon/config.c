@@ -110,8 +110,8 @@ static const KeySpec keys[] = {
     "http://127.0.0.1:8080/v1" },
   { "embedding", "openai_model", KEY_NAME, FIELD (embedding_openai_model), "", 0, MAX_NAME_CHARS,
     NULL, "text-embedding-3-small" },
-  { "embedding", "openai_api_key_file", KEY_PATH, FIELD (embedding_openai_api_key_file), "", 0,
-    0, NULL, "/etc/smartrag/openai.key" },
+  { "embedding", "openai_api_key_file", KEY_PATH, FIELD (embedding_openai_api_key_file), "", 0, 0,
+    NULL, "/etc/smartrag/openai.key" },
   { "embedding", "batch_size", KEY_UINT, FIELD (embedding_batch_size), "32", 1, 1024 },
   { "embedding", "timeout", KEY_DURATION, FIELD (embedding_timeout), "60s", 1, 3600 },
   { "backup", "directory", KEY_PATH, FIELD (backup_directory), "", 0, 0, NULL,
@@ -394,8 +394,7 @@ parse_value (const KeySpec *spec, const char *text, SrConfig *config, char **exp
       set_text (field, text);
       return TRUE;
     }
-    *expected = g_strdup_printf (_ ("an absolute file name such as %s, or nothing"),
-                                 spec->example);
+    *expected = g_strdup_printf (_ ("an absolute file name such as %s, or nothing"), spec->example);
     return FALSE;
 
   case KEY_SOCKET:

@@ -1,4 +1,5 @@
-/* Backup: a consistent copy of the state, taken while the daemon serves, into the backup directory. */
+/* Backup: a consistent copy of the state, taken while the daemon serves, into the backup directory.
+ */
 #include "build-config.h"
 
 #include "service/backup.h"

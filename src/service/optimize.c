@@ -15,6 +15,7 @@ typedef struct {
   guint64 chunks;
   guint64 messages;
   guint merge_steps;
+  gboolean vacuuming; /* the thread's phase: VACUUM, or the rest */
   gboolean vacuumed;
   guint timeout;
 } Optimize;
@@ -37,8 +38,10 @@ report (const Optimize *o)
                          g_variant_new_uint64 (o->after.pages * o->after.page_size));
   g_variant_builder_add (&b, "{sv}", "free_pages_before",
                          g_variant_new_uint64 (o->before.free_pages));
-  g_variant_builder_add (&b, "{sv}", "free_pages_after", g_variant_new_uint64 (o->after.free_pages));
-  g_variant_builder_add (&b, "{sv}", "page_size", g_variant_new_uint32 ((guint32) o->after.page_size));
+  g_variant_builder_add (&b, "{sv}", "free_pages_after",
+                         g_variant_new_uint64 (o->after.free_pages));
+  g_variant_builder_add (&b, "{sv}", "page_size",
+                         g_variant_new_uint32 ((guint32) o->after.page_size));
   g_variant_builder_add (&b, "{sv}", "chunks", g_variant_new_uint64 (o->chunks));
   g_variant_builder_add (&b, "{sv}", "messages", g_variant_new_uint64 (o->messages));
   g_variant_builder_add (&b, "{sv}", "analyzed", g_variant_new_boolean (TRUE));
@@ -59,8 +62,8 @@ finish (Optimize *o, GError *error)
     g_warning ("Optimizing the database failed: %s", error->message);
     g_task_return_error (o->task, error);
   } else {
-    g_info ("Optimized the database in %.1f s: %" G_GUINT64_FORMAT " bytes before, %" G_GUINT64_FORMAT
-            " after; %u full-text merge step(s); VACUUM %s",
+    g_info ("Optimized the database in %.1f s: %" G_GUINT64_FORMAT
+            " bytes before, %" G_GUINT64_FORMAT " after; %u full-text merge step(s); VACUUM %s",
             (double) (g_get_monotonic_time () - o->started) / G_USEC_PER_SEC,
             o->before.pages * o->before.page_size, o->after.pages * o->after.page_size,
             o->merge_steps, o->vacuumed ? "ran" : "not needed");
@@ -98,7 +101,7 @@ work_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancella
 {
   Optimize *o = data;
   GError *error = NULL;
-  gboolean vacuum = GPOINTER_TO_INT (g_task_get_task_data (task));
+  gboolean vacuum = o->vacuuming;
   g_autoptr (SrStoreLease) db = sr_store_acquire (sr_service_store (o->service), &error);
   gboolean ok = db != NULL
                 && (vacuum ? sr_store_vacuum (db, &error) && sr_store_pages (db, &o->after, &error)
@@ -115,8 +118,9 @@ static void
 run_phase (Optimize *o, gboolean vacuum, GAsyncReadyCallback callback)
 {
   sr_service_thread_begin (o->service);
+  o->vacuuming = vacuum;
   g_autoptr (GTask) task = g_task_new (NULL, NULL, callback, o);
-  g_task_set_task_data (task, GINT_TO_POINTER (vacuum), NULL);
+  g_task_set_task_data (task, o, NULL);
   g_task_run_in_thread (task, work_thread);
 }
 
@@ -182,8 +186,7 @@ sr_optimize_async (SrService *service, const SrCaller *caller, GAsyncReadyCallba
   g_autoptr (GTask) task = g_task_new (NULL, NULL, callback, user_data);
   GError *error = NULL;
   if (!sr_service_check_admin (
-          caller, _ ("Optimizing the database needs the org.smartrag.admin authorization"),
-          &error)
+          caller, _ ("Optimizing the database needs the org.smartrag.admin authorization"), &error)
       || !sr_service_maintenance_begin (service, SR_MAINTENANCE_OPTIMIZE, &error)) {
     g_task_return_error (task, error);
     return;

@@ -144,8 +144,7 @@ staged (GObject *source, GAsyncResult *result, gpointer data)
   }
   g_info ("The backup %s is checked and staged; waiting for work in flight to end",
           restore->backup);
-  restore->timeout
-      = g_timeout_add_seconds (SR_SERVICE_QUIET_TIMEOUT_S, on_timeout, restore);
+  restore->timeout = g_timeout_add_seconds (SR_SERVICE_QUIET_TIMEOUT_S, on_timeout, restore);
   sr_service_pause (restore->service,
                     _ ("A backup is being restored; SmartRAG takes no requests until it is "
                        "done, which takes moments; try again then"),
@@ -177,6 +176,7 @@ sr_restore_async (SrService *service, const SrCaller *caller, const char *path,
   g_info ("Restore of %s started by %s", restore->backup, caller->peer);
   sr_service_thread_begin (service);
   g_autoptr (GTask) stage = g_task_new (NULL, NULL, staged, restore);
+  g_task_set_task_data (stage, restore, NULL);
   g_task_run_in_thread (stage, stage_thread);
 }
 

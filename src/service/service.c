@@ -40,10 +40,10 @@ struct SrService {
   SrSandboxLimits sandbox;
   SrPipelineConfig pipeline; /* to start the document work again after a restore */
   guint workers;
-  SrMaintenance maintenance;  /* the backup, restore or optimization under way */
-  char *paused;               /* why new work is refused, while a maintenance job needs it */
-  guint paused_own;           /* work in flight that belongs to the pause itself */
-  GSourceFunc quiet;          /* told once nothing else is in flight */
+  SrMaintenance maintenance; /* the backup, restore or optimization under way */
+  char *paused;              /* why new work is refused, while a maintenance job needs it */
+  guint paused_own;          /* work in flight that belongs to the pause itself */
+  GSourceFunc quiet;         /* told once nothing else is in flight */
   gpointer quiet_data;
   GHashTable *deferred_files; /* sha256s whose removal waits for a backup to end */
   char *backup_dir;
@@ -168,9 +168,8 @@ start_document_work (SrService *service)
   g_autoptr (GError) error = NULL;
   service->indexes
       = sr_indexes_new (service, service->embedder->model, service->embedder->dimensions);
-  service->ingestion
-      = sr_ingestion_new (service, &service->pipeline, service->workers, on_document_changed,
-                          service);
+  service->ingestion = sr_ingestion_new (service, &service->pipeline, service->workers,
+                                         on_document_changed, service);
   guint resumed = sr_ingestion_resume (service->ingestion, &error);
   if (error != NULL)
     g_warning ("Cannot resume unfinished documents: %s", error->message);

@@ -124,8 +124,8 @@ void sr_service_maintenance_end (SrService *service);
  * and @reason, running questions are cancelled with it when @cancel (else they finish),
  * and @quiet runs (once, from an idle) as soon as no work other than the job is in flight.
  * Until sr_service_resume() or the job's end. */
-void sr_service_pause (SrService *service, const char *reason, gboolean cancel,
-                       GSourceFunc quiet, gpointer user_data);
+void sr_service_pause (SrService *service, const char *reason, gboolean cancel, GSourceFunc quiet,
+                       gpointer user_data);
 void sr_service_resume (SrService *service);
 
 /* Removes stored bytes no document uses any more; while a backup runs, once it ends. */

@@ -15,11 +15,11 @@
 typedef struct {
   const SrBackupSpec *spec;
   SrBackupResult *result;
-  char *dir;               /* the partial backup being written */
-  char *previous;          /* the backup "latest" named, or NULL */
-  SrManifest *before;      /* its manifest, or NULL */
-  SrManifest *manifest;    /* this one's */
-  GHashTable *shards;      /* files/<ab> made so far */
+  char *dir;            /* the partial backup being written */
+  char *previous;       /* the backup "latest" named, or NULL */
+  SrManifest *before;   /* its manifest, or NULL */
+  SrManifest *manifest; /* this one's */
+  GHashTable *shards;   /* files/<ab> made so far */
 } Writer;
 
 void
@@ -30,8 +30,8 @@ sr_backup_result_clear (SrBackupResult *result)
 
 /* Whether the previous backup holds @relative with this size and hash: then it is linked. */
 static gboolean
-link_unchanged (Writer *w, const char *relative, guint64 size, const char *sha256,
-                GError **error, gboolean *linked)
+link_unchanged (Writer *w, const char *relative, guint64 size, const char *sha256, GError **error,
+                gboolean *linked)
 {
   const SrManifestEntry *old = w->before != NULL ? sr_manifest_find (w->before, relative) : NULL;
   *linked = FALSE;

@@ -17,12 +17,12 @@ typedef struct {
 } SrBackupSpec;
 
 typedef struct {
-  char *path;            /* the new backup */
-  int schema_version;    /* of its database */
-  guint64 copied;        /* files copied */
-  guint64 linked;        /* files hard-linked to the previous backup's */
-  guint64 bytes_copied;  /* bytes written, the database included */
-  guint pruned;          /* old backups removed */
+  char *path;           /* the new backup */
+  int schema_version;   /* of its database */
+  guint64 copied;       /* files copied */
+  guint64 linked;       /* files hard-linked to the previous backup's */
+  guint64 bytes_copied; /* bytes written, the database included */
+  guint pruned;         /* old backups removed */
 } SrBackupResult;
 
 void sr_backup_result_clear (SrBackupResult *result);

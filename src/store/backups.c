@@ -48,8 +48,7 @@ sr_backups_prepare (const char *root, GError **error)
   if (g_mkdir_with_parents (root, 0700) != 0) {
     int saved = errno;
     return sr_error_set (error, SMARTRAG_ERROR_FAILED,
-                         _ ("Cannot create the backup directory %s: %s"), root,
-                         g_strerror (saved));
+                         _ ("Cannot create the backup directory %s: %s"), root, g_strerror (saved));
   }
   g_autoptr (GDir) dir = g_dir_open (root, 0, error);
   if (dir == NULL)
@@ -115,8 +114,8 @@ sr_backups_set_latest (const char *root, const char *name, GError **error)
   if (symlink (name, tmp) != 0 || g_rename (tmp, link) != 0) {
     int saved = errno;
     g_unlink (tmp);
-    return sr_error_set (error, SMARTRAG_ERROR_FAILED, _ ("Cannot point %s at %s: %s"), link,
-                         name, g_strerror (saved));
+    return sr_error_set (error, SMARTRAG_ERROR_FAILED, _ ("Cannot point %s at %s: %s"), link, name,
+                         g_strerror (saved));
   }
   return sr_durable_sync_dir (root, error);
 }
@@ -145,8 +144,8 @@ static gboolean
 not_a_backup (GError **error, const char *path, const char *root, const char *why)
 {
   return sr_error_set (error, SMARTRAG_ERROR_INVALID_ARGS,
-                       _ ("Invalid path: %s is not a backup in the backup directory %s (%s)"),
-                       path, root, why);
+                       _ ("Invalid path: %s is not a backup in the backup directory %s (%s)"), path,
+                       root, why);
 }
 
 char *

@@ -98,7 +98,8 @@ static JsonNode *
 build (const SrManifest *manifest)
 {
   g_autoptr (JsonBuilder) b = json_builder_new ();
-  g_autoptr (GDateTime) created = g_date_time_new_from_unix_utc (manifest->created / G_USEC_PER_SEC);
+  g_autoptr (GDateTime) created
+      = g_date_time_new_from_unix_utc (manifest->created / G_USEC_PER_SEC);
   g_autofree char *when = g_date_time_format_iso8601 (created);
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "format");

@@ -69,8 +69,8 @@ sr_store_fts_merge_step (SrStore *store, const char *table, gboolean *done, GErr
   sqlite3 *db = sr_store_db (store);
   gint64 before = sqlite3_total_changes64 (db);
   /* Negative: merge whatever the levels, as 'optimize' does, but a bounded piece. */
-  g_autofree char *sql = g_strdup_printf (
-      "INSERT INTO \"%s\" (\"%s\", rank) VALUES ('merge', %d)", table, table, -MERGE_PAGES);
+  g_autofree char *sql = g_strdup_printf ("INSERT INTO \"%s\" (\"%s\", rank) VALUES ('merge', %d)",
+                                          table, table, -MERGE_PAGES);
   if (sqlite3_exec (db, sql, NULL, NULL, NULL) != SQLITE_OK) {
     sr_store_fail (store, error, _ ("merge the full-text index"));
     sr_store_rollback (store);

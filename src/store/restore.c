@@ -24,8 +24,7 @@ refuse (GError **error, const char *backup, const char *why)
 
 /* Every file under @dir (relative to @backup) must be listed; nothing but files and folders. */
 static gboolean
-check_listed (const char *backup, const char *relative, const SrManifest *manifest,
-              GError **error)
+check_listed (const char *backup, const char *relative, const SrManifest *manifest, GError **error)
 {
   g_autofree char *path = g_build_filename (backup, relative, NULL);
   g_autoptr (GDir) dir = g_dir_open (path, 0, error);
@@ -33,8 +32,8 @@ check_listed (const char *backup, const char *relative, const SrManifest *manife
     return FALSE;
   const char *name;
   while ((name = g_dir_read_name (dir)) != NULL) {
-    g_autofree char *child = *relative != '\0' ? g_build_filename (relative, name, NULL)
-                                               : g_strdup (name);
+    g_autofree char *child
+        = *relative != '\0' ? g_build_filename (relative, name, NULL) : g_strdup (name);
     g_autofree char *child_path = g_build_filename (backup, child, NULL);
     GStatBuf st;
     if (g_lstat (child_path, &st) != 0)
@@ -148,17 +147,16 @@ sync_dirs (const char *dir, GError **error)
 /* The staged database opens as the daemon opens it, and is migrated there, before the
  * swap: what is swapped in is known to open. */
 static gboolean
-check_database (const char *backup, const char *staging, const SrManifest *manifest,
-                GError **error)
+check_database (const char *backup, const char *staging, const SrManifest *manifest, GError **error)
 {
   g_autofree char *path = g_build_filename (staging, SR_STORE_FILENAME, NULL);
   int version = 0;
   if (!sr_store_file_schema_version (path, &version, error))
     return FALSE;
   if (version != manifest->schema_version) {
-    g_autofree char *why = g_strdup_printf (
-        _ ("its database has schema version %d where its manifest says %d"), version,
-        manifest->schema_version);
+    g_autofree char *why
+        = g_strdup_printf (_ ("its database has schema version %d where its manifest says %d"),
+                           version, manifest->schema_version);
     return refuse (error, backup, why);
   }
   g_autoptr (SrStore) store = sr_store_open (staging, error);

@@ -102,8 +102,8 @@ sr_store_file_rows (const char *path, GError **error)
     return NULL;
   g_autoptr (GPtrArray) rows = g_ptr_array_new_with_free_func (file_row_free);
   sqlite3_stmt *stmt = NULL;
-  int rc = sqlite3_prepare_v2 (db, "SELECT sha256, size FROM files ORDER BY sha256", -1, &stmt,
-                               NULL);
+  int rc
+      = sqlite3_prepare_v2 (db, "SELECT sha256, size FROM files ORDER BY sha256", -1, &stmt, NULL);
   while (rc == SQLITE_OK && (rc = sqlite3_step (stmt)) == SQLITE_ROW) {
     SrStoredFileRow *row = g_new0 (SrStoredFileRow, 1);
     row->sha256 = g_strdup ((const char *) sqlite3_column_text (stmt, 0));
