@@ -5,7 +5,8 @@
 
 #include "common/errors.h"
 
-/* Pages one merge step writes: small enough that a waiting writer is never held long. */
+/* Leaf pages one merge step merges at most: a few megabytes, so that the write lock is held
+ * for tens of milliseconds at a time. */
 #define MERGE_PAGES 256
 /* Rows ANALYZE reads per index: enough for the planner, bounded on a large database. */
 #define ANALYSIS_LIMIT 2000
