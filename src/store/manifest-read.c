@@ -2,6 +2,7 @@
 #include "store/manifest.h"
 
 #include <glib/gi18n.h>
+#include <inttypes.h>
 #include <json-glib/json-glib.h>
 #include <string.h>
 
@@ -102,8 +103,8 @@ read_header (Reader *r, JsonObject *object, SrManifest *manifest)
   if (!read_count (r, object, "format", &format))
     return FALSE;
   if (format != SR_MANIFEST_FORMAT) {
-    g_autofree char *why = g_strdup_printf (_ ("its format %" G_GINT64_FORMAT " is not %d"), format,
-                                            SR_MANIFEST_FORMAT);
+    g_autofree char *why
+        = g_strdup_printf (_ ("its format %" PRId64 " is not %d"), format, SR_MANIFEST_FORMAT);
     return damaged (r, why);
   }
   const char *version = read_string (r, object, "daemon_version", FALSE);

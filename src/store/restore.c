@@ -4,6 +4,7 @@
 #include "store/restore.h"
 
 #include <glib/gi18n.h>
+#include <inttypes.h>
 #include <glib/gstdio.h>
 #include <sys/stat.h>
 
@@ -66,9 +67,9 @@ check_entry (const char *backup, const SrManifestEntry *entry, const char *to, G
     return refuse (error, backup, why);
   }
   if ((guint64) st.st_size != entry->size) {
-    g_autofree char *why = g_strdup_printf (
-        _ ("%s has %" G_GUINT64_FORMAT " bytes where its manifest says %" G_GUINT64_FORMAT),
-        entry->path, (guint64) st.st_size, entry->size);
+    g_autofree char *why
+        = g_strdup_printf (_ ("%s has %" PRIu64 " bytes where its manifest says %" PRIu64),
+                           entry->path, (guint64) st.st_size, entry->size);
     return refuse (error, backup, why);
   }
   gboolean read = to != NULL ? sr_durable_copy (path, to, &size, sha256, error)
