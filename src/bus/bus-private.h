@@ -81,6 +81,10 @@ int sr_bus_session_call (SrBus *bus, sd_bus_message *m, SrBusContinuation cont, 
 int sr_bus_reply_session_error (sd_bus_message *m, const GError *denied, const GError *error);
 
 int sr_bus_register_daemon (SrBus *bus);
+/* org.smartrag.Daemon's Backup, Restore and Optimize, in the daemon's vtable. */
+int sr_bus_method_backup (sd_bus_message *m, void *userdata, sd_bus_error *error);
+int sr_bus_method_restore (sd_bus_message *m, void *userdata, sd_bus_error *error);
+int sr_bus_method_optimize (sd_bus_message *m, void *userdata, sd_bus_error *error);
 int sr_bus_register_sessions (SrBus *bus);
 /* On the session objects, found the way sessions are. */
 int sr_bus_register_documents (SrBus *bus, sd_bus_object_find_t find);

@@ -1,4 +1,4 @@
-/* org.smartrag.Daemon at /org/smartrag/Daemon: sessions, health and API tokens. */
+/* org.smartrag.Daemon at /org/smartrag/Daemon: sessions, health, API tokens; administration. */
 #include "build-config.h"
 
 #include <glib/gi18n.h>
@@ -252,6 +252,12 @@ static const sd_bus_vtable daemon_vtable[] = {
                            method_list_tokens, SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_METHOD_WITH_ARGS ("RevokeToken", SD_BUS_ARGS ("s", id), SD_BUS_NO_RESULT,
                            method_revoke_token, SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS ("Backup", SD_BUS_ARGS ("a{sv}", options), SD_BUS_RESULT ("s", path),
+                           sr_bus_method_backup, SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS ("Restore", SD_BUS_ARGS ("s", path), SD_BUS_NO_RESULT,
+                           sr_bus_method_restore, SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS ("Optimize", SD_BUS_NO_ARGS, SD_BUS_RESULT ("a{sv}", report),
+                           sr_bus_method_optimize, SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_VTABLE_END,
 };
 

@@ -94,7 +94,8 @@ static const KeySpec keys[] = {
     "http://127.0.0.1:8080/v1" },
   { "generation", "openai_model", KEY_NAME, FIELD (openai_model), "", 0, MAX_NAME_CHARS, NULL,
     "llama-3.2-3b-instruct" },
-  { "generation", "openai_api_key_file", KEY_PATH, FIELD (openai_api_key_file), "" },
+  { "generation", "openai_api_key_file", KEY_PATH, FIELD (openai_api_key_file), "", 0, 0, NULL,
+    "/etc/smartrag/openai.key" },
   { "generation", "connect_timeout", KEY_DURATION, FIELD (connect_timeout), "5s", 1, 300 },
   { "generation", "first_token_timeout", KEY_DURATION, FIELD (first_token_timeout), "60s", 1,
     3600 },
@@ -109,9 +110,13 @@ static const KeySpec keys[] = {
     "http://127.0.0.1:8080/v1" },
   { "embedding", "openai_model", KEY_NAME, FIELD (embedding_openai_model), "", 0, MAX_NAME_CHARS,
     NULL, "text-embedding-3-small" },
-  { "embedding", "openai_api_key_file", KEY_PATH, FIELD (embedding_openai_api_key_file), "" },
+  { "embedding", "openai_api_key_file", KEY_PATH, FIELD (embedding_openai_api_key_file), "", 0, 0,
+    NULL, "/etc/smartrag/openai.key" },
   { "embedding", "batch_size", KEY_UINT, FIELD (embedding_batch_size), "32", 1, 1024 },
   { "embedding", "timeout", KEY_DURATION, FIELD (embedding_timeout), "60s", 1, 3600 },
+  { "backup", "directory", KEY_PATH, FIELD (backup_directory), "", 0, 0, NULL,
+    "/var/backups/smartrag" },
+  { "backup", "keep", KEY_UINT, FIELD (backup_keep), "7", 1, 1000 },
   { "security", "authorization_cache", KEY_DURATION, FIELD (authorization_cache), "10s", 0, 3600 },
   { "http", "socket", KEY_SOCKET, FIELD (http_socket), "auto" },
   { "http", "listen", KEY_LISTEN, FIELD (http_listen), "127.0.0.1:8765" },
@@ -389,8 +394,7 @@ parse_value (const KeySpec *spec, const char *text, SrConfig *config, char **exp
       set_text (field, text);
       return TRUE;
     }
-    *expected = g_strdup (_ ("an absolute file name such as /etc/smartrag/openai.key, or "
-                             "nothing"));
+    *expected = g_strdup_printf (_ ("an absolute file name such as %s, or nothing"), spec->example);
     return FALSE;
 
   case KEY_SOCKET:

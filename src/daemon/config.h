@@ -82,6 +82,10 @@ typedef struct {
   guint64 embedding_batch_size;        /* texts per request */
   guint64 embedding_timeout;           /* seconds to connect and for each wait */
 
+  /* [backup] */
+  char *backup_directory; /* "": the mode's own place */
+  guint64 backup_keep;    /* complete backups kept; older ones are removed */
+
   /* [security] */
   guint64 authorization_cache; /* seconds a polkit "yes" is kept per bus connection */
 

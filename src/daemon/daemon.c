@@ -20,6 +20,7 @@
 #include "ingest/pipeline.h"
 #include "store/files.h"
 #include "store/store.h"
+#include "store/swap.h"
 
 char *
 sr_daemon_default_state_dir (SrBusMode mode)
@@ -31,6 +32,18 @@ sr_daemon_default_state_dir (SrBusMode mode)
   if (from_systemd != NULL && *from_systemd != '\0' && strchr (from_systemd, ':') == NULL)
     return g_strdup (from_systemd);
   return g_build_filename (LOCALSTATEDIR, "lib", "smartrag", NULL);
+}
+
+/* Backups go where the configuration says; otherwise where the mode keeps such things:
+ * /var/backups/smartrag (made by tmpfiles.d), or beside the user's state directory. */
+static char *
+backup_dir (const SrDaemonOptions *options, const SrConfig *config)
+{
+  if (*config->backup_directory != '\0')
+    return g_strdup (config->backup_directory);
+  if (options->mode == SR_BUS_USER)
+    return g_build_filename (g_get_user_state_dir (), "smartrag-backups", NULL);
+  return g_build_filename (LOCALSTATEDIR, "backups", "smartrag", NULL);
 }
 
 SrLimits
@@ -55,6 +68,9 @@ expire_sessions (gpointer user_data)
   g_autoptr (GError) error = NULL;
   guint removed = 0;
 
+  /* Not while a restore or VACUUM has the database: the sweep waits for the next turn. */
+  if (!sr_service_accepting (daemon->service, NULL))
+    return G_SOURCE_CONTINUE;
   if (!sr_sessions_expire (daemon->service, &removed, &error))
     g_warning ("Could not remove expired sessions: %s", error->message);
   else if (removed > 0)
@@ -391,18 +407,32 @@ prepare_state_dir (const char *dir, GError **error)
   return FALSE;
 }
 
+/* A restore a crash interrupted is finished from its marker before the database opens. */
+static gboolean
+finish_restore (const char *state_dir, GError **error)
+{
+  gboolean finished = FALSE;
+  if (!sr_swap_recover (state_dir, &finished, error))
+    return FALSE;
+  if (finished)
+    g_info ("Finished a restore that a crash had interrupted");
+  return TRUE;
+}
+
 static gboolean
 start (SrDaemon *daemon, GError **error)
 {
   const SrDaemonOptions *options = daemon->options;
 
-  if (!prepare_state_dir (daemon->state_dir, error))
+  if (!prepare_state_dir (daemon->state_dir, error) || !finish_restore (daemon->state_dir, error))
     return FALSE;
   SrStore *store = sr_store_open (daemon->state_dir, error);
   if (store == NULL)
     return FALSE;
   SrLimits limits = sr_daemon_limits (daemon->config);
   daemon->service = sr_service_new (store, daemon->state_dir, &limits);
+  g_autofree char *backups = backup_dir (options, daemon->config);
+  sr_service_set_backups (daemon->service, backups, (guint) daemon->config->backup_keep);
   if (!start_documents (daemon, error))
     return FALSE;
   if (!start_queries (daemon, error))

@@ -395,9 +395,8 @@ sr_documents_remove (SrService *service, const SrCaller *caller, const char *ses
    * sweep removes, never a row without its bytes. */
   if (sr_service_indexes (service) != NULL)
     sr_indexes_remove (sr_service_indexes (service), session_id, chunk_ids);
-  g_autoptr (GError) local = NULL;
-  if (orphan != NULL && !sr_files_remove (sr_service_files_dir (service), orphan, &local))
-    g_warning ("%s", local->message);
+  if (orphan != NULL)
+    sr_service_remove_file (service, orphan);
   static const char *const changed[] = { "DocumentCount", NULL };
   sr_service_session_changed (service, session_id, changed);
   g_info ("Document %s removed from session %s by %s", document_id, session_id, caller->peer);

@@ -573,6 +573,19 @@ sr_queries_cancel_peer (SrQueries *queries, const char *peer)
     stop (gone->pdata[i], SMARTRAG_ERROR_CANCELLED, _ ("The asker left before the answer ended"));
 }
 
+void
+sr_queries_cancel_all (SrQueries *queries, const char *reason)
+{
+  g_autoptr (GPtrArray) gone = g_ptr_array_new_with_free_func ((GDestroyNotify) query_unref);
+  GHashTableIter iter;
+  Query *query;
+  g_hash_table_iter_init (&iter, queries->running);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &query))
+    g_ptr_array_add (gone, query_ref (query));
+  for (guint i = 0; i < gone->len; i++)
+    stop (gone->pdata[i], SMARTRAG_ERROR_CANCELLED, reason);
+}
+
 guint
 sr_queries_running (SrQueries *queries)
 {

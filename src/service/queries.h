@@ -87,6 +87,8 @@ gboolean sr_queries_cancel (SrQueries *queries, const SrCaller *caller, const ch
 /* Stops every query @peer (a bus name or HTTP client) started: it has gone. */
 void sr_queries_cancel_peer (SrQueries *queries, const char *peer);
 
+/* Stops every running query, saying @reason (a maintenance job needs the database). */
+void sr_queries_cancel_all (SrQueries *queries, const char *reason);
 /* How many queries are running now. */
 guint sr_queries_running (SrQueries *queries);
 

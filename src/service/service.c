@@ -38,6 +38,16 @@ struct SrService {
   guint threads;     /* worker threads using the service right now */
   char *helper_path; /* the document reader, once documents have started */
   SrSandboxLimits sandbox;
+  SrPipelineConfig pipeline; /* to start the document work again after a restore */
+  guint workers;
+  SrMaintenance maintenance; /* the backup, restore or optimization under way */
+  char *paused;              /* why new work is refused, while a maintenance job needs it */
+  guint paused_own;          /* work in flight that belongs to the pause itself */
+  GSourceFunc quiet;         /* told once nothing else is in flight */
+  gpointer quiet_data;
+  GHashTable *deferred_files; /* sha256s whose removal waits for a backup to end */
+  char *backup_dir;
+  guint backup_keep;
   GMainContext *context; /* the loop the service lives on */
 };
 
@@ -69,6 +79,7 @@ sr_service_new (SrStore *store, const char *state_dir, const SrLimits *limits)
   service->context = g_main_context_ref_thread_default ();
   service->metrics = sr_metrics_new ();
   service->health = sr_health_report_new ();
+  service->deferred_files = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_mutex_init (&service->threads_lock);
   g_cond_init (&service->threads_done);
   return service;
@@ -111,6 +122,9 @@ sr_service_free (SrService *service)
   g_free (service->state_dir);
   g_free (service->files_dir);
   g_free (service->helper_path);
+  g_free (service->paused);
+  g_free (service->backup_dir);
+  g_hash_table_unref (service->deferred_files);
   g_main_context_unref (service->context);
   g_free (service);
 }
@@ -146,23 +160,68 @@ on_document_changed (const SrDocumentRecord *document, const char *adder, const 
   }
 }
 
-void
-sr_service_start_documents (SrService *service, const SrPipelineConfig *config, guint workers)
+/* The document work that holds state derived from the database: the indexes, the queue
+ * and the re-embedding, started at start and again after a restore. */
+static void
+start_document_work (SrService *service)
 {
   g_autoptr (GError) error = NULL;
-  service->embedder = config->embedder;
-  service->helper_path = g_strdup (config->helper_path);
-  service->sandbox = config->sandbox;
-  service->listeners = g_array_new (FALSE, FALSE, sizeof (Listener));
   service->indexes
       = sr_indexes_new (service, service->embedder->model, service->embedder->dimensions);
-  service->ingestion = sr_ingestion_new (service, config, workers, on_document_changed, service);
+  service->ingestion = sr_ingestion_new (service, &service->pipeline, service->workers,
+                                         on_document_changed, service);
   guint resumed = sr_ingestion_resume (service->ingestion, &error);
   if (error != NULL)
     g_warning ("Cannot resume unfinished documents: %s", error->message);
   else if (resumed > 0)
     g_info ("Resuming %u unfinished document(s)", resumed);
   service->embedding = sr_embedding_new (service, service->embedder);
+}
+
+void
+sr_service_start_documents (SrService *service, const SrPipelineConfig *config, guint workers)
+{
+  service->embedder = config->embedder;
+  service->helper_path = g_strdup (config->helper_path);
+  service->sandbox = config->sandbox;
+  service->pipeline = *config;
+  service->pipeline.helper_path = service->helper_path;
+  service->workers = workers;
+  service->listeners = g_array_new (FALSE, FALSE, sizeof (Listener));
+  start_document_work (service);
+}
+
+void
+sr_service_stop_document_work (SrService *service)
+{
+  /* In the order sr_service_free() stops them, for the same reasons. */
+  g_clear_pointer (&service->embedding, sr_embedding_free);
+  g_clear_pointer (&service->ingestion, sr_ingestion_free);
+  g_clear_pointer (&service->indexes, sr_indexes_free);
+  g_mutex_lock (&service->threads_lock);
+  while (service->threads > 0)
+    g_cond_wait (&service->threads_done, &service->threads_lock);
+  g_mutex_unlock (&service->threads_lock);
+}
+
+void
+sr_service_start_document_work (SrService *service)
+{
+  if (service->embedder != NULL)
+    start_document_work (service);
+}
+
+SrStore *
+sr_service_steal_store (SrService *service)
+{
+  return g_steal_pointer (&service->store);
+}
+
+void
+sr_service_set_store (SrService *service, SrStore *store)
+{
+  g_return_if_fail (service->store == NULL);
+  service->store = store;
 }
 
 void
@@ -189,10 +248,39 @@ sr_service_forget_session (SrService *service, const char *session_id)
     g_warning ("Cannot collect unused files: %s", error->message);
     return;
   }
-  for (guint i = 0; i < orphans->len; i++) {
-    g_autoptr (GError) local = NULL;
-    if (!sr_files_remove (service->files_dir, orphans->pdata[i], &local))
-      g_warning ("%s", local->message);
+  for (guint i = 0; i < orphans->len; i++)
+    sr_service_remove_file (service, orphans->pdata[i]);
+}
+
+void
+sr_service_remove_file (SrService *service, const char *sha256)
+{
+  g_autoptr (GError) error = NULL;
+  /* A backup copies the files its snapshot of the database names, after taking it. */
+  if (service->maintenance == SR_MAINTENANCE_BACKUP) {
+    g_hash_table_add (service->deferred_files, g_strdup (sha256));
+    return;
+  }
+  if (!sr_files_remove (service->files_dir, sha256, &error))
+    g_warning ("%s", error->message);
+}
+
+/* The removals a backup held back, unless the same bytes were stored again meanwhile. */
+static void
+remove_deferred_files (SrService *service)
+{
+  g_autoptr (GHashTable) deferred = g_steal_pointer (&service->deferred_files);
+  service->deferred_files = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  GHashTableIter iter;
+  const char *sha256;
+  g_hash_table_iter_init (&iter, deferred);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &sha256, NULL)) {
+    g_autoptr (GError) error = NULL;
+    gboolean stored = FALSE;
+    if (!sr_store_file_stored (service->store, sha256, &stored, &error))
+      g_warning ("%s", error->message);
+    else if (!stored)
+      sr_service_remove_file (service, sha256);
   }
 }
 
@@ -306,6 +394,21 @@ sr_service_set_limits (SrService *service, const SrLimits *limits)
   service->limits.max_tokens_per_user = limits->max_tokens_per_user;
 }
 
+void
+sr_service_set_backups (SrService *service, const char *directory, guint keep)
+{
+  g_free (service->backup_dir);
+  service->backup_dir = g_strdup (directory);
+  service->backup_keep = keep;
+}
+
+const char *
+sr_service_backup_dir (SrService *service, guint *keep)
+{
+  *keep = service->backup_keep;
+  return service->backup_dir;
+}
+
 const char *
 sr_service_state_dir (SrService *service)
 {
@@ -315,6 +418,11 @@ sr_service_state_dir (SrService *service)
 static void
 maybe_drained (SrService *service)
 {
+  if (service->paused != NULL && service->quiet != NULL
+      && service->in_flight <= service->paused_own) {
+    GSourceFunc quiet = g_steal_pointer (&service->quiet);
+    g_idle_add (quiet, service->quiet_data);
+  }
   if (!service->stopping || service->in_flight > 0 || service->drained == NULL)
     return;
   GSourceFunc drained = g_steal_pointer (&service->drained);
@@ -334,12 +442,85 @@ sr_service_stop_accepting (SrService *service, GSourceFunc drained, gpointer use
 gboolean
 sr_service_accepting (SrService *service, GError **error)
 {
-  if (!service->stopping)
+  if (service->stopping) {
+    g_set_error_literal (error, SMARTRAG_ERROR, SMARTRAG_ERROR_SHUTTING_DOWN,
+                         _ ("SmartRAG is shutting down and takes no new requests; try again once "
+                            "it has restarted"));
+    return FALSE;
+  }
+  if (service->paused != NULL)
+    return sr_error_set (error, SMARTRAG_ERROR_BUSY, "%s", service->paused);
+  return TRUE;
+}
+
+gboolean
+sr_service_check_admin (const SrCaller *caller, const char *refusal, GError **error)
+{
+  if (caller->admin)
     return TRUE;
-  g_set_error_literal (error, SMARTRAG_ERROR, SMARTRAG_ERROR_SHUTTING_DOWN,
-                       _ ("SmartRAG is shutting down and takes no new requests; try again once "
-                          "it has restarted"));
-  return FALSE;
+  return sr_error_set (error, SMARTRAG_ERROR_ACCESS_DENIED, "%s", refusal);
+}
+
+static const char *
+maintenance_busy_message (SrMaintenance kind)
+{
+  switch (kind) {
+  case SR_MAINTENANCE_BACKUP:
+    return _ ("A backup is being made; try again when it has finished");
+  case SR_MAINTENANCE_RESTORE:
+    return _ ("A backup is being restored; try again when it has finished");
+  case SR_MAINTENANCE_OPTIMIZE:
+  case SR_MAINTENANCE_NONE:
+    break;
+  }
+  return _ ("The database is being optimized; try again when it has finished");
+}
+
+gboolean
+sr_service_maintenance_begin (SrService *service, SrMaintenance kind, GError **error)
+{
+  if (!sr_service_accepting (service, error))
+    return FALSE;
+  if (service->maintenance != SR_MAINTENANCE_NONE)
+    return sr_error_set (error, SMARTRAG_ERROR_BUSY, "%s",
+                         maintenance_busy_message (service->maintenance));
+  service->maintenance = kind;
+  sr_service_work_begin (service);
+  return TRUE;
+}
+
+void
+sr_service_maintenance_end (SrService *service)
+{
+  g_return_if_fail (service->maintenance != SR_MAINTENANCE_NONE);
+  SrMaintenance kind = service->maintenance;
+  service->maintenance = SR_MAINTENANCE_NONE;
+  if (service->paused != NULL)
+    sr_service_resume (service);
+  if (kind == SR_MAINTENANCE_BACKUP && service->store != NULL)
+    remove_deferred_files (service);
+  sr_service_work_end (service);
+}
+
+void
+sr_service_pause (SrService *service, const char *reason, gboolean cancel, GSourceFunc quiet,
+                  gpointer user_data)
+{
+  g_return_if_fail (service->maintenance != SR_MAINTENANCE_NONE && service->paused == NULL);
+  service->paused = g_strdup (reason);
+  service->paused_own = 1;
+  service->quiet = quiet;
+  service->quiet_data = user_data;
+  if (cancel && service->queries != NULL)
+    sr_queries_cancel_all (service->queries, reason);
+  maybe_drained (service);
+}
+
+void
+sr_service_resume (SrService *service)
+{
+  g_clear_pointer (&service->paused, g_free);
+  service->quiet = NULL;
 }
 
 void

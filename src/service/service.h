@@ -3,6 +3,7 @@
 
 #include <glib.h>
 
+#include "auth/caller.h"
 #include "embed/embedder.h"
 #include "llm/generator.h"
 #include "ingest/pipeline.h"
@@ -102,6 +103,47 @@ void sr_service_token_revoked (SrService *service, const char *token_id, guint32
  * runs (once, from the main loop) as soon as no work is in flight. */
 void sr_service_stop_accepting (SrService *service, GSourceFunc drained, gpointer user_data);
 gboolean sr_service_accepting (SrService *service, GError **error);
+
+typedef enum {
+  SR_MAINTENANCE_NONE,
+  SR_MAINTENANCE_BACKUP,
+  SR_MAINTENANCE_RESTORE,
+  SR_MAINTENANCE_OPTIMIZE,
+} SrMaintenance;
+
+/* ACCESS_DENIED with @refusal unless the caller is an administrator. */
+gboolean sr_service_check_admin (const SrCaller *caller, const char *refusal, GError **error);
+
+/* One backup, restore or optimization at a time: BUSY saying which runs, or
+ * SHUTTING_DOWN during a stop. The job counts as work in flight until
+ * sr_service_maintenance_end(), so a stop waits for it. */
+gboolean sr_service_maintenance_begin (SrService *service, SrMaintenance kind, GError **error);
+void sr_service_maintenance_end (SrService *service);
+/* How long such a job waits for the work in flight to end before it gives up. */
+#define SR_SERVICE_QUIET_TIMEOUT_S 30
+
+/* For a maintenance job that needs the database to itself: new work is refused with BUSY
+ * and @reason, running questions are cancelled with it when @cancel (else they finish),
+ * and @quiet runs (once, from an idle) as soon as no work other than the job is in flight.
+ * Until sr_service_resume() or the job's end. */
+void sr_service_pause (SrService *service, const char *reason, gboolean cancel, GSourceFunc quiet,
+                       gpointer user_data);
+void sr_service_resume (SrService *service);
+
+/* Removes stored bytes no document uses any more; while a backup runs, once it ends. */
+void sr_service_remove_file (SrService *service, const char *sha256);
+
+/* Where backups go (an absolute path) and how many are kept. */
+void sr_service_set_backups (SrService *service, const char *directory, guint keep);
+const char *sr_service_backup_dir (SrService *service, guint *keep);
+
+/* For a restore, with no work in flight: stops the document work (the indexes, the queue,
+ * the re-embedding; their threads end), takes the store from the service (to be closed),
+ * gives it a new one, and starts the document work again on it. */
+void sr_service_stop_document_work (SrService *service);
+SrStore *sr_service_steal_store (SrService *service);
+void sr_service_set_store (SrService *service, SrStore *store);
+void sr_service_start_document_work (SrService *service);
 
 /* Brackets work that outlives the call that started it (a pending authorization,
  * a background job), so a stop waits for it. */

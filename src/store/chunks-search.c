@@ -7,6 +7,7 @@
 
 #include "common/errors.h"
 #include "store/fts.h"
+#include "store/optimize.h"
 
 /* BM25 as FTS5's bm25() computes it, so scores and their order are the same. */
 #define BM25_K1 1.2
@@ -19,10 +20,6 @@
 #define DF_CACHE_MAX 8192
 
 #define RANKING_POINTER "sr_chunks_ranking"
-
-/* Leaf pages one compaction step merges at most: a few megabytes, so that the write lock
- * is held for tens of milliseconds at a time. */
-#define COMPACT_PAGES 256
 
 /* A word of the query. */
 typedef struct {
@@ -364,22 +361,7 @@ sr_store_chunks_register_functions (sqlite3 *db)
 gboolean
 sr_store_chunks_compact_step (SrStore *store, gboolean *done, GError **error)
 {
-  *done = FALSE;
-  if (!sr_store_begin (store, error))
-    return FALSE;
-  sqlite3 *db = sr_store_db (store);
-  gint64 before = sqlite3_total_changes64 (db);
-  /* Negative: merge whatever the levels, as 'optimize' does, but a bounded piece. */
-  g_autofree char *sql = g_strdup_printf (
-      "INSERT INTO chunks_fts (chunks_fts, rank) VALUES ('merge', %d)", -COMPACT_PAGES);
-  if (sqlite3_exec (db, sql, NULL, NULL, NULL) != SQLITE_OK) {
-    sr_store_fail (store, error, _ ("compact the full-text index"));
-    sr_store_rollback (store);
-    return FALSE;
-  }
-  /* FTS5 counts fewer than two changes for a merge that found no work. */
-  *done = sqlite3_total_changes64 (db) - before < 2;
-  return sr_store_commit (store, error);
+  return sr_store_fts_merge_step (store, "chunks_fts", done, error);
 }
 
 /* Pass @pass's query: the chunks holding terms[pass] and no rarer term. Every term that

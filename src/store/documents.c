@@ -287,3 +287,18 @@ sr_store_files_collect_orphans (SrStore *store, GError **error)
   }
   return g_steal_pointer (&gone);
 }
+
+gboolean
+sr_store_file_stored (SrStore *store, const char *sha256, gboolean *stored, GError **error)
+{
+  g_autoptr (sqlite3_stmt) stmt
+      = sr_store_statement (store, "SELECT 1 FROM files WHERE sha256 = ?1", error);
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, sha256, -1, SQLITE_STATIC);
+  int rc = sqlite3_step (stmt);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    return sr_store_fail (store, error, _ ("look up a stored file"));
+  *stored = rc == SQLITE_ROW;
+  return TRUE;
+}

@@ -57,5 +57,8 @@ gboolean sr_store_document_delete (SrStore *store, const char *id, char **orphan
 /* Files no document uses any more (left by removed sessions); their rows are deleted
  * and their hashes returned, so the caller can delete the bytes. */
 GPtrArray *sr_store_files_collect_orphans (SrStore *store, GError **error);
+/* Whether the bytes @sha256 have a row, so that some document uses them. */
+gboolean sr_store_file_stored (SrStore *store, const char *sha256, gboolean *stored,
+                               GError **error);
 
 G_END_DECLS

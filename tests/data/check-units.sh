@@ -1,8 +1,9 @@
 #!/bin/bash
-# systemd-analyze verify on the generated system and user units of smartragd.
+# systemd-analyze verify on the generated system and user units of smartragd and the backup timer.
 set -euo pipefail
 
 system_unit=$1 user_unit=$2 installed=$3 built=$(realpath "$4")
+backup_unit=$5 backup_timer=$6
 
 if ! command -v systemd-analyze >/dev/null; then
   echo "systemd-analyze is not installed"
@@ -42,8 +43,36 @@ verify() {
   echo "ok: $unit ($mode)"
 }
 
+# The backup service and its timer, verified together: the timer names the service.
+verify_backup() {
+  local dir=$tmp/backup output status=0
+  mkdir -p "$dir"
+  cp "$backup_unit" "$dir/smartrag-backup.service"
+  cp "$backup_timer" "$dir/smartrag-backup.timer"
+  if ! grep -q '^ExecStart=.*busctl .* call org\.smartrag\.Daemon /org/smartrag/Daemon org\.smartrag\.Daemon Backup ' \
+    "$dir/smartrag-backup.service"; then
+    echo "FAIL: $backup_unit does not call Backup with busctl"
+    return 1
+  fi
+  for key in OnCalendar=daily Persistent=true RandomizedDelaySec=; do
+    if ! grep -q "^$key" "$dir/smartrag-backup.timer"; then
+      echo "FAIL: $backup_timer lacks $key"
+      return 1
+    fi
+  done
+  output=$(systemd-analyze verify "$dir/smartrag-backup.service" "$dir/smartrag-backup.timer" 2>&1) \
+    || status=$?
+  if [ "$status" -ne 0 ] || grep -q smartrag <<<"$output"; then
+    echo "FAIL: systemd-analyze verify $backup_unit $backup_timer (exit $status):"
+    echo "$output"
+    return 1
+  fi
+  echo "ok: $backup_unit, $backup_timer"
+}
+
 failed=0
 verify system "$system_unit" || failed=1
+verify_backup || failed=1
 
 # A user manager needs a runtime directory of its own, even just to verify.
 mkdir -m 0700 "$tmp/runtime"

@@ -85,6 +85,8 @@ CONFIG_GROUPS = {
     "embedding_openai_api_key_file": "embedding.openai_api_key_file",
     "embedding_batch_size": "embedding.batch_size",
     "embedding_timeout": "embedding.timeout",
+    "backup_directory": "backup.directory",
+    "backup_keep": "backup.keep",
     "authorization_cache": "security",
     "socket": "http",
     "listen": "http",

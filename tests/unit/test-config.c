@@ -87,6 +87,8 @@ assert_defaults (const SrConfig *config)
   g_assert_cmpuint (config->max_sessions_per_user, ==, 10000);
   g_assert_cmpuint (config->max_tokens_per_user, ==, 32);
   g_assert_cmpuint (config->authorization_cache, ==, 10);
+  g_assert_cmpstr (config->backup_directory, ==, "");
+  g_assert_cmpuint (config->backup_keep, ==, 7);
   g_assert_cmpuint (config->max_file_size, ==, 100 << 20);
   g_assert_cmpuint (config->max_text_size, ==, 10 << 20);
   g_assert_cmpuint (config->upload_idle_timeout, ==, 30);
@@ -537,6 +539,19 @@ static const struct {
     { 1, 3600, 60 },
     { "0", "3601", "2h", "-1s", "" },
     DURATION_HINT "from 1s to 1h" },
+  { "backup",
+    "directory",
+    { "", "/var/backups/smartrag" },
+    { 0 },
+    { "backups", "./backups", "~/backups" },
+    "an absolute file name such as /var/backups/smartrag, or nothing",
+    { "", "/var/backups/smartrag" } },
+  { "backup",
+    "keep",
+    { "1", "1000", "7" },
+    { 1, 1000, 7 },
+    { "0", "1001", "-1", "seven", "" },
+    "a whole number from 1 to 1000" },
   { "security",
     "authorization_cache",
     { "0", "3600", "1h", "10s" },
@@ -641,6 +656,8 @@ field_value (const SrConfig *config, const char *group, const char *key)
     return config->max_tokens_per_user;
   if (g_str_equal (key, "authorization_cache"))
     return config->authorization_cache;
+  if (g_str_equal (key, "keep"))
+    return config->backup_keep;
   if (g_str_equal (key, "max_file_size"))
     return config->max_file_size;
   if (g_str_equal (key, "max_text_size"))
@@ -717,6 +734,8 @@ field_text (const SrConfig *config, const char *group, const char *key)
     return embedding ? config->embedding_openai_model : config->openai_model;
   if (g_str_equal (key, "openai_api_key_file"))
     return embedding ? config->embedding_openai_api_key_file : config->openai_api_key_file;
+  if (g_str_equal (key, "directory"))
+    return config->backup_directory;
   if (g_str_equal (key, "socket"))
     return config->http_socket;
   if (g_str_equal (key, "listen"))

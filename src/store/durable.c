@@ -1,0 +1,222 @@
+/* Files copied, hashed and synced to disk, and trees removed: what backups and restores share. */
+#define _GNU_SOURCE
+#include "store/durable.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gi18n.h>
+#include <glib/gstdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/errors.h"
+
+#define BUFFER_SIZE (256 * 1024)
+
+/* @path is the file the disk-full message names; @format describes what failed. */
+static gboolean fail_errno (GError **error, int saved, const char *path, const char *format, ...)
+    G_GNUC_PRINTF (4, 5);
+
+static gboolean
+fail_errno (GError **error, int saved, const char *path, const char *format, ...)
+{
+  if (saved == ENOSPC || saved == EDQUOT)
+    return sr_error_set (error, SMARTRAG_ERROR_FAILED,
+                         _ ("The disk holding %s is full; free some space and try again"), path);
+  va_list args;
+  va_start (args, format);
+  g_autofree char *what = g_strdup_vprintf (format, args);
+  va_end (args);
+  return sr_error_set (error, SMARTRAG_ERROR_FAILED, "%s: %s", what, g_strerror (saved));
+}
+
+static int
+open_regular (const char *path, GError **error)
+{
+  int fd = open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  struct stat st;
+  if (fd < 0) {
+    fail_errno (error, errno, path, _ ("Cannot open %s"), path);
+    return -1;
+  }
+  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode)) {
+    close (fd);
+    sr_error_set (error, SMARTRAG_ERROR_FAILED, _ ("%s is not a regular file"), path);
+    return -1;
+  }
+  return fd;
+}
+
+/* Reads @fd to its end into @checksum, and into @out when it is not -1. */
+static gboolean
+pump (int fd, int out, const char *from, const char *to, GChecksum *checksum, guint64 *size,
+      GError **error)
+{
+  g_autofree guint8 *buffer = g_malloc (BUFFER_SIZE);
+  *size = 0;
+  for (;;) {
+    ssize_t n = read (fd, buffer, BUFFER_SIZE);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return fail_errno (error, errno, from, _ ("Cannot read %s"), from);
+    if (n == 0)
+      return TRUE;
+    g_checksum_update (checksum, buffer, (gsize) n);
+    *size += (guint64) n;
+    for (ssize_t done = 0; out >= 0 && done < n;) {
+      ssize_t w = write (out, buffer + done, (size_t) (n - done));
+      if (w < 0 && errno == EINTR)
+        continue;
+      if (w < 0)
+        return fail_errno (error, errno, to, _ ("Cannot write %s"), to);
+      done += w;
+    }
+  }
+}
+
+gboolean
+sr_durable_hash (const char *path, guint64 *size, char sha256[SR_DURABLE_SHA256_LENGTH + 1],
+                 GError **error)
+{
+  int fd = open_regular (path, error);
+  if (fd < 0)
+    return FALSE;
+  g_autoptr (GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
+  gboolean ok = pump (fd, -1, path, NULL, checksum, size, error);
+  close (fd);
+  if (ok)
+    g_strlcpy (sha256, g_checksum_get_string (checksum), SR_DURABLE_SHA256_LENGTH + 1);
+  return ok;
+}
+
+gboolean
+sr_durable_copy (const char *from, const char *to, guint64 *size,
+                 char sha256[SR_DURABLE_SHA256_LENGTH + 1], GError **error)
+{
+  int in = open_regular (from, error);
+  if (in < 0)
+    return FALSE;
+  int out = open (to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (out < 0) {
+    close (in);
+    return fail_errno (error, errno, to, _ ("Cannot create %s"), to);
+  }
+  g_autoptr (GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
+  gboolean ok = pump (in, out, from, to, checksum, size, error);
+  if (ok && fsync (out) != 0)
+    ok = fail_errno (error, errno, to, _ ("Cannot write %s"), to);
+  close (in);
+  if (close (out) != 0 && ok)
+    ok = fail_errno (error, errno, to, _ ("Cannot write %s"), to);
+  if (!ok) {
+    g_unlink (to);
+    return FALSE;
+  }
+  g_strlcpy (sha256, g_checksum_get_string (checksum), SR_DURABLE_SHA256_LENGTH + 1);
+  return TRUE;
+}
+
+gboolean
+sr_durable_link_or_copy (const char *from, const char *to, GError **error)
+{
+  if (link (from, to) == 0)
+    return TRUE;
+  if (errno != EXDEV && errno != EMLINK && errno != EPERM)
+    return fail_errno (error, errno, to, _ ("Cannot link %s"), to);
+  guint64 size;
+  char sha256[SR_DURABLE_SHA256_LENGTH + 1];
+  return sr_durable_copy (from, to, &size, sha256, error);
+}
+
+gboolean
+sr_durable_mkdir (const char *path, GError **error)
+{
+  struct stat st;
+  if (g_mkdir (path, 0700) == 0)
+    return TRUE;
+  int saved = errno;
+  if (saved == EEXIST && lstat (path, &st) == 0 && S_ISDIR (st.st_mode))
+    return TRUE;
+  return fail_errno (error, saved, path, _ ("Cannot create the directory %s"), path);
+}
+
+gboolean
+sr_durable_sync_dir (const char *path, GError **error)
+{
+  int fd = open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0 || fsync (fd) != 0) {
+    int saved = errno;
+    if (fd >= 0)
+      close (fd);
+    return fail_errno (error, saved, path, _ ("Cannot sync the directory %s"), path);
+  }
+  close (fd);
+  return TRUE;
+}
+
+static gboolean
+remove_children (const char *path, GError **error)
+{
+  DIR *dir = opendir (path);
+  if (dir == NULL)
+    return fail_errno (error, errno, path, _ ("Cannot read the directory %s"), path);
+  gboolean ok = TRUE;
+  struct dirent *entry;
+  while (ok && (entry = readdir (dir)) != NULL) {
+    if (g_str_equal (entry->d_name, ".") || g_str_equal (entry->d_name, ".."))
+      continue;
+    g_autofree char *child = g_build_filename (path, entry->d_name, NULL);
+    ok = sr_durable_remove_tree (child, error);
+  }
+  closedir (dir);
+  return ok;
+}
+
+gboolean
+sr_durable_remove_tree (const char *path, GError **error)
+{
+  struct stat st;
+  if (lstat (path, &st) != 0)
+    return errno == ENOENT ? TRUE : fail_errno (error, errno, path, _ ("Cannot remove %s"), path);
+  if (S_ISDIR (st.st_mode)) {
+    if (!remove_children (path, error))
+      return FALSE;
+    if (g_rmdir (path) != 0)
+      return fail_errno (error, errno, path, _ ("Cannot remove %s"), path);
+    return TRUE;
+  }
+  if (g_unlink (path) != 0 && errno != ENOENT)
+    return fail_errno (error, errno, path, _ ("Cannot remove %s"), path);
+  return TRUE;
+}
+
+gboolean
+sr_durable_write_atomic (const char *path, const char *text, gsize length, GError **error)
+{
+  g_autofree char *tmp = g_strconcat (path, ".tmp", NULL);
+  g_autofree char *dir = g_path_get_dirname (path);
+  int fd = open (tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return fail_errno (error, errno, tmp, _ ("Cannot create %s"), tmp);
+  gboolean ok = TRUE;
+  for (gsize done = 0; ok && done < length;) {
+    ssize_t w = write (fd, text + done, length - done);
+    if (w < 0 && errno != EINTR)
+      ok = fail_errno (error, errno, tmp, _ ("Cannot write %s"), tmp);
+    else if (w > 0)
+      done += (gsize) w;
+  }
+  if (ok && fsync (fd) != 0)
+    ok = fail_errno (error, errno, tmp, _ ("Cannot write %s"), tmp);
+  close (fd);
+  if (ok && g_rename (tmp, path) != 0)
+    ok = fail_errno (error, errno, path, _ ("Cannot rename the new %s into place"), path);
+  if (!ok) {
+    g_unlink (tmp);
+    return FALSE;
+  }
+  return sr_durable_sync_dir (dir, error);
+}

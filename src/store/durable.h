@@ -1,0 +1,31 @@
+/* Files copied, hashed and synced to disk, and trees removed: what backups and restores share. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define SR_DURABLE_SHA256_LENGTH 64
+
+/* The size and SHA-256 (lowercase hex) of the regular file @path. */
+gboolean sr_durable_hash (const char *path, guint64 *size,
+                          char sha256[SR_DURABLE_SHA256_LENGTH + 1], GError **error);
+/* Copies the regular file @from into the new file @to (mode 0600; an existing @to is an
+ * error), hashing the bytes as they pass, and fsyncs it. A failed copy leaves no @to. */
+gboolean sr_durable_copy (const char *from, const char *to, guint64 *size,
+                          char sha256[SR_DURABLE_SHA256_LENGTH + 1], GError **error);
+/* A hard link @to of @from, or a copy where the two are on different file systems or
+ * @from has too many links already. Both must hold the same bytes for ever: only files
+ * that are never written again are shared. */
+gboolean sr_durable_link_or_copy (const char *from, const char *to, GError **error);
+/* Makes @path (mode 0700) unless it is a directory already. */
+gboolean sr_durable_mkdir (const char *path, GError **error);
+gboolean sr_durable_sync_dir (const char *path, GError **error);
+/* Removes @path and everything below it; an absent @path is no error. Symbolic links are
+ * removed, never followed. */
+gboolean sr_durable_remove_tree (const char *path, GError **error);
+/* @text into @path through a temporary file, fsynced and renamed, then the directory
+ * fsynced: readers see the old file or the whole new one. */
+gboolean sr_durable_write_atomic (const char *path, const char *text, gsize length, GError **error);
+
+G_END_DECLS

@@ -1,0 +1,149 @@
+/* Reading a backup's manifest.json strictly: a manifest that is not exactly ours is refused. */
+#include "store/manifest.h"
+
+#include <glib/gi18n.h>
+#include <inttypes.h>
+#include <json-glib/json-glib.h>
+#include <string.h>
+
+#include "common/errors.h"
+#include "store/store.h"
+
+typedef struct {
+  const char *file; /* for messages */
+  GError **error;
+} Reader;
+
+static gboolean
+damaged (Reader *r, const char *why)
+{
+  return sr_error_set (r->error, SMARTRAG_ERROR_INVALID_ARGS,
+                       _ ("The backup's manifest %s is damaged: %s"), r->file, why);
+}
+
+/* The integer member @name of @object, at least 0. */
+static gboolean
+read_count (Reader *r, JsonObject *object, const char *name, gint64 *value)
+{
+  JsonNode *node = json_object_get_member (object, name);
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node)
+      || json_node_get_value_type (node) != G_TYPE_INT64 || json_node_get_int (node) < 0) {
+    g_autofree char *why = g_strdup_printf (_ ("\"%s\" is not a whole number of 0 or more"), name);
+    return damaged (r, why);
+  }
+  *value = json_node_get_int (node);
+  return TRUE;
+}
+
+static const char *
+read_string (Reader *r, JsonObject *object, const char *name, gboolean optional)
+{
+  JsonNode *node = json_object_get_member (object, name);
+  if (node == NULL && optional)
+    return "";
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node)
+      || json_node_get_value_type (node) != G_TYPE_STRING) {
+    g_autofree char *why = g_strdup_printf (_ ("\"%s\" is not a string"), name);
+    damaged (r, why);
+    return NULL;
+  }
+  return json_node_get_string (node);
+}
+
+static gboolean
+read_entry (Reader *r, JsonNode *node, SrManifest *manifest, GHashTable *seen)
+{
+  if (!JSON_NODE_HOLDS_OBJECT (node))
+    return damaged (r, _ ("an item of \"files\" is not an object"));
+  JsonObject *object = json_node_get_object (node);
+  const char *path = read_string (r, object, "path", FALSE);
+  const char *sha256 = path != NULL ? read_string (r, object, "sha256", FALSE) : NULL;
+  gint64 size = 0;
+  if (sha256 == NULL || !read_count (r, object, "size", &size))
+    return FALSE;
+  if (json_object_get_size (object) != 3)
+    return damaged (r, _ ("an item of \"files\" has members other than path, size and sha256"));
+  if (!sr_manifest_path_valid (path)) {
+    g_autofree char *why = g_strdup_printf (_ ("\"%s\" is not a path a backup holds"), path);
+    return damaged (r, why);
+  }
+  if (strlen (sha256) != SR_DURABLE_SHA256_LENGTH
+      || strspn (sha256, "0123456789abcdef") != SR_DURABLE_SHA256_LENGTH) {
+    g_autofree char *why = g_strdup_printf (_ ("the SHA-256 of %s is not 64 hex digits"), path);
+    return damaged (r, why);
+  }
+  if (!g_hash_table_add (seen, g_strdup (path))) {
+    g_autofree char *why = g_strdup_printf (_ ("%s is listed twice"), path);
+    return damaged (r, why);
+  }
+  sr_manifest_add (manifest, path, (guint64) size, sha256);
+  return TRUE;
+}
+
+static gboolean
+read_entries (Reader *r, JsonObject *object, SrManifest *manifest)
+{
+  JsonNode *node = json_object_get_member (object, "files");
+  if (node == NULL || !JSON_NODE_HOLDS_ARRAY (node))
+    return damaged (r, _ ("\"files\" is not an array"));
+  g_autoptr (GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr (GList) items = json_array_get_elements (json_node_get_array (node));
+  for (GList *l = items; l != NULL; l = l->next)
+    if (!read_entry (r, l->data, manifest, seen))
+      return FALSE;
+  if (!g_hash_table_contains (seen, SR_STORE_FILENAME))
+    return damaged (r, _ ("the database is not listed"));
+  return TRUE;
+}
+
+static gboolean
+read_header (Reader *r, JsonObject *object, SrManifest *manifest)
+{
+  gint64 format = 0, schema = 0, created = 0;
+  if (!read_count (r, object, "format", &format))
+    return FALSE;
+  if (format != SR_MANIFEST_FORMAT) {
+    g_autofree char *why
+        = g_strdup_printf (_ ("its format %" PRId64 " is not %d"), format, SR_MANIFEST_FORMAT);
+    return damaged (r, why);
+  }
+  const char *version = read_string (r, object, "daemon_version", FALSE);
+  const char *comment = version != NULL ? read_string (r, object, "comment", TRUE) : NULL;
+  if (comment == NULL || !read_count (r, object, "schema_version", &schema)
+      || !read_count (r, object, "created_us", &created))
+    return FALSE;
+  if (schema > G_MAXINT)
+    return damaged (r, _ ("\"schema_version\" is out of range"));
+  manifest->schema_version = (int) schema;
+  manifest->created = created;
+  manifest->daemon_version = g_strdup (version);
+  manifest->comment = *comment != '\0' ? g_strdup (comment) : NULL;
+  return TRUE;
+}
+
+SrManifest *
+sr_manifest_read (const char *dir, GError **error)
+{
+  g_autofree char *path = g_build_filename (dir, SR_MANIFEST_NAME, NULL);
+  Reader r = { path, error };
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (GError) local = NULL;
+  if (!json_parser_load_from_mapped_file (parser, path, &local)) {
+    if (g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+      sr_error_set (error, SMARTRAG_ERROR_INVALID_ARGS,
+                    _ ("%s has no manifest: it is not a complete backup"), dir);
+    else
+      damaged (&r, local->message);
+    return NULL;
+  }
+  JsonNode *root = json_parser_get_root (parser);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root)) {
+    damaged (&r, _ ("it is not a JSON object"));
+    return NULL;
+  }
+  g_autoptr (SrManifest) manifest = sr_manifest_new ();
+  JsonObject *object = json_node_get_object (root);
+  if (!read_header (&r, object, manifest) || !read_entries (&r, object, manifest))
+    return NULL;
+  return g_steal_pointer (&manifest);
+}

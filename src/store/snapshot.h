@@ -1,0 +1,28 @@
+/* The database copied while it is in use (SQLite's online backup API), and read as a copy. */
+#pragma once
+
+#include <glib.h>
+
+#include "store/store.h"
+
+G_BEGIN_DECLS
+
+/* Copies the database behind @connection (a connection of this thread's own) into the
+ * new file @path in one read transaction: the copy is one consistent moment of it, while
+ * other connections go on writing. The copy is a single file (no WAL), fsynced. Slow for
+ * a large database: run it on a worker thread. */
+gboolean sr_store_snapshot (SrStore *connection, const char *path, GError **error);
+
+/* The schema version (PRAGMA user_version) of the database file @path, opened read-only. */
+gboolean sr_store_file_schema_version (const char *path, int *version, GError **error);
+
+typedef struct {
+  char *sha256;
+  guint64 size;
+} SrStoredFileRow;
+
+/* The rows of the files table of the database file @path (a snapshot), opened read-only:
+ * the uploads that copy of the database refers to. */
+GPtrArray *sr_store_file_rows (const char *path, GError **error);
+
+G_END_DECLS
