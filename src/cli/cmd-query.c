@@ -54,7 +54,7 @@ on_end (Query *query, const char *member, GVariant *args)
   if (g_str_equal (member, "Finished")) {
     query->stats = g_variant_get_child_value (args, 1);
   } else {
-    g_variant_get (args, "(&ss s)", NULL, &query->failure, &query->failure_message);
+    g_variant_get (args, "(&sss)", NULL, &query->failure, &query->failure_message);
   }
   cli_loop_quit (query->loop);
 }

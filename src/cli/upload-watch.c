@@ -86,7 +86,7 @@ on_changed (sd_bus_message *message, void *data, sd_bus_error *ret_error)
   double progress = 0;
   if (watch->owner == NULL || g_strcmp0 (sd_bus_message_get_sender (message), watch->owner) != 0)
     return 0;
-  if (sd_bus_message_read (message, "sdss", &id, &state, &progress, &text) < 0)
+  if (sd_bus_message_read (message, "ssds", &id, &state, &progress, &text) < 0)
     return 0;
   for (guint i = 0; i < watch->uploads->len; i++) {
     CliUpload *upload = watch->uploads->pdata[i];
