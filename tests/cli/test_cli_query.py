@@ -8,8 +8,8 @@ import signal
 import time
 
 import clitest
-from clitest import EXIT_INTERRUPTED, EXIT_USAGE
-from test_backends import FakeServer
+from clitest import EXIT_BACKEND, EXIT_INTERRUPTED, EXIT_USAGE
+from test_backends import FakeServer, unused_port
 
 TEA = "# Brewing tea\n\n## Green tea\n\nSteep green tea for two minutes at 80 degrees.\n"
 QUESTION = "How long should green tea steep?"
@@ -124,6 +124,24 @@ class StreamedAnswers(clitest.CliTest):
         self.assertIn("Cancelled; the answer so far is kept", err.decode())
         messages = self.ok("history", "--json", "--session", self.session).json()["messages"]
         self.assertEqual(messages[-1]["state"], "incomplete")
+
+
+class UnreachableModelServer(clitest.CliTest):
+
+    def setUp(self):
+        self.daemon_config = {"backend": "ollama",
+                              "ollama_url": f"http://127.0.0.1:{unused_port()}"}
+        super().setUp()
+
+    def test_backend_unavailable(self):
+        session = self.new_session()
+        self.ok("upload", "--wait", "--session", session, self.write("a.txt", "Apples are red.\n"))
+        result = self.fails(EXIT_BACKEND, "query", "--session", session, "What colour?",
+                            contains=("The answer stopped", "Cannot reach Ollama at"))
+        self.assertEqual(len(result.err.splitlines()), 1, result)
+        failed = self.cli("query", "--json", "--session", session, "What colour?")
+        self.assertEqual(failed.code, EXIT_BACKEND, failed)
+        self.assertEqual(failed.json()["error"], "org.smartrag.Error.BackendUnavailable")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ import time
 
 import clitest
 import harness
-from clitest import (EXIT_NOT_FOUND, EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_USAGE)
+from clitest import (EXIT_DENIED, EXIT_NOT_FOUND, EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_USAGE)
 
 
 class SessionCommands(clitest.CliTest):
@@ -69,6 +69,19 @@ class SessionCommands(clitest.CliTest):
                    contains="Invalid session id 'nope': expected 32 lowercase hexadecimal")
         self.fails(EXIT_USAGE, "status", "--user",
                    contains="--system, --user and --address exclude each other")
+
+    def test_polkit_refuses(self):
+        nobody = self.nobody()
+        self.fails(EXIT_DENIED, "sessions", "create", account=nobody,
+                   contains=("Cannot create the session",
+                             "polkit does not allow org.smartrag.use for you"))
+        self.polkit.set_allowed([harness.ACTION_USE])
+        theirs = self.ok("sessions", "create", account=nobody).out.strip()
+        # Root lists only its own sessions; nobody sees only theirs.
+        self.assertEqual(self.ok("sessions", "list", "--json").json()["sessions"], [])
+        listed = self.ok("sessions", "list", "--json", account=nobody).json()["sessions"]
+        self.assertEqual([s["session_id"] for s in listed], [theirs])
+        self.assertEqual(listed[0]["owner"], nobody.uid)
 
     def test_tokens(self):
         created = self.ok("token", "create", "--json", "backup script").json()
