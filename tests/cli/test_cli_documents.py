@@ -2,6 +2,8 @@
 """smartrag-cli upload and documents: descriptors opened as the user, waiting, failures."""
 
 import os
+import pty
+import subprocess
 
 import clitest
 import harness
@@ -36,6 +38,32 @@ class DocumentCommands(clitest.CliTest):
         self.ok("documents", "remove", "--session", session, doc_id)
         self.fails(EXIT_NOT_FOUND, "documents", "remove", "--session", session, doc_id,
                    contains=f"No document '{doc_id}'")
+
+    def test_progress_bar_on_a_terminal(self):
+        session = self.new_session()
+        tea = self.write("tea.md", TEA)
+        master, slave = pty.openpty()
+        try:
+            proc = subprocess.run(self.argv(["upload", "--wait", "--session", session, tea]),
+                                  stdout=subprocess.PIPE, stderr=slave, stdin=subprocess.DEVNULL,
+                                  env=self.cli_env(), timeout=30)
+            os.close(slave)
+            slave = None
+            drawn = b""
+            try:
+                while chunk := os.read(master, 4096):
+                    drawn += chunk
+            except OSError:  # the terminal's other end is closed: all is read
+                pass
+        finally:
+            if slave is not None:
+                os.close(slave)
+            os.close(master)
+        self.assertEqual(proc.returncode, 0, drawn)
+        self.assertRegex(drawn.decode(), r"\r\x1b\[K\[-{24}\]   0%  0/1 done  .*tea\.md: stored")
+        # The bar is wiped before the final line, which goes to stdout.
+        self.assertTrue(drawn.endswith(b"\r\x1b[K"), drawn)
+        self.assertRegex(proc.stdout.decode(), r"^ready +[0-9a-f]{32}  .*tea\.md\n$")
 
     def test_upload_without_wait_prints_ids(self):
         self.new_session("Older")
