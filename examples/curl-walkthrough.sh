@@ -22,6 +22,11 @@ api() { # METHOD PATH [curl arguments…]
   fi
 }
 field() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
+# The question goes into JSON through python3, which escapes its quotes and backslashes.
+question_json() {
+  python3 -c 'import json,sys; print(json.dumps({"session_id": sys.argv[1], "query": sys.argv[2]}))' \
+    "$SESSION" "$QUESTION"
+}
 
 echo "== health"
 api GET /health | field '["status"]'
@@ -39,12 +44,11 @@ until STATE=$(api GET "/api/v1/documents/$DOC" | field '["state"]') &&
 echo "$DOC is $STATE"
 
 echo "== the answer, whole"
-api POST /api/v1/query -H 'Content-Type: application/json' \
-  -d "{\"session_id\": \"$SESSION\", \"query\": \"$QUESTION\"}" | field '["answer"]'
+api POST /api/v1/query -H 'Content-Type: application/json' -d "$(question_json)" |
+  field '["answer"]'
 
 echo "== the answer again, streamed as server-sent events"
-api POST /api/v1/query/stream -N -H 'Content-Type: application/json' \
-  -d "{\"session_id\": \"$SESSION\", \"query\": \"$QUESTION\"}"
+api POST /api/v1/query/stream -N -H 'Content-Type: application/json' -d "$(question_json)"
 
 echo "== the conversation, searched and exported"
 api GET "/api/v1/sessions/$SESSION/messages" | field '["messages"].__len__()'

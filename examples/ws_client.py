@@ -5,7 +5,9 @@ Needs python3-websockets (Debian). It speaks to the loopback port, so it takes a
 made with CreateToken (the Unix socket serves WebSockets too, without a token, for
 clients that can connect to one). Usage:
 
-    SMARTRAG_TOKEN=srt_… ws_client.py SESSION_ID "QUESTION" [ws://127.0.0.1:8765]
+    SMARTRAG_TOKEN=srt_… ws_client.py SESSION_ID "QUESTION"
+
+SMARTRAG_URL names the daemon as for the other examples (http://127.0.0.1:8765 unless set).
 Ctrl-C sends {"type": "cancel"}: the daemon stops the answer and keeps what was said.
 """
 
@@ -45,9 +47,10 @@ async def ask(url, token, session_id, question):
 
 
 def main():
-    if len(sys.argv) not in (3, 4) or "SMARTRAG_TOKEN" not in os.environ:
+    if len(sys.argv) != 3 or "SMARTRAG_TOKEN" not in os.environ:
         sys.exit(__doc__)
-    url = sys.argv[3] if len(sys.argv) == 4 else "ws://127.0.0.1:8765"
+    base = os.environ.get("SMARTRAG_URL", "http://127.0.0.1:8765").rstrip("/")
+    url = "ws" + base[len("http"):] if base.startswith("http") else base
     try:
         sys.exit(asyncio.run(ask(url, os.environ["SMARTRAG_TOKEN"], sys.argv[1], sys.argv[2])))
     except KeyboardInterrupt:

@@ -2,21 +2,32 @@
 #include "build-config.h"
 
 #include <glib/gi18n.h>
+#include <string.h>
 
 #include "cli/cli.h"
 
 CliExit
 cli_cmd_backup (Cli *cli, int argc, char **argv)
 {
+  g_autofree char *comment = NULL;
+  const GOptionEntry entries[] = {
+    { "comment", 'm', 0, G_OPTION_ARG_STRING, &comment,
+      N_ ("A note kept in the backup's manifest, such as why it was made"), N_ ("TEXT") },
+    G_OPTION_ENTRY_NULL,
+  };
   const CliUsage usage
       = { "backup", _ ("Back up the daemon's state and print where the backup is."), TRUE, 0, 0 };
   g_autoptr (GError) error = NULL;
-  if (!cli_parse (cli, &usage, NULL, &argc, &argv, &error))
+  if (!cli_parse (cli, &usage, entries, &argc, &argv, &error))
     return cli_usage_error ("backup", error);
+  g_auto (GVariantBuilder) builder = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
+  if (comment != NULL)
+    g_variant_builder_add (&builder, "{sv}", "comment", g_variant_new_string (comment));
+  g_autoptr (GVariant) options = g_variant_ref_sink (g_variant_builder_end (&builder));
   g_autoptr (sd_bus_message) call = NULL;
   if (!cli_new_call (cli, CLI_DAEMON_PATH, CLI_DAEMON_IFACE, "Backup", &call, &error))
     return cli_fail (_ ("Cannot back up"), error);
-  cli_message_append_options (call, NULL);
+  cli_message_append_options (call, options);
   g_autoptr (GVariant) reply = cli_call_message (cli, call, CLI_TIMEOUT_LONG_USEC, &error);
   if (reply == NULL)
     return cli_fail (_ ("Cannot back up"), error);
@@ -37,14 +48,18 @@ CliExit
 cli_cmd_restore (Cli *cli, int argc, char **argv)
 {
   const CliUsage usage = { "restore DIRECTORY",
-                           _ ("Restore the daemon's state from a backup directory that "
-                              "'smartrag-cli backup' made."),
+                           _ ("Restore the daemon's state from a backup: the path "
+                              "'smartrag-cli backup' printed, or a backup's name such as "
+                              "'latest'."),
                            FALSE, 1, 1 };
   g_autoptr (GError) error = NULL;
   if (!cli_parse (cli, &usage, NULL, &argc, &argv, &error))
     return cli_usage_error ("restore", error);
-  /* The daemon runs elsewhere: a relative path means nothing to it. */
-  g_autofree char *absolute = g_canonicalize_filename (argv[1], NULL);
+  /* The daemon runs elsewhere: a relative path means nothing to it. A bare name ("latest",
+   * a backup's time) names a backup in the daemon's backup directory. */
+  g_autofree char *absolute = strchr (argv[1], '/') == NULL
+                                  ? g_strdup (argv[1])
+                                  : g_canonicalize_filename (argv[1], NULL);
   g_autoptr (GVariant) reply = cli_call (cli, CLI_DAEMON_PATH, CLI_DAEMON_IFACE, "Restore",
                                          CLI_TIMEOUT_LONG_USEC, &error, "s", absolute);
   if (reply == NULL)
@@ -56,8 +71,10 @@ cli_cmd_restore (Cli *cli, int argc, char **argv)
 CliExit
 cli_cmd_optimize (Cli *cli, int argc, char **argv)
 {
-  const CliUsage usage
-      = { "optimize", _ ("Compact the database and rebuild the indexes."), TRUE, 0, 0 };
+  const CliUsage usage = { "optimize",
+                           _ ("Refresh the database's statistics, merge its full-text indexes, "
+                              "compact it when worth it, and print what that gave back."),
+                           TRUE, 0, 0 };
   g_autoptr (GError) error = NULL;
   if (!cli_parse (cli, &usage, NULL, &argc, &argv, &error))
     return cli_usage_error ("optimize", error);

@@ -151,6 +151,11 @@ not_a_backup (GError **error, const char *path, const char *root, const char *wh
 char *
 sr_backups_resolve (const char *root, const char *path, GError **error)
 {
+  /* A bare name is one in the backup directory: "latest", or a backup's time. */
+  g_autofree char *named = NULL;
+  if (*path != '\0' && strchr (path, '/') == NULL && !g_str_equal (path, ".")
+      && !g_str_equal (path, ".."))
+    path = named = g_build_filename (root, path, NULL);
   if (!g_path_is_absolute (path)) {
     not_a_backup (error, path, root, _ ("the path must be absolute"));
     return NULL;

@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 """smartrag-cli: status, sessions, tokens, usage, errors, German, admin methods."""
 
+import json
+import os
 import time
 
 import clitest
@@ -100,14 +102,24 @@ class SessionCommands(clitest.CliTest):
                    contains="'smartrag-cli token list' shows yours")
         self.fails(EXIT_REFUSED, "token", "create", "", contains="Invalid token name: empty")
 
-    def test_admin_methods_the_daemon_lacks(self):
-        for args, method in ((["backup"], "Backup"), (["restore", "backups/one"], "Restore"),
-                             (["optimize"], "Optimize")):
-            result = self.cli(*args)
-            if result.code == 0:
-                continue  # a daemon that has it; what it does is tested with the daemon
-            self.assertEqual(result.code, EXIT_UNREACHABLE, result)
-            self.assertIn(f"The daemon does not offer {method}", result.err)
+    def test_backup_restore_and_optimize(self):
+        kept = self.ok("sessions", "create", "--title", "kept").out.strip()
+        made = self.ok("backup", "--comment", "before the test", "--json").json()
+        with open(os.path.join(made["path"], "manifest.json")) as f:
+            self.assertEqual(json.load(f)["comment"], "before the test")
+        lost = self.ok("sessions", "create", "--title", "made after the backup").out.strip()
+
+        self.assertEqual(self.ok("restore", "latest").out,
+                         "Restored from latest\n")
+        listed = [s["session_id"] for s in self.ok("sessions", "list", "--json").json()["sessions"]]
+        self.assertIn(kept, listed)
+        self.assertNotIn(lost, listed)
+        self.fails(EXIT_REFUSED, "restore", "/etc", contains="is not a backup in the backup "
+                   "directory")
+
+        report = self.ok("optimize", "--json").json()
+        self.assertIn("vacuumed", report)
+        self.assertRegex(self.ok("optimize").out, r"(?m)^vacuumed +(true|false)$")
 
     def test_german(self):
         if not clitest.LOCALEDIR:

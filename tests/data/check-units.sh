@@ -3,7 +3,8 @@
 set -euo pipefail
 
 system_unit=$1 user_unit=$2 installed=$3 built=$(realpath "$4")
-backup_unit=$5 backup_timer=$6
+# The backup units and the smartrag-cli they run, installed and built (optional).
+backup_unit=${5:-} backup_timer=${6:-} installed_cli=${7:-} built_cli=${8:+$(realpath "$8")}
 
 if ! command -v systemd-analyze >/dev/null; then
   echo "systemd-analyze is not installed"
@@ -47,13 +48,15 @@ verify() {
 verify_backup() {
   local dir=$tmp/backup output status=0
   mkdir -p "$dir"
-  cp "$backup_unit" "$dir/smartrag-backup.service"
-  cp "$backup_timer" "$dir/smartrag-backup.timer"
-  if ! grep -q '^ExecStart=.*busctl .* call org\.smartrag\.Daemon /org/smartrag/Daemon org\.smartrag\.Daemon Backup ' \
-    "$dir/smartrag-backup.service"; then
-    echo "FAIL: $backup_unit does not call Backup with busctl"
+  if ! grep -qxF "ExecStart=$installed_cli backup --comment \"daily backup by smartrag-backup.timer\"" \
+    "$backup_unit"; then
+    echo "FAIL: $backup_unit does not run $installed_cli backup:"
+    grep '^ExecStart=' "$backup_unit" || true
     return 1
   fi
+  sed "s|^ExecStart=$installed_cli |ExecStart=$built_cli |" "$backup_unit" \
+    >"$dir/smartrag-backup.service"
+  cp "$backup_timer" "$dir/smartrag-backup.timer"
   for key in OnCalendar=daily Persistent=true RandomizedDelaySec=; do
     if ! grep -q "^$key" "$dir/smartrag-backup.timer"; then
       echo "FAIL: $backup_timer lacks $key"
@@ -72,7 +75,9 @@ verify_backup() {
 
 failed=0
 verify system "$system_unit" || failed=1
-verify_backup || failed=1
+if [[ -n $backup_unit ]]; then
+  verify_backup || failed=1
+fi
 
 # A user manager needs a runtime directory of its own, even just to verify.
 mkdir -m 0700 "$tmp/runtime"

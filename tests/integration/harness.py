@@ -624,6 +624,8 @@ class IntegrationTest(unittest.TestCase):
         """A daemon, not started yet; other keyword arguments become config keys. With
         @http it serves HTTP on a socket in the test's directory and on a free port."""
         name = f"smartragd-{len(self.daemons)}"
+        # Never the machine's own backup directory.
+        config_values.setdefault("backup_directory", os.path.join(self.workdir, f"{name}-backups"))
         if http:
             config_values.setdefault("socket", os.path.join(self.workdir, f"{name}-http.sock"))
             config_values.setdefault("listen", "127.0.0.1:0")

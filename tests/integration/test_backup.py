@@ -330,7 +330,11 @@ class RefusalTests(BackupTestCase):
         self.assert_refused(os.path.join(self.backups, "..", "elsewhere"), "outside")
         os.symlink(outside, os.path.join(self.backups, "20000101T000000.000005Z"))
         self.assert_refused(os.path.join(self.backups, "20000101T000000.000005Z"), "outside")
-        self.assert_refused(os.path.basename(self.good), "must be absolute")
+        # A bare name is a backup's in the backup directory; other relative paths are refused.
+        self.assert_refused(os.path.join("backups", os.path.basename(self.good)),
+                            "must be absolute")
+        self.assert_refused("..", "must be absolute")
+        self.assert_refused("nothing-here", "not a backup")
         self.assert_refused(self.daemons[0].state_dir, "outside")
         self.assert_refused(os.path.join(self.backups, "nothing-here"), "not a backup")
 
