@@ -209,6 +209,36 @@ class OllamaTests(BackendTestCase):
         self.assertEqual(stored["error"], "The question was cancelled")
         self.assertTrue(stored["content"].startswith(FAKE_TOKENS[0]), stored["content"])
 
+    def test_a_stop_during_answers_and_ingestion_loses_nothing(self):
+        self.fake.control(token_delay=0.3)
+        # Long enough to be indexing still when the stop comes.
+        text = "\n\n".join(f"Paragraph {i} tells of the harbour's {i}th ship." for i in range(40000))
+        document = self.add_text("Ships", text)
+        query_id = self.ask("When was the harbour built?")
+        self.me.wait_signals(10, until=lambda signals: any(s["member"] == "Token"
+                                                          for s in signals))
+        self.assertNotEqual(self.get_document(document)["state"], "ready")
+        started = time.monotonic()
+        self.smartragd.signal()
+        # The answer in flight ends whole, and the daemon exits within the drain limit.
+        events = self.follow(query_id)
+        self.assertEqual(events[-1][0], "Finished")
+        self.assertEqual(self.smartragd.wait_exit(10), 0)
+        self.assertLess(time.monotonic() - started, 5 + 2)
+
+        self.smartragd.start()
+        self.me = self.client()
+        stored = self.messages()[-1]
+        self.assertEqual((stored["role"], stored["state"]), ("assistant", "complete"))
+        self.assertEqual(stored["content"], "".join(FAKE_TOKENS))
+        # The acknowledged document is there and is indexed to the end after the restart.
+        state = harness.wait_for(
+            lambda: self.get_document(document)["state"] in ("ready", "failed")
+            and self.get_document(document), 60)
+        self.assertTrue(state, self.get_document(document))
+        self.assertEqual(state["state"], "ready", state)
+        self.assertGreater(state["chunks"], 100)
+
     def test_asker_leaving_cancels(self):
         self.fake.control(token_delay=0.3)
         asker = self.client()
