@@ -488,26 +488,32 @@ sr_config_new (void)
   return config;
 }
 
+/* Keys whose field is a string the configuration owns. */
+static gboolean
+holds_string (KeyType type)
+{
+  switch (type) {
+  case KEY_NAME:
+  case KEY_URL:
+  case KEY_PATH:
+  case KEY_SOCKET:
+  case KEY_LISTEN:
+  case KEY_ORIGINS:
+    return TRUE;
+  default:
+    return FALSE;
+  }
+}
+
 void
 sr_config_free (SrConfig *config)
 {
   if (config == NULL)
     return;
   g_free (config->path);
-  for (guint i = 0; i < G_N_ELEMENTS (keys); i++) {
-    switch (keys[i].type) {
-    case KEY_NAME:
-    case KEY_URL:
-    case KEY_PATH:
-    case KEY_SOCKET:
-    case KEY_LISTEN:
-    case KEY_ORIGINS:
+  for (guint i = 0; i < G_N_ELEMENTS (keys); i++)
+    if (holds_string (keys[i].type))
       g_free (*(char **) ((guint8 *) config + keys[i].offset));
-      break;
-    default:
-      break;
-    }
-  }
   g_free (config);
 }
 
@@ -602,14 +608,9 @@ same_value (const KeySpec *spec, const SrConfig *a, const SrConfig *b)
 {
   const guint8 *x = (const guint8 *) a + spec->offset;
   const guint8 *y = (const guint8 *) b + spec->offset;
-  switch (spec->type) {
-  case KEY_NAME:
-  case KEY_URL:
-  case KEY_PATH:
-  case KEY_SOCKET:
-  case KEY_LISTEN:
-  case KEY_ORIGINS:
+  if (holds_string (spec->type))
     return g_strcmp0 (*(char *const *) x, *(char *const *) y) == 0;
+  switch (spec->type) {
   case KEY_BOOLEAN:
     return *(const gboolean *) x == *(const gboolean *) y;
   case KEY_CHOICE:
@@ -620,8 +621,9 @@ same_value (const KeySpec *spec, const SrConfig *a, const SrConfig *b)
   case KEY_UINT:
   case KEY_SIZE:
     return *(const guint64 *) x == *(const guint64 *) y;
+  default:
+    g_assert_not_reached ();
   }
-  g_assert_not_reached ();
 }
 
 GStrv

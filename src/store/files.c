@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/errors.h"
+#include "store/durable.h"
 
 #define TEMPORARY_DIR "tmp"
 #define BUFFER_SIZE   (128 * 1024)
@@ -34,20 +35,6 @@ fail_errno (GError **error, int saved, const char *path, const char *format, ...
   va_end (args);
   g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_FAILED, "%s: %s", what, g_strerror (saved));
   return FALSE;
-}
-
-static gboolean
-sync_directory (const char *path, GError **error)
-{
-  int fd = open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0 || fsync (fd) != 0) {
-    int saved = errno;
-    if (fd >= 0)
-      close (fd);
-    return fail_errno (error, saved, path, _ ("Cannot sync the directory %s"), path);
-  }
-  close (fd);
-  return TRUE;
 }
 
 static gboolean
@@ -177,7 +164,7 @@ publish (const char *files_dir, const char *tmp_path, SrStoredFile *stored, GErr
     return fail_errno (error, errno, final, _ ("Cannot store %s"), final);
   /* The new name, and a new shard's own name, are durable only once their directories
    * are synced. */
-  return sync_directory (shard, error) && (!created || sync_directory (files_dir, error));
+  return sr_durable_sync_dir (shard, error) && (!created || sr_durable_sync_dir (files_dir, error));
 }
 
 /* Hands @check the complete bytes through a descriptor of their own, opened read-only
