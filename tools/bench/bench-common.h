@@ -11,6 +11,8 @@
 
 #define BUS_START_TIMEOUT_US    (5 * G_USEC_PER_SEC)
 #define NAME_RELEASE_TIMEOUT_US (5 * G_USEC_PER_SEC)
+/* A child that outlives its time gets SIGTERM, then SIGKILL after this long. */
+#define CHILD_STOP_TIMEOUT_US (5 * G_USEC_PER_SEC)
 /* How long a freshly started daemon is left alone before its RSS counts as idle. */
 #define SETTLE_US (300 * 1000)
 
@@ -78,6 +80,10 @@ char *log_tail (const char *path, guint lines);
 gboolean write_file (const char *path, const char *text, GError **error);
 gboolean spawn (char **argv, char **envp, int log_fd, int pass_fd, GPid *pid, GError **error);
 gboolean terminate (GPid pid, gint64 timeout_us, int *status);
+/* Runs @argv with its stdout and stderr in @out, at most @timeout_us; @status is its wait
+ * status. */
+gboolean run_program (char **argv, char **envp, gint64 timeout_us, GString *out, int *status,
+                      GError **error);
 char *describe_status (int status);
 gboolean read_rss_kb (GPid pid, guint64 *kb, GError **error);
 /* Reads from @fd until a whole first line came (a child's port or address), at most

@@ -22,7 +22,6 @@
 #define READY_TIMEOUT_US          (60 * G_USEC_PER_SEC)
 #define STOP_TIMEOUT_US           (60 * G_USEC_PER_SEC)
 #define BASELINE_START_TIMEOUT_US (10 * G_USEC_PER_SEC)
-#define CHILD_STOP_TIMEOUT_US     (5 * G_USEC_PER_SEC)
 #define CHECK_CONFIG_TIMEOUT_US   (10 * G_USEC_PER_SEC)
 /* wrk runs for --seconds and then reports; past this much more it is taken as hung. */
 #define WRK_MARGIN_US  (30 * G_USEC_PER_SEC)
@@ -141,60 +140,6 @@ typedef struct {
   SoupSession *api; /* the benchmark's own requests */
   Baseline baseline;
 } Bench;
-
-/* ---- running a program to its end ---- */
-
-static gboolean
-read_to_end (int fd, gint64 deadline, const char *program, GString *out, GError **error)
-{
-  for (;;) {
-    gint64 left = deadline - g_get_monotonic_time ();
-    if (left <= 0)
-      return fail (error, "%s did not finish in time", program);
-    struct pollfd p = { .fd = fd, .events = POLLIN };
-    if (poll (&p, 1, (int) (left / 1000) + 1) < 0 && errno != EINTR)
-      return fail (error, "poll: %s", g_strerror (errno));
-    if (!check_interrupted (error))
-      return FALSE;
-    if (p.revents == 0)
-      continue;
-    char buf[4096];
-    ssize_t n = read (fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0)
-      return fail (error, "reading from %s: %s", program, g_strerror (errno));
-    if (n == 0)
-      return TRUE;
-    g_string_append_len (out, buf, n);
-  }
-}
-
-/* Runs @argv with its stdout and stderr in @out, at most @timeout_us; @status is its wait
- * status. */
-static gboolean
-run_program (char **argv, char **envp, gint64 timeout_us, GString *out, int *status, GError **error)
-{
-  int fds[2];
-  GPid pid = 0;
-
-  if (pipe2 (fds, O_CLOEXEC) != 0)
-    return fail (error, "pipe: %s", g_strerror (errno));
-  gboolean ok = spawn (argv, envp, fds[1], -1, &pid, error);
-  close (fds[1]);
-  if (ok)
-    ok = read_to_end (fds[0], g_get_monotonic_time () + timeout_us, argv[0], out, error);
-  close (fds[0]);
-  if (!ok) {
-    if (pid > 0)
-      terminate (pid, CHILD_STOP_TIMEOUT_US, status);
-    return FALSE;
-  }
-  while (waitpid (pid, status, 0) < 0)
-    if (errno != EINTR)
-      return fail (error, "waitpid: %s", g_strerror (errno));
-  return TRUE;
-}
 
 /* ---- the daemon's configuration ---- */
 
