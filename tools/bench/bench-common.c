@@ -928,3 +928,28 @@ add_config_lines (Json *json, const char *name, const char *config)
       add_string (json, NULL, lines[i]);
   json_end_array (json);
 }
+
+gboolean
+bench_parse_options (const GOptionEntry *entries, const char *summary, int *argc, char ***argv,
+                     GError **error)
+{
+  g_autoptr (GOptionContext) context = g_option_context_new ("[SMARTRAGD]");
+  g_option_context_set_summary (context, summary);
+  g_option_context_add_main_entries (context, entries, NULL);
+  if (!g_option_context_parse (context, argc, argv, error))
+    return FALSE;
+  if (*argc > 2)
+    return fail (error, "unexpected argument '%s'", (*argv)[2]);
+  return TRUE;
+}
+
+void
+add_daemon_identity (Json *json, BenchDaemon *d, const char *build_type)
+{
+  add_string (json, "path", d->daemon_path);
+  add_string (json, "extract_helper", d->extract_helper ? d->extract_helper : "(installed path)");
+  add_string (json, "version", d->daemon_version ? d->daemon_version : "unknown");
+  add_string (json, "build_type", build_type);
+  add_string (json, "mode",
+              d->system_mode ? "system (caller is root, no polkit)" : "user (--user, no polkit)");
+}

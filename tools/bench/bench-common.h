@@ -157,6 +157,21 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (BenchDaemonArgs, bench_daemon_args_clear)
         "TYPE"                                                                                     \
   }
 
+/* The BenchDaemon of a benchmark's main: root needs no polkit; anyone else runs the daemon in
+ * user mode on the private bus. */
+#define BENCH_DAEMON_INIT(ready_timeout, stop_timeout)                                             \
+  {                                                                                                \
+    .ready_timeout_us = (ready_timeout), .stop_timeout_us = (stop_timeout), .notify_fd = -1,       \
+    .system_mode = geteuid () == 0,                                                                \
+  }
+
+/* Parses a daemon benchmark's command line: @entries, and at most one argument, the daemon. */
+gboolean bench_parse_options (const GOptionEntry *entries, const char *summary, int *argc,
+                              char ***argv, GError **error);
+
+/* The daemon's path, reader, version, build type and mode, in the open "daemon" object. */
+void add_daemon_identity (Json *json, BenchDaemon *d, const char *build_type);
+
 /* Settles what @args left open and fills @d and @build_type. The daemon is the positional
  * argument (@argc 2), else --daemon, else $SMARTRAGD, else @built_daemon; with
  * @built_helper, the reader is --extract-helper, else $SMARTRAG_EXTRACT_HELPER, else

@@ -1350,13 +1350,7 @@ add_daemon (Json *json, Bench *b)
 {
   g_autofree char *url = daemon_url (b, "/");
   json_begin_object (json, "daemon");
-  add_string (json, "path", b->d.daemon_path);
-  add_string (json, "extract_helper",
-              b->d.extract_helper ? b->d.extract_helper : "(installed path)");
-  add_string (json, "version", b->d.daemon_version ? b->d.daemon_version : "unknown");
-  add_string (json, "build_type", b->build_type);
-  add_string (json, "mode",
-              b->d.system_mode ? "system (caller is root, no polkit)" : "user (--user, no polkit)");
+  add_daemon_identity (json, &b->d, b->build_type);
   add_string (json, "url", url);
   add_string (json, "config",
               "[query] max_queries_per_user=0 (one uid opens every stream), [generation] "
@@ -1507,16 +1501,12 @@ parse_arguments (Bench *b, int *argc, char ***argv, GError **error)
       "Keep the temporary directory with the daemon's log and state", NULL },
     G_OPTION_ENTRY_NULL,
   };
-  g_autoptr (GOptionContext) context = g_option_context_new ("[SMARTRAGD]");
-  g_option_context_set_summary (context,
-                                "Measures smartragd's HTTP face: GET /health beside a bare "
-                                "libsoup server, API latency, and WebSocket streams,\nand prints "
-                                "one JSON document.");
-  g_option_context_add_main_entries (context, entries, NULL);
-  if (!g_option_context_parse (context, argc, argv, error))
+  if (!bench_parse_options (entries,
+                            "Measures smartragd's HTTP face: GET /health beside a bare "
+                            "libsoup server, API latency, and WebSocket streams,\nand prints "
+                            "one JSON document.",
+                            argc, argv, error))
     return FALSE;
-  if (*argc > 2)
-    return fail (error, "unexpected argument '%s'", (*argv)[2]);
   if (b->seconds < 1 || b->rounds < 1 || b->streams < 1 || b->documents < 1)
     return fail (error, "seconds, rounds, streams and documents must be at least 1");
   if (!bench_daemon_resolve (&b->d, &args, *argc, *argv, SMARTRAGD_PATH, SMARTRAG_EXTRACT_PATH,
@@ -1541,13 +1531,7 @@ main (int argc, char **argv)
     .seed = 1,
     .tmp_parent = (char *) g_get_tmp_dir (),
     .baseline = { .out_fd = -1 },
-    .d = {
-      .ready_timeout_us = READY_TIMEOUT_US,
-      .stop_timeout_us = STOP_TIMEOUT_US,
-      .notify_fd = -1,
-      /* Root needs no polkit; anyone else runs the daemon in user mode on the private bus. */
-      .system_mode = geteuid () == 0,
-    },
+    .d = BENCH_DAEMON_INIT (READY_TIMEOUT_US, STOP_TIMEOUT_US),
   };
   g_auto (Results) results = { 0 };
   g_autoptr (GError) error = NULL;
