@@ -153,6 +153,57 @@ terminate (GPid pid, gint64 timeout_us, int *status)
   return FALSE;
 }
 
+/* Reads @fd to its end, at most until @deadline (monotonic µs). */
+static gboolean
+read_to_end (int fd, gint64 deadline, const char *program, GString *out, GError **error)
+{
+  for (;;) {
+    gint64 left = deadline - g_get_monotonic_time ();
+    if (left <= 0)
+      return fail (error, "%s did not finish in time", program);
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    if (poll (&p, 1, (int) (left / 1000) + 1) < 0 && errno != EINTR)
+      return fail (error, "poll: %s", g_strerror (errno));
+    if (!check_interrupted (error))
+      return FALSE;
+    if (p.revents == 0)
+      continue;
+    char buf[4096];
+    ssize_t n = read (fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return fail (error, "reading from %s: %s", program, g_strerror (errno));
+    if (n == 0)
+      return TRUE;
+    g_string_append_len (out, buf, n);
+  }
+}
+
+gboolean
+run_program (char **argv, char **envp, gint64 timeout_us, GString *out, int *status, GError **error)
+{
+  int fds[2];
+  GPid pid = 0;
+
+  if (pipe2 (fds, O_CLOEXEC) != 0)
+    return fail (error, "pipe: %s", g_strerror (errno));
+  gboolean ok = spawn (argv, envp, fds[1], -1, &pid, error);
+  close (fds[1]);
+  if (ok)
+    ok = read_to_end (fds[0], g_get_monotonic_time () + timeout_us, argv[0], out, error);
+  close (fds[0]);
+  if (!ok) {
+    if (pid > 0)
+      terminate (pid, CHILD_STOP_TIMEOUT_US, status);
+    return FALSE;
+  }
+  while (waitpid (pid, status, 0) < 0)
+    if (errno != EINTR)
+      return fail (error, "waitpid: %s", g_strerror (errno));
+  return TRUE;
+}
+
 char *
 describe_status (int status)
 {
@@ -876,4 +927,29 @@ add_config_lines (Json *json, const char *name, const char *config)
     if (*lines[i] != '\0')
       add_string (json, NULL, lines[i]);
   json_end_array (json);
+}
+
+gboolean
+bench_parse_options (const GOptionEntry *entries, const char *summary, int *argc, char ***argv,
+                     GError **error)
+{
+  g_autoptr (GOptionContext) context = g_option_context_new ("[SMARTRAGD]");
+  g_option_context_set_summary (context, summary);
+  g_option_context_add_main_entries (context, entries, NULL);
+  if (!g_option_context_parse (context, argc, argv, error))
+    return FALSE;
+  if (*argc > 2)
+    return fail (error, "unexpected argument '%s'", (*argv)[2]);
+  return TRUE;
+}
+
+void
+add_daemon_identity (Json *json, BenchDaemon *d, const char *build_type)
+{
+  add_string (json, "path", d->daemon_path);
+  add_string (json, "extract_helper", d->extract_helper ? d->extract_helper : "(installed path)");
+  add_string (json, "version", d->daemon_version ? d->daemon_version : "unknown");
+  add_string (json, "build_type", build_type);
+  add_string (json, "mode",
+              d->system_mode ? "system (caller is root, no polkit)" : "user (--user, no polkit)");
 }

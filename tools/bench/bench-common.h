@@ -11,6 +11,8 @@
 
 #define BUS_START_TIMEOUT_US    (5 * G_USEC_PER_SEC)
 #define NAME_RELEASE_TIMEOUT_US (5 * G_USEC_PER_SEC)
+/* A child that outlives its time gets SIGTERM, then SIGKILL after this long. */
+#define CHILD_STOP_TIMEOUT_US (5 * G_USEC_PER_SEC)
 /* How long a freshly started daemon is left alone before its RSS counts as idle. */
 #define SETTLE_US (300 * 1000)
 
@@ -78,6 +80,10 @@ char *log_tail (const char *path, guint lines);
 gboolean write_file (const char *path, const char *text, GError **error);
 gboolean spawn (char **argv, char **envp, int log_fd, int pass_fd, GPid *pid, GError **error);
 gboolean terminate (GPid pid, gint64 timeout_us, int *status);
+/* Runs @argv with its stdout and stderr in @out, at most @timeout_us; @status is its wait
+ * status. */
+gboolean run_program (char **argv, char **envp, gint64 timeout_us, GString *out, int *status,
+                      GError **error);
 char *describe_status (int status);
 gboolean read_rss_kb (GPid pid, guint64 *kb, GError **error);
 /* Reads from @fd until a whole first line came (a child's port or address), at most
@@ -150,6 +156,21 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (BenchDaemonArgs, bench_daemon_args_clear)
         "Build type to report for the daemon (default: this build's, or unknown with --daemon)",   \
         "TYPE"                                                                                     \
   }
+
+/* The BenchDaemon of a benchmark's main: root needs no polkit; anyone else runs the daemon in
+ * user mode on the private bus. */
+#define BENCH_DAEMON_INIT(ready_timeout, stop_timeout)                                             \
+  {                                                                                                \
+    .ready_timeout_us = (ready_timeout), .stop_timeout_us = (stop_timeout), .notify_fd = -1,       \
+    .system_mode = geteuid () == 0,                                                                \
+  }
+
+/* Parses a daemon benchmark's command line: @entries, and at most one argument, the daemon. */
+gboolean bench_parse_options (const GOptionEntry *entries, const char *summary, int *argc,
+                              char ***argv, GError **error);
+
+/* The daemon's path, reader, version, build type and mode, in the open "daemon" object. */
+void add_daemon_identity (Json *json, BenchDaemon *d, const char *build_type);
 
 /* Settles what @args left open and fills @d and @build_type. The daemon is the positional
  * argument (@argc 2), else --daemon, else $SMARTRAGD, else @built_daemon; with

@@ -1,4 +1,4 @@
-/* Shared by the documents and queries benchmarks: generated text, filling a session, targets. */
+/* Shared by the benchmarks that add documents: generated text, filling a session, targets. */
 #include "bench-corpus.h"
 
 #include <errno.h>
@@ -294,12 +294,14 @@ create_session (Corpus *c, const char *title, GError **error)
 }
 
 typedef struct {
-  GPtrArray *texts;  /* generated before the clock starts */
-  GHashTable *added; /* document ids AddText returned */
+  guint total;      /* documents to add */
+  AddBuilder build; /* makes the call that adds one */
+  gpointer build_data;
+  GHashTable *added; /* document ids the calls returned */
   GHashTable *ready; /* document ids that reached "ready" */
   GPtrArray *slots;  /* pending calls and the signal match, released together */
-  GPtrArray *calls;  /* one AddCall per AddText sent */
-  GArray *add_ms;    /* AddText call to reply: how long storing keeps a client waiting */
+  GPtrArray *calls;  /* one AddCall per call sent */
+  GArray *add_ms;    /* call to reply: how long storing keeps a client waiting */
   guint sent;
   guint in_flight;
   GError *error; /* the first failure */
@@ -339,6 +341,7 @@ on_document_changed (sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 
 typedef struct {
   Ingest *in;
+  guint number; /* from 1, in the order sent */
   gint64 sent_ns;
 } AddCall;
 
@@ -354,12 +357,13 @@ on_added (sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
   in->in_flight--;
   g_array_append_val (in->add_ms, ms);
   if (e != NULL) {
-    ingest_fail (in, "AddText failed: %s", e->message ? e->message : e->name);
+    ingest_fail (in, "adding document %u failed: %s", add->number,
+                 e->message ? e->message : e->name);
     return 0;
   }
   int r = sd_bus_message_read (reply, "s", &id);
   if (r < 0)
-    ingest_fail (in, "AddText: unexpected reply: %s", g_strerror (-r));
+    ingest_fail (in, "adding document %u: unexpected reply: %s", add->number, g_strerror (-r));
   else
     g_hash_table_add (in->added, g_strdup (id));
   return 0;
@@ -376,21 +380,18 @@ send_next (Corpus *c, Ingest *in, GError **error)
 {
   g_autoptr (sd_bus_message) m = NULL;
   sd_bus_slot *slot = NULL;
-  g_autofree char *title = g_strdup_printf ("Benchmark document %u", in->sent + 1);
   AddCall *add = g_new0 (AddCall, 1);
   add->in = in;
+  add->number = in->sent + 1;
   g_ptr_array_add (in->calls, add);
 
-  if (!new_call (c->d->client, c->session_path, DOCUMENT_INTERFACE, "AddText", &m, error))
+  if (!in->build (c, in->sent, in->build_data, &m, error))
     return FALSE;
-  int r = sd_bus_message_append (m, "ssa{sv}", title, (const char *) in->texts->pdata[in->sent], 0);
-  if (r < 0)
-    return fail (error, "cannot build AddText: %s", g_strerror (-r));
   add->sent_ns = now_ns ();
   /* A generous timeout: a reply held up by a busy main loop is a finding to report. */
-  r = sd_bus_call_async (NULL, &slot, m, on_added, add, SLOW_CALL_TIMEOUT_US);
+  int r = sd_bus_call_async (NULL, &slot, m, on_added, add, SLOW_CALL_TIMEOUT_US);
   if (r < 0)
-    return fail (error, "cannot send AddText: %s", g_strerror (-r));
+    return fail (error, "cannot send %s: %s", sd_bus_message_get_member (m), g_strerror (-r));
   g_ptr_array_add (in->slots, slot);
   in->sent++;
   in->in_flight++;
@@ -400,7 +401,7 @@ send_next (Corpus *c, Ingest *in, GError **error)
 static gboolean
 ingest_done (Ingest *in)
 {
-  if (g_hash_table_size (in->added) < in->texts->len)
+  if (g_hash_table_size (in->added) < in->total)
     return FALSE;
   GHashTableIter iter;
   gpointer id;
@@ -427,9 +428,9 @@ ingest_loop (Corpus *c, Ingest *in, GError **error)
     }
     if (g_get_monotonic_time () >= deadline)
       return fail (error, "%u of %u documents were ready after %d minutes",
-                   g_hash_table_size (in->ready), in->texts->len,
+                   g_hash_table_size (in->ready), in->total,
                    (int) (INGEST_TIMEOUT_US / G_USEC_PER_SEC / 60));
-    while (in->in_flight < ADD_WINDOW && in->sent < in->texts->len)
+    while (in->in_flight < ADD_WINDOW && in->sent < in->total)
       if (!send_next (c, in, error))
         return FALSE;
     int r = sd_bus_process (c->d->client, NULL);
@@ -447,7 +448,6 @@ ingest_clear (Ingest *in)
   g_clear_pointer (&in->slots, g_ptr_array_unref);
   g_clear_pointer (&in->calls, g_ptr_array_unref);
   g_clear_pointer (&in->add_ms, g_array_unref);
-  g_clear_pointer (&in->texts, g_ptr_array_unref);
   g_clear_pointer (&in->added, g_hash_table_unref);
   g_clear_pointer (&in->ready, g_hash_table_unref);
   g_clear_error (&in->error);
@@ -463,8 +463,7 @@ ingest_result_clear (IngestResult *r)
   g_clear_pointer (&r->add_ms, g_array_unref);
 }
 
-/* Sums the chunks of the session's documents, checking that every one is ready. */
-static gboolean
+gboolean
 count_chunks (Corpus *c, GError **error)
 {
   g_autoptr (sd_bus_message) m = NULL;
@@ -507,10 +506,13 @@ count_chunks (Corpus *c, GError **error)
 }
 
 gboolean
-measure_ingest (Corpus *c, guint64 total, gsize document_bytes, IngestResult *out, GError **error)
+measure_ingest_calls (Corpus *c, guint documents, AddBuilder build, gpointer data,
+                      IngestResult *out, GError **error)
 {
   g_auto (Ingest) in = {
-    .texts = g_ptr_array_new_with_free_func (g_free),
+    .total = documents,
+    .build = build,
+    .build_data = data,
     .added = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL),
     .ready = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL),
     .slots = g_ptr_array_new_with_free_func (slot_unref),
@@ -520,13 +522,7 @@ measure_ingest (Corpus *c, guint64 total, gsize document_bytes, IngestResult *ou
   g_auto (Prober) prober = { 0 };
   sd_bus_slot *match = NULL;
 
-  for (guint64 made = 0; made < total;) {
-    char *text = generate_document (c, MIN (document_bytes, total - made));
-    made += strlen (text);
-    out->bytes += strlen (text);
-    g_ptr_array_add (in.texts, text);
-  }
-  out->documents = in.texts->len;
+  out->documents = documents;
   int r = sd_bus_match_signal (c->d->client, &match, BUS_NAME, c->session_path, DOCUMENT_INTERFACE,
                                "DocumentChanged", on_document_changed, &in);
   if (r < 0)
@@ -543,11 +539,38 @@ measure_ingest (Corpus *c, guint64 total, gsize document_bytes, IngestResult *ou
   out->health_ms = g_steal_pointer (&prober.health_ms);
   out->health_not_ok = prober.health_not_ok;
   out->add_ms = g_steal_pointer (&in.add_ms);
-  c->text_bytes += out->bytes;
   if (!count_chunks (c, error))
     return FALSE;
   out->chunks_after = c->chunks;
   return TRUE;
+}
+
+static gboolean
+add_text_call (Corpus *c, guint i, gpointer data, sd_bus_message **m, GError **error)
+{
+  GPtrArray *texts = data;
+  g_autofree char *title = g_strdup_printf ("Benchmark document %u", i + 1);
+  if (!new_call (c->d->client, c->session_path, DOCUMENT_INTERFACE, "AddText", m, error))
+    return FALSE;
+  int r = sd_bus_message_append (*m, "ssa{sv}", title, (const char *) texts->pdata[i], 0);
+  if (r < 0)
+    return fail (error, "cannot build AddText: %s", g_strerror (-r));
+  return TRUE;
+}
+
+gboolean
+measure_ingest (Corpus *c, guint64 total, gsize document_bytes, IngestResult *out, GError **error)
+{
+  g_autoptr (GPtrArray) texts = g_ptr_array_new_with_free_func (g_free);
+  for (guint64 made = 0; made < total;) {
+    char *text = generate_document (c, MIN (document_bytes, total - made));
+    made += strlen (text);
+    out->bytes += strlen (text);
+    g_ptr_array_add (texts, text);
+  }
+  /* Counted first: the chunks per byte so far guide the next fill. */
+  c->text_bytes += out->bytes;
+  return measure_ingest_calls (c, texts->len, add_text_call, texts, out, error);
 }
 
 guint64
@@ -558,6 +581,46 @@ text_for_chunks (Corpus *c, guint64 target_chunks)
   double per_chunk
       = c->chunks > 0 ? (double) c->text_bytes / (double) c->chunks : GUESSED_BYTES_PER_CHUNK;
   return (guint64) ((double) (target_chunks - c->chunks) * per_chunk * FILL_MARGIN) + 1;
+}
+
+/* ---- filling a session to a size ---- */
+
+gboolean
+corpus_fill (Corpus *c, guint64 chunks_goal, gsize document_bytes, FillResult *out, GError **error)
+{
+  while (c->chunks < chunks_goal) {
+    IngestResult step = { 0 };
+    guint64 more = text_for_chunks (c, chunks_goal);
+    progress ("filling the session: %" G_GUINT64_FORMAT
+              " chunks, %.1f MB more text to reach %" G_GUINT64_FORMAT,
+              c->chunks, more / 1e6, chunks_goal);
+    gboolean ok = measure_ingest (c, more, document_bytes, &step, error);
+    out->fills++;
+    out->documents += step.documents;
+    out->bytes += step.bytes;
+    out->seconds += step.seconds;
+    ingest_result_clear (&step);
+    if (!ok)
+      return FALSE;
+  }
+  out->chunks = c->chunks;
+  progress ("%" G_GUINT64_FORMAT " chunks: waiting for the vector graph to take them all",
+            c->chunks);
+  return wait_graph_ready (c->d, &out->graph_backlog_s, error);
+}
+
+void
+add_fill (Json *json, const char *name, FillResult *f)
+{
+  json_begin_object (json, name);
+  add_int (json, "fills", f->fills);
+  add_int (json, "documents", f->documents);
+  add_int (json, "text_bytes", (gint64) f->bytes);
+  add_number (json, "seconds", f->seconds);
+  add_number (json, "mb_per_second", f->seconds > 0 ? f->bytes / 1e6 / f->seconds : 0);
+  add_int (json, "session_chunks", (gint64) f->chunks);
+  add_number (json, "graph_backlog_after_fill_s", f->graph_backlog_s);
+  json_end_object (json);
 }
 
 /* ---- search ---- */

@@ -1,4 +1,4 @@
-/* Shared by the documents and queries benchmarks: generated text, filling a session, targets. */
+/* Shared by the benchmarks that add documents: generated text, filling a session, targets. */
 #pragma once
 
 #include <glib.h>
@@ -100,10 +100,37 @@ void ingest_result_clear (IngestResult *r);
  * AddText to the last document reaching "ready", while a prober measures the bus. */
 gboolean measure_ingest (Corpus *c, guint64 total, gsize document_bytes, IngestResult *out,
                          GError **error);
+
+/* Makes the call that adds document @i (from 0) to the session of @c: AddText, AddFile. */
+typedef gboolean (*AddBuilder) (Corpus *c, guint i, gpointer data, sd_bus_message **m,
+                                GError **error);
+
+/* measure_ingest with @documents calls that @build makes; @out->bytes is left to the
+ * caller, who knows what the calls carry. */
+gboolean measure_ingest_calls (Corpus *c, guint documents, AddBuilder build, gpointer data,
+                               IngestResult *out, GError **error);
+/* Counts the session's documents and chunks into @c, checking that every one is ready. */
+gboolean count_chunks (Corpus *c, GError **error);
 /* Bytes of text that bring the session to @target_chunks, at the rate of chunks per byte
  * seen so far (a guess below the usual rate while it is empty, so a fill falls short
  * rather than far over, and the next fill makes up the rest). */
 guint64 text_for_chunks (Corpus *c, guint64 target_chunks);
+
+typedef struct {
+  guint fills;
+  guint documents;
+  guint64 bytes;
+  double seconds;
+  guint64 chunks;
+  double graph_backlog_s;
+} FillResult;
+
+/* Adds text in documents of @document_bytes until the session holds at least @chunks_goal
+ * chunks, then waits for the vector graph to hold them all: a session in steady use, not
+ * one still being indexed. */
+gboolean corpus_fill (Corpus *c, guint64 chunks_goal, gsize document_bytes, FillResult *out,
+                      GError **error);
+void add_fill (Json *json, const char *name, FillResult *f);
 
 gboolean read_index_figure (BenchDaemon *d, const char *name, guint64 *value, GError **error);
 gboolean wait_graph_ready (BenchDaemon *d, double *seconds, GError **error);

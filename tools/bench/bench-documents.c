@@ -528,13 +528,7 @@ static void
 add_daemon (Json *json, Bench *b)
 {
   json_begin_object (json, "daemon");
-  add_string (json, "path", b->d.daemon_path);
-  add_string (json, "extract_helper",
-              b->d.extract_helper ? b->d.extract_helper : "(installed path)");
-  add_string (json, "version", b->d.daemon_version ? b->d.daemon_version : "unknown");
-  add_string (json, "build_type", b->build_type);
-  add_string (json, "mode",
-              b->d.system_mode ? "system (caller is root, no polkit)" : "user (--user, no polkit)");
+  add_daemon_identity (json, &b->d, b->build_type);
   add_string (json, "config", "every key default (builtin embedder)");
   add_int (json, "unclean_exits", b->d.unclean_exits);
   json_end_object (json);
@@ -729,16 +723,12 @@ parse_arguments (Bench *b, int *argc, char ***argv, GError **error)
       "Keep the temporary directory with the daemon's log and state", NULL },
     G_OPTION_ENTRY_NULL,
   };
-  g_autoptr (GOptionContext) context = g_option_context_new ("[SMARTRAGD]");
-  g_option_context_set_summary (context,
-                                "Measures smartragd's ingest throughput, its bus latency while "
-                                "ingesting and Search latency against FTS5\non a private bus, "
-                                "and prints one JSON document.");
-  g_option_context_add_main_entries (context, entries, NULL);
-  if (!g_option_context_parse (context, argc, argv, error))
+  if (!bench_parse_options (entries,
+                            "Measures smartragd's ingest throughput, its bus latency while "
+                            "ingesting and Search latency against FTS5\non a private bus, "
+                            "and prints one JSON document.",
+                            argc, argv, error))
     return FALSE;
-  if (*argc > 2)
-    return fail (error, "unexpected argument '%s'", (*argv)[2]);
   if (b->ingest_mb < 1 || b->document_kb < 1 || b->fill_document_kb < 1 || b->queries < 1
       || b->questions < 1 || b->rebuild_up_to < 0)
     return fail (error, "sizes and query counts must be at least 1, --rebuild-up-to at least 0");
@@ -762,13 +752,7 @@ main (int argc, char **argv)
     .questions = 100,
     .seed = 1,
     .tmp_parent = (char *) g_get_tmp_dir (),
-    .d = {
-      .ready_timeout_us = READY_TIMEOUT_US,
-      .stop_timeout_us = STOP_TIMEOUT_US,
-      .notify_fd = -1,
-      /* Root needs no polkit; anyone else runs the daemon in user mode on the private bus. */
-      .system_mode = geteuid () == 0,
-    },
+    .d = BENCH_DAEMON_INIT (READY_TIMEOUT_US, STOP_TIMEOUT_US),
   };
   g_auto (Results) results = { 0 };
   g_autoptr (GError) error = NULL;

@@ -581,15 +581,11 @@ parse_arguments (Bench *b, int *argc, char ***argv, GError **error)
       "Sessions stored for the second phase (default 10000)", "N" },
     G_OPTION_ENTRY_NULL,
   };
-  g_autoptr (GOptionContext) context = g_option_context_new ("[SMARTRAGD]");
-  g_option_context_set_summary (context,
-                                "Measures smartragd's start-up time, bus call latency and idle "
-                                "memory on a private bus,\nand prints one JSON document.");
-  g_option_context_add_main_entries (context, entries, NULL);
-  if (!g_option_context_parse (context, argc, argv, error))
+  if (!bench_parse_options (entries,
+                            "Measures smartragd's start-up time, bus call latency and idle "
+                            "memory on a private bus,\nand prints one JSON document.",
+                            argc, argv, error))
     return FALSE;
-  if (*argc > 2)
-    return fail (error, "unexpected argument '%s'", (*argv)[2]);
   if (b->starts < 1 || b->calls < 1 || b->sessions < 0)
     return fail (error, "--starts and --calls must be at least 1, --sessions at least 0");
 
@@ -606,13 +602,7 @@ main (int argc, char **argv)
     .calls = 2000,
     .sessions = 10000,
     .tmp_parent = (char *) g_get_tmp_dir (),
-    .d = {
-      .ready_timeout_us = READY_TIMEOUT_US,
-      .stop_timeout_us = STOP_TIMEOUT_US,
-      .notify_fd = -1,
-      /* Root needs no polkit; anyone else runs the daemon in user mode on the private bus. */
-      .system_mode = geteuid () == 0,
-    },
+    .d = BENCH_DAEMON_INIT (READY_TIMEOUT_US, STOP_TIMEOUT_US),
   };
   g_auto (Results) results = { 0 };
   g_autoptr (GError) error = NULL;

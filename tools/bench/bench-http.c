@@ -22,7 +22,6 @@
 #define READY_TIMEOUT_US          (60 * G_USEC_PER_SEC)
 #define STOP_TIMEOUT_US           (60 * G_USEC_PER_SEC)
 #define BASELINE_START_TIMEOUT_US (10 * G_USEC_PER_SEC)
-#define CHILD_STOP_TIMEOUT_US     (5 * G_USEC_PER_SEC)
 #define CHECK_CONFIG_TIMEOUT_US   (10 * G_USEC_PER_SEC)
 /* wrk runs for --seconds and then reports; past this much more it is taken as hung. */
 #define WRK_MARGIN_US  (30 * G_USEC_PER_SEC)
@@ -141,60 +140,6 @@ typedef struct {
   SoupSession *api; /* the benchmark's own requests */
   Baseline baseline;
 } Bench;
-
-/* ---- running a program to its end ---- */
-
-static gboolean
-read_to_end (int fd, gint64 deadline, const char *program, GString *out, GError **error)
-{
-  for (;;) {
-    gint64 left = deadline - g_get_monotonic_time ();
-    if (left <= 0)
-      return fail (error, "%s did not finish in time", program);
-    struct pollfd p = { .fd = fd, .events = POLLIN };
-    if (poll (&p, 1, (int) (left / 1000) + 1) < 0 && errno != EINTR)
-      return fail (error, "poll: %s", g_strerror (errno));
-    if (!check_interrupted (error))
-      return FALSE;
-    if (p.revents == 0)
-      continue;
-    char buf[4096];
-    ssize_t n = read (fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0)
-      return fail (error, "reading from %s: %s", program, g_strerror (errno));
-    if (n == 0)
-      return TRUE;
-    g_string_append_len (out, buf, n);
-  }
-}
-
-/* Runs @argv with its stdout and stderr in @out, at most @timeout_us; @status is its wait
- * status. */
-static gboolean
-run_program (char **argv, char **envp, gint64 timeout_us, GString *out, int *status, GError **error)
-{
-  int fds[2];
-  GPid pid = 0;
-
-  if (pipe2 (fds, O_CLOEXEC) != 0)
-    return fail (error, "pipe: %s", g_strerror (errno));
-  gboolean ok = spawn (argv, envp, fds[1], -1, &pid, error);
-  close (fds[1]);
-  if (ok)
-    ok = read_to_end (fds[0], g_get_monotonic_time () + timeout_us, argv[0], out, error);
-  close (fds[0]);
-  if (!ok) {
-    if (pid > 0)
-      terminate (pid, CHILD_STOP_TIMEOUT_US, status);
-    return FALSE;
-  }
-  while (waitpid (pid, status, 0) < 0)
-    if (errno != EINTR)
-      return fail (error, "waitpid: %s", g_strerror (errno));
-  return TRUE;
-}
 
 /* ---- the daemon's configuration ---- */
 
@@ -1405,13 +1350,7 @@ add_daemon (Json *json, Bench *b)
 {
   g_autofree char *url = daemon_url (b, "/");
   json_begin_object (json, "daemon");
-  add_string (json, "path", b->d.daemon_path);
-  add_string (json, "extract_helper",
-              b->d.extract_helper ? b->d.extract_helper : "(installed path)");
-  add_string (json, "version", b->d.daemon_version ? b->d.daemon_version : "unknown");
-  add_string (json, "build_type", b->build_type);
-  add_string (json, "mode",
-              b->d.system_mode ? "system (caller is root, no polkit)" : "user (--user, no polkit)");
+  add_daemon_identity (json, &b->d, b->build_type);
   add_string (json, "url", url);
   add_string (json, "config",
               "[query] max_queries_per_user=0 (one uid opens every stream), [generation] "
@@ -1562,16 +1501,12 @@ parse_arguments (Bench *b, int *argc, char ***argv, GError **error)
       "Keep the temporary directory with the daemon's log and state", NULL },
     G_OPTION_ENTRY_NULL,
   };
-  g_autoptr (GOptionContext) context = g_option_context_new ("[SMARTRAGD]");
-  g_option_context_set_summary (context,
-                                "Measures smartragd's HTTP face: GET /health beside a bare "
-                                "libsoup server, API latency, and WebSocket streams,\nand prints "
-                                "one JSON document.");
-  g_option_context_add_main_entries (context, entries, NULL);
-  if (!g_option_context_parse (context, argc, argv, error))
+  if (!bench_parse_options (entries,
+                            "Measures smartragd's HTTP face: GET /health beside a bare "
+                            "libsoup server, API latency, and WebSocket streams,\nand prints "
+                            "one JSON document.",
+                            argc, argv, error))
     return FALSE;
-  if (*argc > 2)
-    return fail (error, "unexpected argument '%s'", (*argv)[2]);
   if (b->seconds < 1 || b->rounds < 1 || b->streams < 1 || b->documents < 1)
     return fail (error, "seconds, rounds, streams and documents must be at least 1");
   if (!bench_daemon_resolve (&b->d, &args, *argc, *argv, SMARTRAGD_PATH, SMARTRAG_EXTRACT_PATH,
@@ -1596,13 +1531,7 @@ main (int argc, char **argv)
     .seed = 1,
     .tmp_parent = (char *) g_get_tmp_dir (),
     .baseline = { .out_fd = -1 },
-    .d = {
-      .ready_timeout_us = READY_TIMEOUT_US,
-      .stop_timeout_us = STOP_TIMEOUT_US,
-      .notify_fd = -1,
-      /* Root needs no polkit; anyone else runs the daemon in user mode on the private bus. */
-      .system_mode = geteuid () == 0,
-    },
+    .d = BENCH_DAEMON_INIT (READY_TIMEOUT_US, STOP_TIMEOUT_US),
   };
   g_auto (Results) results = { 0 };
   g_autoptr (GError) error = NULL;

@@ -1314,44 +1314,6 @@ measure_ttft (Bench *b, TtftResult *out, GError **error)
   return ok;
 }
 
-/* ---- filling the session ---- */
-
-typedef struct {
-  guint fills;
-  guint documents;
-  guint64 bytes;
-  double seconds;
-  guint64 chunks;
-  double graph_backlog_s;
-} FillResult;
-
-/* Adds text until the session holds at least --chunks chunks, then waits for the vector
- * graph to hold them all: a session in steady use, not one still being indexed. */
-static gboolean
-fill (Bench *b, FillResult *out, GError **error)
-{
-  Corpus *c = &b->corpus;
-  while (c->chunks < (guint64) b->chunks_goal) {
-    IngestResult step = { 0 };
-    guint64 more = text_for_chunks (c, (guint64) b->chunks_goal);
-    progress ("filling the session: %" G_GUINT64_FORMAT
-              " chunks, %.1f MB more text to reach %" G_GINT64_FORMAT,
-              c->chunks, more / 1e6, b->chunks_goal);
-    gboolean ok = measure_ingest (c, more, (gsize) b->fill_document_kb * 1000, &step, error);
-    out->fills++;
-    out->documents += step.documents;
-    out->bytes += step.bytes;
-    out->seconds += step.seconds;
-    ingest_result_clear (&step);
-    if (!ok)
-      return FALSE;
-  }
-  out->chunks = c->chunks;
-  progress ("%" G_GUINT64_FORMAT " chunks: waiting for the vector graph to take them all",
-            c->chunks);
-  return wait_graph_ready (&b->d, &out->graph_backlog_s, error);
-}
-
 /* ---- the report ---- */
 
 typedef struct {
@@ -1431,20 +1393,6 @@ add_set (Json *json, const char *name, const char *what, SetResult *s)
   add_series (json, "latency_ms", s->ms[SERIES_PING]);
   json_end_object (json);
   add_over_ping (json, s);
-  json_end_object (json);
-}
-
-static void
-add_fill (Json *json, FillResult *f)
-{
-  json_begin_object (json, "fill");
-  add_int (json, "fills", f->fills);
-  add_int (json, "documents", f->documents);
-  add_int (json, "text_bytes", (gint64) f->bytes);
-  add_number (json, "seconds", f->seconds);
-  add_number (json, "mb_per_second", f->seconds > 0 ? f->bytes / 1e6 / f->seconds : 0);
-  add_int (json, "session_chunks", (gint64) f->chunks);
-  add_number (json, "graph_backlog_after_fill_s", f->graph_backlog_s);
   json_end_object (json);
 }
 
@@ -1539,13 +1487,7 @@ static void
 add_daemon (Json *json, Bench *b)
 {
   json_begin_object (json, "daemon");
-  add_string (json, "path", b->d.daemon_path);
-  add_string (json, "extract_helper",
-              b->d.extract_helper ? b->d.extract_helper : "(installed path)");
-  add_string (json, "version", b->d.daemon_version ? b->d.daemon_version : "unknown");
-  add_string (json, "build_type", b->build_type);
-  add_string (json, "mode",
-              b->d.system_mode ? "system (caller is root, no polkit)" : "user (--user, no polkit)");
+  add_daemon_identity (json, &b->d, b->build_type);
   add_string (json, "config",
               "[query] max_queries_per_user=0 (one uid asks everything), [generation] "
               "backend=builtin; every other key default: builtin embedder, max_generations=2, "
@@ -1592,7 +1534,7 @@ report (Bench *b, Results *r)
   add_machine (json, &b->d);
   add_daemon (json, b);
   add_parameters (json, b);
-  add_fill (json, &r->fill);
+  add_fill (json, "fill", &r->fill);
   json_begin_object (json, "single_asker");
   add_set (json, "generated", "'what is the X of the Y', X and Y from the vocabulary",
            &r->generated);
@@ -1667,7 +1609,8 @@ run (Bench *b, Results *r, GError **error)
    * a session in use. */
   if (!search (b->d.client, b->corpus.session_path, generated->pdata[0], CALL_TIMEOUT_US, &ms,
                &hits, error)
-      || !fill (b, &r->fill, error))
+      || !corpus_fill (&b->corpus, (guint64) b->chunks_goal, (gsize) b->fill_document_kb * 1000,
+                       &r->fill, error))
     return FALSE;
 
   g_autoptr (GPtrArray) answerable = answerable_questions (b, (guint) b->answerable, error);
@@ -1733,16 +1676,12 @@ parse_arguments (Bench *b, int *argc, char ***argv, GError **error)
       "Keep the temporary directory with the daemon's log and state", NULL },
     G_OPTION_ENTRY_NULL,
   };
-  g_autoptr (GOptionContext) context = g_option_context_new ("[SMARTRAGD]");
-  g_option_context_set_summary (context,
-                                "Measures smartragd's Ask, AskAndWait and Search on a filled "
-                                "session, with one asker and with many at once,\non a private "
-                                "bus, and prints one JSON document.");
-  g_option_context_add_main_entries (context, entries, NULL);
-  if (!g_option_context_parse (context, argc, argv, error))
+  if (!bench_parse_options (entries,
+                            "Measures smartragd's Ask, AskAndWait and Search on a filled "
+                            "session, with one asker and with many at once,\non a private "
+                            "bus, and prints one JSON document.",
+                            argc, argv, error))
     return FALSE;
-  if (*argc > 2)
-    return fail (error, "unexpected argument '%s'", (*argv)[2]);
   if (b->chunks_goal < 1 || b->chunks_goal > G_MAXINT32 || b->fill_document_kb < 1
       || b->questions < 1 || b->answerable < 1 || b->askers < 1 || b->rounds < 1
       || b->ttft_questions < 1 || b->think_ms < 0)
@@ -1771,13 +1710,7 @@ main (int argc, char **argv)
     .ttft_questions = 200,
     .seed = 1,
     .tmp_parent = (char *) g_get_tmp_dir (),
-    .d = {
-      .ready_timeout_us = READY_TIMEOUT_US,
-      .stop_timeout_us = STOP_TIMEOUT_US,
-      .notify_fd = -1,
-      /* Root needs no polkit; anyone else runs the daemon in user mode on the private bus. */
-      .system_mode = geteuid () == 0,
-    },
+    .d = BENCH_DAEMON_INIT (READY_TIMEOUT_US, STOP_TIMEOUT_US),
   };
   g_auto (Results) results = { 0 };
   g_autoptr (GError) error = NULL;
