@@ -23,6 +23,7 @@ TEST_PACKAGES=(
   polkitd                  # pkaction and the policy DTD
   python3-dbusmock python3-gi python3-websockets
   curl gcovr libxml2-utils clang-format
+  gdb                      # stacks of a daemon that does not stop, in the failing test's log
 )
 
 say() { printf 'test.sh: %s\n' "$*" >&2; }

@@ -430,9 +430,21 @@ class Daemon:
             self.signal(signal.SIGTERM)
         code = self.wait_exit(timeout)
         if code is None:
+            self.dump_stacks()
             self.proc.kill()
             self.proc.wait()
         return code
+
+    def dump_stacks(self):
+        """Every thread's stack, into the daemon's log: a daemon that does not stop is stuck
+        somewhere, and the log is printed with the failure."""
+        if shutil.which("gdb") is None:
+            return
+        result = subprocess.run(["gdb", "-p", str(self.proc.pid), "-batch", "-nx",
+                                 "-ex", "thread apply all bt"],
+                                capture_output=True, text=True, timeout=120)
+        with open(self.log_path, "a") as log:
+            log.write(f"=== threads of a smartragd that did not stop\n{result.stdout}\n")
 
     def close(self):
         if self.running():
