@@ -47,10 +47,7 @@ class CliTest(harness.IntegrationTest):
                           if self.start_daemon_in_setup else None)
 
     def cli_env(self, **extra):
-        # In a coverage build another uid cannot write the counters; the runtime would say
-        # so on stderr, which the tests read.
-        env = harness.minimal_env(LC_ALL="C.UTF-8", G_DEBUG="fatal-criticals",
-                                  GCOV_ERROR_FILE="/dev/null", **extra)
+        env = harness.minimal_env(LC_ALL="C.UTF-8", G_DEBUG="fatal-criticals", **extra)
         if LOCALEDIR:
             env["SMARTRAG_LOCALEDIR"] = LOCALEDIR
         return env
@@ -61,10 +58,21 @@ class CliTest(harness.IntegrationTest):
 
     def cli(self, *args, account=None, address=None, env=None, timeout=30, cwd=None):
         """Runs smartrag-cli to its end; stdin is not a terminal, so no password prompts."""
+        env = env or self.cli_env()
+        if account is not None:
+            env = dict(env, GCOV_PREFIX=self.counters_dir())
         completed = subprocess.run(self.argv(args, account, address), capture_output=True,
-                                   text=True, timeout=timeout, env=env or self.cli_env(),
+                                   text=True, timeout=timeout, env=env,
                                    stdin=subprocess.DEVNULL, cwd=cwd or self.workdir)
         return Result(completed)
+
+    def counters_dir(self):
+        """Where a coverage build run as another uid writes its counters: that uid cannot
+        write the build's, and the runtime would say so on stderr, which the tests read."""
+        path = os.path.join(self.workdir, "coverage-of-other-uids")
+        os.makedirs(path, exist_ok=True)
+        os.chmod(path, 0o1777)
+        return path
 
     def spawn(self, *args, env=None):
         """smartrag-cli running in the background, its output in pipes."""
