@@ -1,7 +1,9 @@
 /* smartragd's command line: modes, paths, --check-config, --version. */
 #include "build-config.h"
 
+#include <gio/gio.h>
 #include <glib/gi18n.h>
+#include <libsoup/soup.h>
 #include <locale.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -108,6 +110,31 @@ load_config (const Arguments *args, const char *path, gboolean report, GError **
   return config;
 }
 
+/* GLib 2.74 can deadlock when two threads first use types that depend on each other: a
+ * worker initialising a libsoup class asks for GTask while the main loop is registering
+ * GTask and waits for the lock that worker holds. The types the main loop and the worker
+ * threads share are made ready here, before any thread starts. */
+static void
+prepare_shared_types (void)
+{
+  const GType shared[] = {
+    G_TYPE_TASK,
+    G_TYPE_CANCELLABLE,
+    G_TYPE_SOCKET,
+    G_TYPE_SOCKET_CLIENT,
+    G_TYPE_SOCKET_CONNECTION,
+    G_TYPE_TCP_CONNECTION,
+    G_TYPE_INET_SOCKET_ADDRESS,
+    G_TYPE_NETWORK_ADDRESS,
+    G_TYPE_RESOLVER,
+    G_TYPE_MEMORY_INPUT_STREAM,
+    SOUP_TYPE_SESSION,
+    SOUP_TYPE_MESSAGE,
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (shared); i++)
+    g_type_class_unref (g_type_class_ref (shared[i]));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -140,6 +167,7 @@ main (int argc, char **argv)
 
   /* Everything the daemon creates (database, indexes, uploads) is private to it. */
   umask (0077);
+  prepare_shared_types ();
   SrLogging *logging = sr_logging_setup (config->log_level);
 
   SrDaemonOptions options = {
