@@ -1,5 +1,4 @@
-/* Once a second: cuts off late requests, and closes idle connections clients left (libsoup 3.2
- * keeps them). */
+/* Once a second: cuts off late requests and closes idle connections their clients left. */
 #include "http/http-private.h"
 
 #include <errno.h>

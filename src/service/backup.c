@@ -1,5 +1,4 @@
-/* Backup: a consistent copy of the state, taken while the daemon serves, into the backup directory.
- */
+/* Backup: a consistent copy of the state, taken while the daemon serves. */
 #include "build-config.h"
 
 #include "service/backup.h"

@@ -1,5 +1,4 @@
-/* Each session's vector index: loaded on first use, caught up from SQLite, fed by its own thread.
- */
+/* Each session's vector index: loaded on first use, caught up from SQLite, fed by a thread. */
 #include "service/indexes.h"
 
 #include <errno.h>
