@@ -31,6 +31,8 @@ typedef struct {
 /* What the configuration sets for the service and the questions. */
 SrLimits sr_daemon_limits (const SrConfig *config);
 SrQueryLimits sr_daemon_query_limits (const SrConfig *config);
+/* The HTTP rates and CORS origins the configuration sets; the other fields are left 0. */
+SrHttpOptions sr_daemon_http_policy (const SrConfig *config);
 
 /* (Re)starts the timer that removes expired sessions, at config's interval. */
 void sr_daemon_arm_expiry (SrDaemon *daemon);

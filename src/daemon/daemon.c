@@ -369,6 +369,18 @@ http_socket_path (SrBusMode mode, const char *configured)
   return g_strdup ("/run/smartrag/http.sock");
 }
 
+SrHttpOptions
+sr_daemon_http_policy (const SrConfig *config)
+{
+  return (SrHttpOptions){
+    .rate_limit = (guint) config->http_rate_limit,
+    .rate_limit_burst = (guint) config->http_rate_limit_burst,
+    .local_rate_limit = (guint) config->http_local_rate_limit,
+    .local_rate_limit_burst = (guint) config->http_local_rate_limit_burst,
+    .cors_origins = config->http_cors_origins,
+  };
+}
+
 static gboolean
 start_http (SrDaemon *daemon, GError **error)
 {
@@ -376,18 +388,12 @@ start_http (SrDaemon *daemon, GError **error)
   g_autofree char *socket_path = http_socket_path (daemon->options->mode, config->http_socket);
   g_autoptr (GSocketAddress) listen
       = *config->http_listen != '\0' ? sr_config_parse_listen (config->http_listen) : NULL;
-  const SrHttpOptions options = {
-    .socket_path = socket_path,
-    .listen = listen,
-    .user_mode = daemon->options->mode == SR_BUS_USER,
-    .max_body_size = config->http_max_body_size,
-    .request_timeout = (guint) config->http_request_timeout,
-    .rate_limit = (guint) config->http_rate_limit,
-    .rate_limit_burst = (guint) config->http_rate_limit_burst,
-    .local_rate_limit = (guint) config->http_local_rate_limit,
-    .local_rate_limit_burst = (guint) config->http_local_rate_limit_burst,
-    .cors_origins = config->http_cors_origins,
-  };
+  SrHttpOptions options = sr_daemon_http_policy (config);
+  options.socket_path = socket_path;
+  options.listen = listen;
+  options.user_mode = daemon->options->mode == SR_BUS_USER;
+  options.max_body_size = config->http_max_body_size;
+  options.request_timeout = (guint) config->http_request_timeout;
   if (socket_path == NULL && listen == NULL) {
     g_info ("No HTTP API: [http] socket and listen are both empty");
     return TRUE;

@@ -63,13 +63,7 @@ apply (SrDaemon *daemon, const SrConfig *config)
   sr_queries_set_limits (sr_service_queries (daemon->service), &query_limits);
   sr_bus_set_authorization_cache (daemon->bus, config->authorization_cache);
   if (daemon->http != NULL) {
-    const SrHttpOptions policy = {
-      .rate_limit = (guint) config->http_rate_limit,
-      .rate_limit_burst = (guint) config->http_rate_limit_burst,
-      .local_rate_limit = (guint) config->http_local_rate_limit,
-      .local_rate_limit_burst = (guint) config->http_local_rate_limit_burst,
-      .cors_origins = config->http_cors_origins,
-    };
+    const SrHttpOptions policy = sr_daemon_http_policy (config);
     sr_http_set_policy (daemon->http, &policy);
   }
 }
