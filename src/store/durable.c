@@ -15,12 +15,8 @@
 
 #define BUFFER_SIZE (256 * 1024)
 
-/* @path is the file the disk-full message names; @format describes what failed. */
-static gboolean fail_errno (GError **error, int saved, const char *path, const char *format, ...)
-    G_GNUC_PRINTF (4, 5);
-
-static gboolean
-fail_errno (GError **error, int saved, const char *path, const char *format, ...)
+gboolean
+sr_durable_fail_errno (GError **error, int saved, const char *path, const char *format, ...)
 {
   if (saved == ENOSPC || saved == EDQUOT)
     return sr_error_set (error, SMARTRAG_ERROR_FAILED,
@@ -38,7 +34,7 @@ open_regular (const char *path, GError **error)
   int fd = open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   struct stat st;
   if (fd < 0) {
-    fail_errno (error, errno, path, _ ("Cannot open %s"), path);
+    sr_durable_fail_errno (error, errno, path, _ ("Cannot open %s"), path);
     return -1;
   }
   if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode)) {
@@ -61,7 +57,7 @@ pump (int fd, int out, const char *from, const char *to, GChecksum *checksum, gu
     if (n < 0 && errno == EINTR)
       continue;
     if (n < 0)
-      return fail_errno (error, errno, from, _ ("Cannot read %s"), from);
+      return sr_durable_fail_errno (error, errno, from, _ ("Cannot read %s"), from);
     if (n == 0)
       return TRUE;
     g_checksum_update (checksum, buffer, (gsize) n);
@@ -71,7 +67,7 @@ pump (int fd, int out, const char *from, const char *to, GChecksum *checksum, gu
       if (w < 0 && errno == EINTR)
         continue;
       if (w < 0)
-        return fail_errno (error, errno, to, _ ("Cannot write %s"), to);
+        return sr_durable_fail_errno (error, errno, to, _ ("Cannot write %s"), to);
       done += w;
     }
   }
@@ -102,15 +98,15 @@ sr_durable_copy (const char *from, const char *to, guint64 *size,
   int out = open (to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (out < 0) {
     close (in);
-    return fail_errno (error, errno, to, _ ("Cannot create %s"), to);
+    return sr_durable_fail_errno (error, errno, to, _ ("Cannot create %s"), to);
   }
   g_autoptr (GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
   gboolean ok = pump (in, out, from, to, checksum, size, error);
   if (ok && fsync (out) != 0)
-    ok = fail_errno (error, errno, to, _ ("Cannot write %s"), to);
+    ok = sr_durable_fail_errno (error, errno, to, _ ("Cannot write %s"), to);
   close (in);
   if (close (out) != 0 && ok)
-    ok = fail_errno (error, errno, to, _ ("Cannot write %s"), to);
+    ok = sr_durable_fail_errno (error, errno, to, _ ("Cannot write %s"), to);
   if (!ok) {
     g_unlink (to);
     return FALSE;
@@ -125,7 +121,7 @@ sr_durable_link_or_copy (const char *from, const char *to, GError **error)
   if (link (from, to) == 0)
     return TRUE;
   if (errno != EXDEV && errno != EMLINK && errno != EPERM)
-    return fail_errno (error, errno, to, _ ("Cannot link %s"), to);
+    return sr_durable_fail_errno (error, errno, to, _ ("Cannot link %s"), to);
   guint64 size;
   char sha256[SR_DURABLE_SHA256_LENGTH + 1];
   return sr_durable_copy (from, to, &size, sha256, error);
@@ -140,7 +136,7 @@ sr_durable_mkdir (const char *path, GError **error)
   int saved = errno;
   if (saved == EEXIST && lstat (path, &st) == 0 && S_ISDIR (st.st_mode))
     return TRUE;
-  return fail_errno (error, saved, path, _ ("Cannot create the directory %s"), path);
+  return sr_durable_fail_errno (error, saved, path, _ ("Cannot create the directory %s"), path);
 }
 
 gboolean
@@ -151,7 +147,7 @@ sr_durable_sync_dir (const char *path, GError **error)
     int saved = errno;
     if (fd >= 0)
       close (fd);
-    return fail_errno (error, saved, path, _ ("Cannot sync the directory %s"), path);
+    return sr_durable_fail_errno (error, saved, path, _ ("Cannot sync the directory %s"), path);
   }
   close (fd);
   return TRUE;
@@ -162,7 +158,7 @@ remove_children (const char *path, GError **error)
 {
   DIR *dir = opendir (path);
   if (dir == NULL)
-    return fail_errno (error, errno, path, _ ("Cannot read the directory %s"), path);
+    return sr_durable_fail_errno (error, errno, path, _ ("Cannot read the directory %s"), path);
   gboolean ok = TRUE;
   struct dirent *entry;
   while (ok && (entry = readdir (dir)) != NULL) {
@@ -180,16 +176,18 @@ sr_durable_remove_tree (const char *path, GError **error)
 {
   struct stat st;
   if (lstat (path, &st) != 0)
-    return errno == ENOENT ? TRUE : fail_errno (error, errno, path, _ ("Cannot remove %s"), path);
+    return errno == ENOENT
+               ? TRUE
+               : sr_durable_fail_errno (error, errno, path, _ ("Cannot remove %s"), path);
   if (S_ISDIR (st.st_mode)) {
     if (!remove_children (path, error))
       return FALSE;
     if (g_rmdir (path) != 0)
-      return fail_errno (error, errno, path, _ ("Cannot remove %s"), path);
+      return sr_durable_fail_errno (error, errno, path, _ ("Cannot remove %s"), path);
     return TRUE;
   }
   if (g_unlink (path) != 0 && errno != ENOENT)
-    return fail_errno (error, errno, path, _ ("Cannot remove %s"), path);
+    return sr_durable_fail_errno (error, errno, path, _ ("Cannot remove %s"), path);
   return TRUE;
 }
 
@@ -200,20 +198,21 @@ sr_durable_write_atomic (const char *path, const char *text, gsize length, GErro
   g_autofree char *dir = g_path_get_dirname (path);
   int fd = open (tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0)
-    return fail_errno (error, errno, tmp, _ ("Cannot create %s"), tmp);
+    return sr_durable_fail_errno (error, errno, tmp, _ ("Cannot create %s"), tmp);
   gboolean ok = TRUE;
   for (gsize done = 0; ok && done < length;) {
     ssize_t w = write (fd, text + done, length - done);
     if (w < 0 && errno != EINTR)
-      ok = fail_errno (error, errno, tmp, _ ("Cannot write %s"), tmp);
+      ok = sr_durable_fail_errno (error, errno, tmp, _ ("Cannot write %s"), tmp);
     else if (w > 0)
       done += (gsize) w;
   }
   if (ok && fsync (fd) != 0)
-    ok = fail_errno (error, errno, tmp, _ ("Cannot write %s"), tmp);
+    ok = sr_durable_fail_errno (error, errno, tmp, _ ("Cannot write %s"), tmp);
   close (fd);
   if (ok && g_rename (tmp, path) != 0)
-    ok = fail_errno (error, errno, path, _ ("Cannot rename the new %s into place"), path);
+    ok = sr_durable_fail_errno (error, errno, path, _ ("Cannot rename the new %s into place"),
+                                path);
   if (!ok) {
     g_unlink (tmp);
     return FALSE;

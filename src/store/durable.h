@@ -5,6 +5,11 @@
 
 G_BEGIN_DECLS
 
+/* Sets @error for errno @saved: a full disk names the disk holding @path, anything else
+ * says what failed (@format) and why. Returns FALSE. */
+gboolean sr_durable_fail_errno (GError **error, int saved, const char *path, const char *format,
+                                ...) G_GNUC_PRINTF (4, 5);
+
 #define SR_DURABLE_SHA256_LENGTH 64
 
 /* The size and SHA-256 (lowercase hex) of the regular file @path. */

@@ -17,26 +17,6 @@
 #define TEMPORARY_DIR "tmp"
 #define BUFFER_SIZE   (128 * 1024)
 
-/* @path is the file the disk-full message names; @format describes what failed. */
-static gboolean fail_errno (GError **error, int saved, const char *path, const char *format, ...)
-    G_GNUC_PRINTF (4, 5);
-
-static gboolean
-fail_errno (GError **error, int saved, const char *path, const char *format, ...)
-{
-  if (saved == ENOSPC || saved == EDQUOT) {
-    g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_FAILED,
-                 _ ("The disk holding %s is full; free some space and try again"), path);
-    return FALSE;
-  }
-  va_list args;
-  va_start (args, format);
-  g_autofree char *what = g_strdup_vprintf (format, args);
-  va_end (args);
-  g_set_error (error, SMARTRAG_ERROR, SMARTRAG_ERROR_FAILED, "%s: %s", what, g_strerror (saved));
-  return FALSE;
-}
-
 static gboolean
 make_directory (const char *path, gboolean *created, GError **error)
 {
@@ -46,7 +26,7 @@ make_directory (const char *path, gboolean *created, GError **error)
   }
   if (errno == EEXIST)
     return TRUE;
-  return fail_errno (error, errno, path, _ ("Cannot create the directory %s"), path);
+  return sr_durable_fail_errno (error, errno, path, _ ("Cannot create the directory %s"), path);
 }
 
 /* Waits until a pipe or socket has data again; regular files never block. */
@@ -102,7 +82,7 @@ write_all (int fd, const guint8 *data, gsize length, const char *path, GError **
     if (n < 0 && errno == EINTR)
       continue;
     if (n < 0)
-      return fail_errno (error, errno, path, _ ("Cannot write %s"), path);
+      return sr_durable_fail_errno (error, errno, path, _ ("Cannot write %s"), path);
     data += n;
     length -= (gsize) n;
   }
@@ -138,7 +118,7 @@ copy_in (int in, int out, const char *tmp_path, guint64 max_bytes, guint idle_ti
   if (n < 0)
     return FALSE;
   if (fsync (out) != 0)
-    return fail_errno (error, errno, tmp_path, _ ("Cannot sync %s"), tmp_path);
+    return sr_durable_fail_errno (error, errno, tmp_path, _ ("Cannot sync %s"), tmp_path);
   g_strlcpy (stored->sha256, g_checksum_get_string (sha), sizeof stored->sha256);
   return TRUE;
 }
@@ -161,7 +141,7 @@ publish (const char *files_dir, const char *tmp_path, SrStoredFile *stored, GErr
     return TRUE;
   }
   if (g_rename (tmp_path, final) != 0)
-    return fail_errno (error, errno, final, _ ("Cannot store %s"), final);
+    return sr_durable_fail_errno (error, errno, final, _ ("Cannot store %s"), final);
   /* The new name, and a new shard's own name, are durable only once their directories
    * are synced. */
   return sr_durable_sync_dir (shard, error) && (!created || sr_durable_sync_dir (files_dir, error));
@@ -174,7 +154,7 @@ run_check (const SrFilesCheck *check, const char *tmp_path, GByteArray *head, GE
 {
   int fd = open (tmp_path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
-    return fail_errno (error, errno, tmp_path, _ ("Cannot read %s"), tmp_path);
+    return sr_durable_fail_errno (error, errno, tmp_path, _ ("Cannot read %s"), tmp_path);
   gboolean ok = check->func (fd, head->data, head->len, check->user_data, error);
   close (fd);
   return ok;
@@ -201,14 +181,14 @@ sr_files_put_fd_checked (const char *files_dir, int fd, guint64 max_bytes, guint
 
   int out = g_mkstemp_full (tmp_path, O_RDWR | O_CLOEXEC, 0600);
   if (out < 0)
-    return fail_errno (error, errno, tmp_dir, _ ("Cannot create a file in %s"), tmp_dir);
+    return sr_durable_fail_errno (error, errno, tmp_dir, _ ("Cannot create a file in %s"), tmp_dir);
 
   gsize head_bytes = check != NULL ? check->head_bytes : 0;
   g_autoptr (GByteArray) head = g_byte_array_sized_new ((guint) head_bytes);
   gboolean ok
       = copy_in (fd, out, tmp_path, max_bytes, idle_timeout_ms, head, head_bytes, stored, error);
   if (close (out) != 0 && ok)
-    ok = fail_errno (error, errno, tmp_path, _ ("Cannot write %s"), tmp_path);
+    ok = sr_durable_fail_errno (error, errno, tmp_path, _ ("Cannot write %s"), tmp_path);
   if (ok && check != NULL)
     ok = run_check (check, tmp_path, head, error);
   if (ok)
@@ -237,7 +217,7 @@ sr_files_open_unnamed (const char *files_dir, GError **error)
   if (fd >= 0)
     return fd;
   if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL) {
-    fail_errno (error, errno, tmp_dir, _ ("Cannot create a file in %s"), tmp_dir);
+    sr_durable_fail_errno (error, errno, tmp_dir, _ ("Cannot create a file in %s"), tmp_dir);
     return -1;
   }
   /* A file system without O_TMPFILE: a name for an instant, which a crash right then would
@@ -245,7 +225,7 @@ sr_files_open_unnamed (const char *files_dir, GError **error)
   g_autofree char *path = g_build_filename (tmp_dir, "upload-XXXXXX", NULL);
   fd = g_mkstemp_full (path, O_RDWR | O_CLOEXEC, 0600);
   if (fd < 0) {
-    fail_errno (error, errno, tmp_dir, _ ("Cannot create a file in %s"), tmp_dir);
+    sr_durable_fail_errno (error, errno, tmp_dir, _ ("Cannot create a file in %s"), tmp_dir);
     return -1;
   }
   g_unlink (path);
@@ -258,7 +238,7 @@ sr_files_remove (const char *files_dir, const char *sha256, GError **error)
   g_autofree char *path = sr_files_path (files_dir, sha256);
   if (g_unlink (path) == 0 || errno == ENOENT)
     return TRUE;
-  return fail_errno (error, errno, path, _ ("Cannot remove %s"), path);
+  return sr_durable_fail_errno (error, errno, path, _ ("Cannot remove %s"), path);
 }
 
 guint
