@@ -11,6 +11,7 @@
 
 typedef struct {
   SrService *service;
+  SrBackupMemo *memo; /* the service's; no other backup runs meanwhile */
   char *state_dir;
   char *root;
   char *comment;
@@ -52,7 +53,6 @@ run (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
 {
   Job *job = data;
   GError *error = NULL;
-  g_autoptr (SrStoreLease) db = sr_store_acquire (sr_service_store (job->service), &error);
   SrBackupSpec spec = {
     .state_dir = job->state_dir,
     .root = job->root,
@@ -61,8 +61,7 @@ run (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
     .keep = job->keep,
     .now = g_get_real_time (),
   };
-  gboolean ok = db != NULL && sr_store_backup (db, &spec, &job->result, &error);
-  g_clear_pointer (&db, sr_store_release);
+  gboolean ok = sr_store_backup (job->memo, &spec, &job->result, &error);
   sr_service_thread_end (job->service);
   if (!ok)
     g_task_return_error (task, error);
@@ -109,6 +108,7 @@ sr_backup_async (SrService *service, const SrCaller *caller, const char *comment
   }
   Job *job = g_new0 (Job, 1);
   job->service = service;
+  job->memo = sr_service_backup_memo (service);
   job->state_dir = g_strdup (sr_service_state_dir (service));
   job->root = g_strdup (root);
   job->comment = g_strdup (comment);

@@ -12,6 +12,7 @@
 #include "service/health.h"
 #include "service/metrics.h"
 #include "service/queries.h"
+#include "store/backup-memo.h"
 #include "store/files.h"
 
 struct SrService {
@@ -48,7 +49,8 @@ struct SrService {
   GHashTable *deferred_files; /* sha256s whose removal waits for a backup to end */
   char *backup_dir;
   guint backup_keep;
-  GMainContext *context; /* the loop the service lives on */
+  SrBackupMemo *backup_memo; /* of the database open now: a restore starts a new one */
+  GMainContext *context;     /* the loop the service lives on */
 };
 
 typedef struct {
@@ -113,6 +115,7 @@ sr_service_free (SrService *service)
   g_clear_pointer (&service->listeners, g_array_unref);
   g_clear_pointer (&service->session_listeners, g_array_unref);
   g_clear_pointer (&service->token_listeners, g_array_unref);
+  sr_backup_memo_free (service->backup_memo);
   sr_store_close (service->store);
   /* Last: the queries and documents that ended above counted themselves. */
   sr_metrics_free (service->metrics);
@@ -214,6 +217,7 @@ sr_service_start_document_work (SrService *service)
 SrStore *
 sr_service_steal_store (SrService *service)
 {
+  g_clear_pointer (&service->backup_memo, sr_backup_memo_free);
   return g_steal_pointer (&service->store);
 }
 
@@ -407,6 +411,14 @@ sr_service_backup_dir (SrService *service, guint *keep)
 {
   *keep = service->backup_keep;
   return service->backup_dir;
+}
+
+SrBackupMemo *
+sr_service_backup_memo (SrService *service)
+{
+  if (service->backup_memo == NULL)
+    service->backup_memo = sr_backup_memo_new ();
+  return service->backup_memo;
 }
 
 const char *

@@ -136,6 +136,10 @@ void sr_service_remove_file (SrService *service, const char *sha256);
 /* Where backups go (an absolute path) and how many are kept. */
 void sr_service_set_backups (SrService *service, const char *directory, guint keep);
 const char *sr_service_backup_dir (SrService *service, guint *keep);
+/* What the last backup of the database open now holds, for the next one; used by one
+ * backup at a time. */
+typedef struct SrBackupMemo SrBackupMemo;
+SrBackupMemo *sr_service_backup_memo (SrService *service);
 
 /* For a restore, with no work in flight: stops the document work (the indexes, the queue,
  * the re-embedding; their threads end), takes the store from the service (to be closed),

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/errors.h"
+#include "store/backup-memo.h"
 #include "store/backups.h"
 #include "store/durable.h"
 #include "store/manifest.h"
@@ -14,6 +15,7 @@
 
 typedef struct {
   const SrBackupSpec *spec;
+  SrBackupMemo *memo;
   SrBackupResult *result;
   char *dir;            /* the partial backup being written */
   char *previous;       /* the backup "latest" named, or NULL */
@@ -63,21 +65,52 @@ copy_in (Writer *w, const char *from, const char *relative, guint64 *size, char 
   return TRUE;
 }
 
+/* A graph the memo knows, unchanged since the previous backup: linked without a read. */
+static gboolean
+link_remembered (Writer *w, const char *from, const char *relative, GError **error,
+                 gboolean *linked)
+{
+  struct stat st;
+  *linked = FALSE;
+  if (lstat (from, &st) != 0 || !S_ISREG (st.st_mode))
+    return TRUE;
+  const char *known = sr_backup_memo_file (w->memo, w->previous, relative, &st);
+  if (known == NULL)
+    return TRUE;
+  if (!link_unchanged (w, relative, (guint64) st.st_size, known, error, linked))
+    return FALSE;
+  if (*linked) {
+    sr_manifest_add (w->manifest, relative, (guint64) st.st_size, known);
+    sr_backup_memo_note_file (w->memo, relative, &st, known);
+  }
+  return TRUE;
+}
+
 static gboolean
 add_index_file (Writer *w, const char *index_dir, const char *name, GError **error)
 {
   g_autofree char *from = g_build_filename (index_dir, name, NULL);
   g_autofree char *relative = g_build_filename ("index", name, NULL);
   char sha256[SR_DURABLE_SHA256_LENGTH + 1];
+  char copied[SR_DURABLE_SHA256_LENGTH + 1];
   guint64 size;
+  struct stat st;
   gboolean linked;
+  if (!link_remembered (w, from, relative, error, &linked))
+    return FALSE;
+  if (linked)
+    return TRUE;
   /* Read once to compare: an unchanged graph costs a read, never a write. */
-  if (!sr_durable_hash (from, &size, sha256, error)
+  if (!sr_durable_hash (from, &size, sha256, &st, error)
       || !link_unchanged (w, relative, size, sha256, error, &linked))
     return FALSE;
-  if (!linked && !copy_in (w, from, relative, &size, sha256, error))
+  if (!linked && !copy_in (w, from, relative, &size, copied, error))
     return FALSE;
-  sr_manifest_add (w->manifest, relative, size, sha256);
+  /* A graph renamed into place between the two reads is the one copied, and is not the
+   * file @st describes: the memo learns of it at the next backup. */
+  if (linked || g_str_equal (copied, sha256))
+    sr_backup_memo_note_file (w->memo, relative, &st, sha256);
+  sr_manifest_add (w->manifest, relative, size, linked ? sha256 : copied);
   return TRUE;
 }
 
@@ -101,18 +134,55 @@ add_indexes (Writer *w, GError **error)
   return sr_durable_sync_dir (target, error);
 }
 
+/* The previous backup's copy when no other connection has committed since it was taken. */
 static gboolean
-add_database (Writer *w, SrStore *connection, GError **error)
+link_database (Writer *w, gint64 data_version, GError **error, gboolean *linked)
+{
+  const char *known = sr_backup_memo_database (w->memo, w->previous, data_version);
+  const SrManifestEntry *old
+      = known != NULL ? sr_manifest_find (w->before, SR_STORE_FILENAME) : NULL;
+  *linked = FALSE;
+  if (old == NULL)
+    return TRUE;
+  if (!link_unchanged (w, SR_STORE_FILENAME, old->size, known, error, linked))
+    return FALSE;
+  if (*linked)
+    sr_manifest_add (w->manifest, SR_STORE_FILENAME, old->size, known);
+  return TRUE;
+}
+
+static gboolean
+copy_database (Writer *w, sqlite3 *source, GError **error)
 {
   g_autofree char *path = g_build_filename (w->dir, SR_STORE_FILENAME, NULL);
   char sha256[SR_DURABLE_SHA256_LENGTH + 1];
   guint64 size;
-  if (!sr_store_snapshot (connection, path, error) || !sr_durable_hash (path, &size, sha256, error)
-      || !sr_store_file_schema_version (path, &w->result->schema_version, error))
+  if (!sr_store_snapshot (source, path, error)
+      || !sr_durable_hash (path, &size, sha256, NULL, error))
     return FALSE;
   w->result->copied++;
   w->result->bytes_copied += size;
   sr_manifest_add (w->manifest, SR_STORE_FILENAME, size, sha256);
+  return TRUE;
+}
+
+static gboolean
+add_database (Writer *w, GError **error)
+{
+  g_autofree char *live = g_build_filename (w->spec->state_dir, SR_STORE_FILENAME, NULL);
+  g_autofree char *path = g_build_filename (w->dir, SR_STORE_FILENAME, NULL);
+  gint64 data_version;
+  gboolean linked;
+  sqlite3 *source = sr_backup_memo_watch (w->memo, live, &data_version, error);
+  if (source == NULL)
+    return FALSE;
+  gboolean ok = link_database (w, data_version, error, &linked)
+                && (linked || copy_database (w, source, error));
+  sr_backup_memo_unwatch (w->memo);
+  if (!ok || !sr_store_file_schema_version (path, &w->result->schema_version, error))
+    return FALSE;
+  sr_backup_memo_note_database (w->memo, data_version,
+                                sr_manifest_find (w->manifest, SR_STORE_FILENAME)->sha256);
   return TRUE;
 }
 
@@ -200,11 +270,10 @@ complete (Writer *w, const char *name, GError **error)
 }
 
 static gboolean
-write_all (Writer *w, SrStore *connection, const char *name, GError **error)
+write_all (Writer *w, const char *name, GError **error)
 {
-  return sr_durable_mkdir (w->dir, error) && add_indexes (w, error)
-         && add_database (w, connection, error) && add_stored_files (w, error)
-         && complete (w, name, error);
+  return sr_durable_mkdir (w->dir, error) && add_indexes (w, error) && add_database (w, error)
+         && add_stored_files (w, error) && complete (w, name, error);
 }
 
 static void
@@ -218,7 +287,7 @@ writer_clear (Writer *w)
 }
 
 gboolean
-sr_store_backup (SrStore *connection, const SrBackupSpec *spec, SrBackupResult *result,
+sr_store_backup (SrBackupMemo *memo, const SrBackupSpec *spec, SrBackupResult *result,
                  GError **error)
 {
   *result = (SrBackupResult){ 0 };
@@ -227,6 +296,7 @@ sr_store_backup (SrStore *connection, const SrBackupSpec *spec, SrBackupResult *
   g_autofree char *name = sr_backups_name (spec->now);
   Writer w = {
     .spec = spec,
+    .memo = memo,
     .result = result,
     .dir = sr_backups_partial_path (spec->root, name),
     .previous = sr_backups_latest (spec->root),
@@ -236,14 +306,16 @@ sr_store_backup (SrStore *connection, const SrBackupSpec *spec, SrBackupResult *
   /* A previous manifest that cannot be read only means nothing is linked to it. */
   if (w.previous != NULL)
     w.before = sr_manifest_read (w.previous, NULL);
-  gboolean ok = write_all (&w, connection, name, error);
+  gboolean ok = write_all (&w, name, error);
   if (!ok)
     sr_durable_remove_tree (w.dir, NULL);
   writer_clear (&w);
   if (!ok) {
+    sr_backup_memo_forget (memo);
     sr_backup_result_clear (result);
     return FALSE;
   }
+  sr_backup_memo_commit (memo, result->path);
   /* The backup is complete whatever happens now; these only tidy the directory. */
   g_autoptr (GError) local = NULL;
   if (!sr_backups_set_latest (spec->root, name, &local)

@@ -3,7 +3,7 @@
 
 #include <glib.h>
 
-#include "store/store.h"
+#include "store/backup-memo.h"
 
 G_BEGIN_DECLS
 
@@ -27,8 +27,8 @@ typedef struct {
 
 void sr_backup_result_clear (SrBackupResult *result);
 
-/* Writes <root>/<time>/ from @spec's state with @connection (a connection of this
- * thread's own), in this order, so that whatever is in the backup belongs together:
+/* Writes <root>/<time>/ from @spec's state, in this order, so that whatever is in the
+ * backup belongs together:
  * - the index files, each either as it was or as it was rewritten (they are renamed into
  *   place whole); the start catches a restored index up with the restored database, so
  *   one a little older or newer than the database is fine;
@@ -37,8 +37,10 @@ void sr_backup_result_clear (SrBackupResult *result);
  *   this returns), hard-linked to the previous backup's when it holds the same bytes;
  * - manifest.json, written last and atomically; the folder gets its name only then, and
  *   "latest" is pointed at it. The oldest complete backups beyond @keep are removed.
- * A failure leaves no partial backup (and the next backup removes what a crash left). */
-gboolean sr_store_backup (SrStore *connection, const SrBackupSpec *spec, SrBackupResult *result,
+ * What @memo remembers of the previous backup is linked without being read: index files
+ * not renamed since, and the database when nothing has committed since. A failure leaves
+ * no partial backup (and the next backup removes what a crash left). */
+gboolean sr_store_backup (SrBackupMemo *memo, const SrBackupSpec *spec, SrBackupResult *result,
                           GError **error);
 
 G_END_DECLS

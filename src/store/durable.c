@@ -29,15 +29,14 @@ sr_durable_fail_errno (GError **error, int saved, const char *path, const char *
 }
 
 static int
-open_regular (const char *path, GError **error)
+open_regular (const char *path, struct stat *st, GError **error)
 {
   int fd = open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  struct stat st;
   if (fd < 0) {
     sr_durable_fail_errno (error, errno, path, _ ("Cannot open %s"), path);
     return -1;
   }
-  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode)) {
+  if (fstat (fd, st) != 0 || !S_ISREG (st->st_mode)) {
     close (fd);
     sr_error_set (error, SMARTRAG_ERROR_FAILED, _ ("%s is not a regular file"), path);
     return -1;
@@ -75,9 +74,10 @@ pump (int fd, int out, const char *from, const char *to, GChecksum *checksum, gu
 
 gboolean
 sr_durable_hash (const char *path, guint64 *size, char sha256[SR_DURABLE_SHA256_LENGTH + 1],
-                 GError **error)
+                 struct stat *st, GError **error)
 {
-  int fd = open_regular (path, error);
+  struct stat own;
+  int fd = open_regular (path, st != NULL ? st : &own, error);
   if (fd < 0)
     return FALSE;
   g_autoptr (GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
@@ -92,7 +92,8 @@ gboolean
 sr_durable_copy (const char *from, const char *to, guint64 *size,
                  char sha256[SR_DURABLE_SHA256_LENGTH + 1], GError **error)
 {
-  int in = open_regular (from, error);
+  struct stat st;
+  int in = open_regular (from, &st, error);
   if (in < 0)
     return FALSE;
   int out = open (to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);

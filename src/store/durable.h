@@ -2,6 +2,7 @@
 #pragma once
 
 #include <glib.h>
+#include <sys/stat.h>
 
 G_BEGIN_DECLS
 
@@ -12,9 +13,11 @@ gboolean sr_durable_fail_errno (GError **error, int saved, const char *path, con
 
 #define SR_DURABLE_SHA256_LENGTH 64
 
-/* The size and SHA-256 (lowercase hex) of the regular file @path. */
+/* The size and SHA-256 (lowercase hex) of the regular file @path; @st, when not NULL,
+ * gets the status of the very file that was read. */
 gboolean sr_durable_hash (const char *path, guint64 *size,
-                          char sha256[SR_DURABLE_SHA256_LENGTH + 1], GError **error);
+                          char sha256[SR_DURABLE_SHA256_LENGTH + 1], struct stat *st,
+                          GError **error);
 /* Copies the regular file @from into the new file @to (mode 0600; an existing @to is an
  * error), hashing the bytes as they pass, and fsyncs it. A failed copy leaves no @to. */
 gboolean sr_durable_copy (const char *from, const char *to, guint64 *size,

@@ -73,7 +73,7 @@ check_entry (const char *backup, const SrManifestEntry *entry, const char *to, G
     return refuse (error, backup, why);
   }
   gboolean read = to != NULL ? sr_durable_copy (path, to, &size, sha256, error)
-                             : sr_durable_hash (path, &size, sha256, error);
+                             : sr_durable_hash (path, &size, sha256, NULL, error);
   if (!read)
     return FALSE;
   if (size != entry->size || !g_str_equal (sha256, entry->sha256)) {

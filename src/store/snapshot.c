@@ -35,14 +35,14 @@ copy_pages (sqlite3 *source, sqlite3 *target, const char *path, GError **error)
 }
 
 gboolean
-sr_store_snapshot (SrStore *connection, const char *path, GError **error)
+sr_store_snapshot (sqlite3 *source, const char *path, GError **error)
 {
   sqlite3 *target = NULL;
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
   gboolean ok = sqlite3_open_v2 (path, &target, flags, NULL) == SQLITE_OK;
   if (!ok)
     fail (target, _ ("create"), path, error);
-  ok = ok && copy_pages (sr_store_db (connection), target, path, error);
+  ok = ok && copy_pages (source, target, path, error);
   /* The copy took the source's WAL mode; a backup is one file that needs nothing else. */
   if (ok && sqlite3_exec (target, "PRAGMA journal_mode = DELETE", NULL, NULL, NULL) != SQLITE_OK)
     ok = fail (target, _ ("finish the copy of the database in"), path, error);

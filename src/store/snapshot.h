@@ -7,11 +7,11 @@
 
 G_BEGIN_DECLS
 
-/* Copies the database behind @connection (a connection of this thread's own) into the
- * new file @path in one read transaction: the copy is one consistent moment of it, while
- * other connections go on writing. The copy is a single file (no WAL), fsynced. Slow for
- * a large database: run it on a worker thread. */
-gboolean sr_store_snapshot (SrStore *connection, const char *path, GError **error);
+/* Copies the database behind @source (a connection of this thread's own) into the new file
+ * @path in one read transaction (@source's own when it has one open): the copy is one
+ * consistent moment of it, while other connections go on writing. The copy is a single
+ * file (no WAL), fsynced. Slow for a large database: run it on a worker thread. */
+gboolean sr_store_snapshot (sqlite3 *source, const char *path, GError **error);
 
 /* The schema version (PRAGMA user_version) of the database file @path, opened read-only. */
 gboolean sr_store_file_schema_version (const char *path, int *version, GError **error);

@@ -397,18 +397,27 @@ class AdministrationTests(BackupTestCase):
             a, b = (os.stat(os.path.join(p, relative)) for p in (first, second))
             self.assertEqual(a.st_ino, b.st_ino, relative)
             self.assertGreaterEqual(b.st_nlink, 2)
-        # The database is copied each time: it is never shared between backups.
+        # Nothing was committed in between: the database is shared too.
         a, b = (os.stat(os.path.join(p, "smartrag.db")) for p in (first, second))
-        self.assertNotEqual(a.st_ino, b.st_ino)
-        self.assertEqual({e["path"] for e in read_manifest(first)["files"]},
-                         {e["path"] for e in read_manifest(second)["files"]})
+        self.assertEqual(a.st_ino, b.st_ino)
+        self.assertEqual(read_manifest(first)["files"], read_manifest(second)["files"])
 
-        # A new document is copied; the others stay shared.
+        # A new document is copied, and the database with it; the others stay shared.
         self.add_text(me, session, "mill.txt", "The windmill grinds flour on Tuesdays.")
         self.wait_settled(me, session)
-        third = read_manifest(self.backup(me))
+        third_path = self.backup(me)
+        third = read_manifest(third_path)
         self.assertEqual(len([e for e in third["files"] if e["path"].startswith("files/")]),
                          len(TEXTS) + 1)
+        c = os.stat(os.path.join(third_path, "smartrag.db"))
+        self.assertNotEqual(b.st_ino, c.st_ino)
+        self.assertNotEqual(expected_state(second), expected_state(third_path))
+
+        # After a restore, the next backup holds the restored database, not the last one.
+        self.restore(me, second)
+        fourth = self.backup(me)
+        self.assertEqual(expected_state(fourth), expected_state(second))
+        self.assertEqual(self.state_of(me), expected_state(second))
 
     def test_optimize_report(self):
         self.start()

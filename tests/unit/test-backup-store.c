@@ -1,10 +1,13 @@
 /* Unit tests for the storage side of backups: snapshot, manifest, backup folders, swap, stage. */
+#include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/errors.h"
 #include "store/backup.h"
 #include "store/backups.h"
+#include "store/durable.h"
 #include "store/manifest.h"
 #include "store/restore.h"
 #include "store/snapshot.h"
@@ -102,7 +105,7 @@ test_snapshot_while_writing (Fixture *f, gconstpointer data)
       g_usleep (1000);
     g_autofree char *name = g_strdup_printf ("copy-%u.db", i);
     g_autofree char *copy = g_build_filename (f->dir, name, NULL);
-    g_assert_true (sr_store_snapshot (db, copy, &error));
+    g_assert_true (sr_store_snapshot (sr_store_db (db), copy, &error));
     g_assert_no_error (error);
     guint64 users = count_users (copy);
     g_assert_cmpuint (users % 2, ==, 0);
@@ -383,12 +386,15 @@ test_backup_and_stage (Fixture *f, gconstpointer data)
 
   SrBackupSpec spec = spec_for (f, G_GINT64_CONSTANT (1700000000000000));
   SrBackupResult first = { 0 }, second = { 0 };
-  g_assert_true (sr_store_backup (store, &spec, &first, &error));
+  g_autoptr (SrBackupMemo) memo = sr_backup_memo_new ();
+  g_assert_true (sr_store_backup (memo, &spec, &first, &error));
   g_assert_no_error (error);
   g_assert_cmpuint (first.copied, ==, 4); /* database, graph, two uploads */
   g_assert_cmpuint (first.linked, ==, 0);
+  /* A daemon that has just started remembers nothing: the database is copied again. */
+  g_autoptr (SrBackupMemo) fresh = sr_backup_memo_new ();
   spec.now += 1;
-  g_assert_true (sr_store_backup (store, &spec, &second, &error));
+  g_assert_true (sr_store_backup (fresh, &spec, &second, &error));
   g_assert_cmpuint (second.copied, ==, 1);
   g_assert_cmpuint (second.linked, ==, 3);
   g_autofree char *relative = g_strdup_printf ("files/%.2s/%s", one, one);
@@ -426,6 +432,86 @@ test_backup_and_stage (Fixture *f, gconstpointer data)
   sr_backup_result_clear (&second);
 }
 
+static ino_t
+inode_of (const char *backup, const char *relative)
+{
+  g_autofree char *path = g_build_filename (backup, relative, NULL);
+  struct stat st;
+  g_assert_cmpint (stat (path, &st), ==, 0);
+  return st.st_ino;
+}
+
+/* One backup after another: @copied files written, the rest linked to @previous. */
+static char *
+backup_again (SrBackupMemo *memo, SrBackupSpec *spec, guint64 copied, guint64 linked)
+{
+  g_autoptr (GError) error = NULL;
+  SrBackupResult result = { 0 };
+  spec->now += 1;
+  g_assert_true (sr_store_backup (memo, spec, &result, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (result.copied, ==, copied);
+  g_assert_cmpuint (result.linked, ==, linked);
+  /* Whatever was linked unread, the manifest holds the bytes' own hashes. */
+  g_autoptr (SrManifest) manifest = sr_manifest_read (result.path, &error);
+  g_assert_no_error (error);
+  for (guint i = 0; i < manifest->entries->len; i++) {
+    const SrManifestEntry *entry = manifest->entries->pdata[i];
+    g_autofree char *path = g_build_filename (result.path, entry->path, NULL);
+    char sha256[SR_DURABLE_SHA256_LENGTH + 1];
+    guint64 size;
+    g_assert_true (sr_durable_hash (path, &size, sha256, NULL, &error));
+    g_assert_cmpstr (sha256, ==, entry->sha256);
+    g_assert_cmpuint (size, ==, entry->size);
+  }
+  return g_steal_pointer (&result.path);
+}
+
+/* What the memo remembers is linked unread; a commit, a renamed or a rewritten graph is not. */
+static void
+test_backup_remembered (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SrStore) store = sr_store_open (f->state, &error);
+  g_autofree char *one = store_file (store, f->state, "first upload");
+  g_autofree char *index = g_build_filename (f->state, "index", NULL);
+  g_autofree char *graph = g_build_filename (index, "s.hnsw", NULL);
+  g_assert_cmpint (g_mkdir (index, 0700), ==, 0);
+  sr_test_write_file (graph, "graph one", -1);
+  g_autoptr (SrBackupMemo) memo = sr_backup_memo_new ();
+  SrBackupSpec spec = spec_for (f, G_GINT64_CONSTANT (1700000000000000));
+
+  g_autofree char *first = backup_again (memo, &spec, 3, 0);
+  g_autofree char *second = backup_again (memo, &spec, 0, 3);
+  g_assert_cmpuint (inode_of (first, SR_STORE_FILENAME), ==, inode_of (second, SR_STORE_FILENAME));
+  g_assert_cmpuint (inode_of (first, "index/s.hnsw"), ==, inode_of (second, "index/s.hnsw"));
+
+  /* Any commit: the database is copied, and so is the new upload. */
+  g_autofree char *two = store_file (store, f->state, "second upload");
+  g_autofree char *third = backup_again (memo, &spec, 2, 2);
+  g_assert_cmpuint (inode_of (second, SR_STORE_FILENAME), !=, inode_of (third, SR_STORE_FILENAME));
+
+  /* A graph renamed into place with other bytes of the same size. */
+  sr_test_write_file (graph, "graph two", -1);
+  g_autofree char *fourth = backup_again (memo, &spec, 1, 3);
+
+  /* Written in place, its modification time set back: the change time still tells. */
+  struct stat before;
+  g_assert_cmpint (stat (graph, &before), ==, 0);
+  int fd = open (graph, O_WRONLY);
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (pwrite (fd, "X", 1, 0), ==, 1);
+  g_assert_cmpint (close (fd), ==, 0);
+  const struct timespec times[2] = { before.st_atim, before.st_mtim };
+  g_assert_cmpint (utimensat (AT_FDCWD, graph, times, 0), ==, 0);
+  g_autofree char *fifth = backup_again (memo, &spec, 1, 3);
+
+  /* A failed backup forgets: the next reads everything again (and links by hash). */
+  sr_backup_memo_forget (memo);
+  g_autofree char *sixth = backup_again (memo, &spec, 1, 3);
+  g_assert_cmpuint (inode_of (fifth, SR_STORE_FILENAME), !=, inode_of (sixth, SR_STORE_FILENAME));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -437,5 +523,6 @@ main (int argc, char **argv)
   g_test_add ("/backup-store/swap-recovery", Fixture, NULL, set_up, test_swap_recovery, tear_down);
   g_test_add ("/backup-store/backup-and-stage", Fixture, NULL, set_up, test_backup_and_stage,
               tear_down);
+  g_test_add ("/backup-store/remembered", Fixture, NULL, set_up, test_backup_remembered, tear_down);
   return g_test_run ();
 }
