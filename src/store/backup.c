@@ -91,8 +91,8 @@ add_index_file (Writer *w, const char *index_dir, const char *name, GError **err
 {
   g_autofree char *from = g_build_filename (index_dir, name, NULL);
   g_autofree char *relative = g_build_filename ("index", name, NULL);
-  char sha256[SR_DURABLE_SHA256_LENGTH + 1];
-  char copied[SR_DURABLE_SHA256_LENGTH + 1];
+  char sha256[SR_SHA256_HEX_LENGTH + 1];
+  char copied[SR_SHA256_HEX_LENGTH + 1];
   guint64 size;
   struct stat st;
   gboolean linked;
@@ -155,7 +155,7 @@ static gboolean
 copy_database (Writer *w, sqlite3 *source, GError **error)
 {
   g_autofree char *path = g_build_filename (w->dir, SR_STORE_FILENAME, NULL);
-  char sha256[SR_DURABLE_SHA256_LENGTH + 1];
+  char sha256[SR_SHA256_HEX_LENGTH + 1];
   guint64 size;
   if (!sr_store_snapshot (source, path, error)
       || !sr_durable_hash (path, &size, sha256, NULL, error))
@@ -212,7 +212,7 @@ add_stored_file (Writer *w, const SrStoredFileRow *row, GError **error)
     return TRUE;
   }
   g_autofree char *from = g_build_filename (w->spec->state_dir, relative, NULL);
-  char sha256[SR_DURABLE_SHA256_LENGTH + 1];
+  char sha256[SR_SHA256_HEX_LENGTH + 1];
   guint64 size;
   if (!copy_in (w, from, relative, &size, sha256, error))
     return FALSE;

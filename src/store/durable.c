@@ -46,7 +46,7 @@ open_regular (const char *path, struct stat *st, GError **error)
 
 /* Reads @fd to its end into @checksum, and into @out when it is not -1. */
 static gboolean
-pump (int fd, int out, const char *from, const char *to, GChecksum *checksum, guint64 *size,
+pump (int fd, int out, const char *from, const char *to, SrSha256 *checksum, guint64 *size,
       GError **error)
 {
   g_autofree guint8 *buffer = g_malloc (BUFFER_SIZE);
@@ -59,7 +59,7 @@ pump (int fd, int out, const char *from, const char *to, GChecksum *checksum, gu
       return sr_durable_fail_errno (error, errno, from, _ ("Cannot read %s"), from);
     if (n == 0)
       return TRUE;
-    g_checksum_update (checksum, buffer, (gsize) n);
+    sr_sha256_update (checksum, buffer, (gsize) n);
     *size += (guint64) n;
     for (ssize_t done = 0; out >= 0 && done < n;) {
       ssize_t w = write (out, buffer + done, (size_t) (n - done));
@@ -73,24 +73,25 @@ pump (int fd, int out, const char *from, const char *to, GChecksum *checksum, gu
 }
 
 gboolean
-sr_durable_hash (const char *path, guint64 *size, char sha256[SR_DURABLE_SHA256_LENGTH + 1],
+sr_durable_hash (const char *path, guint64 *size, char sha256[SR_SHA256_HEX_LENGTH + 1],
                  struct stat *st, GError **error)
 {
   struct stat own;
   int fd = open_regular (path, st != NULL ? st : &own, error);
   if (fd < 0)
     return FALSE;
-  g_autoptr (GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
-  gboolean ok = pump (fd, -1, path, NULL, checksum, size, error);
+  SrSha256 checksum;
+  sr_sha256_init (&checksum);
+  gboolean ok = pump (fd, -1, path, NULL, &checksum, size, error);
   close (fd);
   if (ok)
-    g_strlcpy (sha256, g_checksum_get_string (checksum), SR_DURABLE_SHA256_LENGTH + 1);
+    sr_sha256_finish (&checksum, sha256);
   return ok;
 }
 
 gboolean
 sr_durable_copy (const char *from, const char *to, guint64 *size,
-                 char sha256[SR_DURABLE_SHA256_LENGTH + 1], GError **error)
+                 char sha256[SR_SHA256_HEX_LENGTH + 1], GError **error)
 {
   struct stat st;
   int in = open_regular (from, &st, error);
@@ -101,8 +102,9 @@ sr_durable_copy (const char *from, const char *to, guint64 *size,
     close (in);
     return sr_durable_fail_errno (error, errno, to, _ ("Cannot create %s"), to);
   }
-  g_autoptr (GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
-  gboolean ok = pump (in, out, from, to, checksum, size, error);
+  SrSha256 checksum;
+  sr_sha256_init (&checksum);
+  gboolean ok = pump (in, out, from, to, &checksum, size, error);
   if (ok && fsync (out) != 0)
     ok = sr_durable_fail_errno (error, errno, to, _ ("Cannot write %s"), to);
   close (in);
@@ -112,7 +114,7 @@ sr_durable_copy (const char *from, const char *to, guint64 *size,
     g_unlink (to);
     return FALSE;
   }
-  g_strlcpy (sha256, g_checksum_get_string (checksum), SR_DURABLE_SHA256_LENGTH + 1);
+  sr_sha256_finish (&checksum, sha256);
   return TRUE;
 }
 
@@ -124,7 +126,7 @@ sr_durable_link_or_copy (const char *from, const char *to, GError **error)
   if (errno != EXDEV && errno != EMLINK && errno != EPERM)
     return sr_durable_fail_errno (error, errno, to, _ ("Cannot link %s"), to);
   guint64 size;
-  char sha256[SR_DURABLE_SHA256_LENGTH + 1];
+  char sha256[SR_SHA256_HEX_LENGTH + 1];
   return sr_durable_copy (from, to, &size, sha256, error);
 }
 

@@ -4,6 +4,8 @@
 #include <glib.h>
 #include <sys/stat.h>
 
+#include "common/sha256.h"
+
 G_BEGIN_DECLS
 
 /* Sets @error for errno @saved: a full disk names the disk holding @path, anything else
@@ -11,17 +13,14 @@ G_BEGIN_DECLS
 gboolean sr_durable_fail_errno (GError **error, int saved, const char *path, const char *format,
                                 ...) G_GNUC_PRINTF (4, 5);
 
-#define SR_DURABLE_SHA256_LENGTH 64
-
 /* The size and SHA-256 (lowercase hex) of the regular file @path; @st, when not NULL,
  * gets the status of the very file that was read. */
-gboolean sr_durable_hash (const char *path, guint64 *size,
-                          char sha256[SR_DURABLE_SHA256_LENGTH + 1], struct stat *st,
-                          GError **error);
+gboolean sr_durable_hash (const char *path, guint64 *size, char sha256[SR_SHA256_HEX_LENGTH + 1],
+                          struct stat *st, GError **error);
 /* Copies the regular file @from into the new file @to (mode 0600; an existing @to is an
  * error), hashing the bytes as they pass, and fsyncs it. A failed copy leaves no @to. */
 gboolean sr_durable_copy (const char *from, const char *to, guint64 *size,
-                          char sha256[SR_DURABLE_SHA256_LENGTH + 1], GError **error);
+                          char sha256[SR_SHA256_HEX_LENGTH + 1], GError **error);
 /* A hard link @to of @from, or a copy where the two are on different file systems or
  * @from has too many links already. Both must hold the same bytes for ever: only files
  * that are never written again are shared. */

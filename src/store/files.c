@@ -95,7 +95,8 @@ static gboolean
 copy_in (int in, int out, const char *tmp_path, guint64 max_bytes, guint idle_timeout_ms,
          GByteArray *head, gsize head_bytes, SrStoredFile *stored, GError **error)
 {
-  g_autoptr (GChecksum) sha = g_checksum_new (G_CHECKSUM_SHA256);
+  SrSha256 sha;
+  sr_sha256_init (&sha);
   g_autofree guint8 *buffer = g_malloc (BUFFER_SIZE);
   struct stat st;
   gboolean streaming = fstat (in, &st) == 0 && (S_ISFIFO (st.st_mode) || S_ISSOCK (st.st_mode));
@@ -109,7 +110,7 @@ copy_in (int in, int out, const char *tmp_path, guint64 max_bytes, guint idle_ti
                    _ ("The file is larger than the limit of %" PRIu64 " bytes"), max_bytes);
       return FALSE;
     }
-    g_checksum_update (sha, buffer, (gsize) n);
+    sr_sha256_update (&sha, buffer, (gsize) n);
     if (head->len < head_bytes)
       g_byte_array_append (head, buffer, (guint) MIN ((gsize) n, head_bytes - head->len));
     if (!write_all (out, buffer, (gsize) n, tmp_path, error))
@@ -119,7 +120,7 @@ copy_in (int in, int out, const char *tmp_path, guint64 max_bytes, guint idle_ti
     return FALSE;
   if (fsync (out) != 0)
     return sr_durable_fail_errno (error, errno, tmp_path, _ ("Cannot sync %s"), tmp_path);
-  g_strlcpy (stored->sha256, g_checksum_get_string (sha), sizeof stored->sha256);
+  sr_sha256_finish (&sha, stored->sha256);
   return TRUE;
 }
 

@@ -3,9 +3,9 @@
 
 #include <glib.h>
 
-G_BEGIN_DECLS
+#include "common/sha256.h"
 
-#define SR_SHA256_HEX_LENGTH 64
+G_BEGIN_DECLS
 
 typedef struct {
   char sha256[SR_SHA256_HEX_LENGTH + 1];

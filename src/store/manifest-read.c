@@ -67,8 +67,8 @@ read_entry (Reader *r, JsonNode *node, SrManifest *manifest, GHashTable *seen)
     g_autofree char *why = g_strdup_printf (_ ("\"%s\" is not a path a backup holds"), path);
     return damaged (r, why);
   }
-  if (strlen (sha256) != SR_DURABLE_SHA256_LENGTH
-      || strspn (sha256, "0123456789abcdef") != SR_DURABLE_SHA256_LENGTH) {
+  if (strlen (sha256) != SR_SHA256_HEX_LENGTH
+      || strspn (sha256, "0123456789abcdef") != SR_SHA256_HEX_LENGTH) {
     g_autofree char *why = g_strdup_printf (_ ("the SHA-256 of %s is not 64 hex digits"), path);
     return damaged (r, why);
   }

@@ -90,8 +90,8 @@ sr_manifest_path_valid (const char *path)
   if (!g_str_has_prefix (path, "files/"))
     return FALSE;
   const char *shard = path + strlen ("files/");
-  return strlen (shard) == 2 + 1 + SR_DURABLE_SHA256_LENGTH && shard[2] == '/'
-         && is_hex (shard + 3, SR_DURABLE_SHA256_LENGTH) && strncmp (shard, shard + 3, 2) == 0;
+  return strlen (shard) == 2 + 1 + SR_SHA256_HEX_LENGTH && shard[2] == '/'
+         && is_hex (shard + 3, SR_SHA256_HEX_LENGTH) && strncmp (shard, shard + 3, 2) == 0;
 }
 
 static JsonNode *

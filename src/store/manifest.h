@@ -13,7 +13,7 @@ G_BEGIN_DECLS
 typedef struct {
   char *path; /* relative to the backup: smartrag.db, index/<name>, files/<ab>/<sha256> */
   guint64 size;
-  char sha256[SR_DURABLE_SHA256_LENGTH + 1];
+  char sha256[SR_SHA256_HEX_LENGTH + 1];
 } SrManifestEntry;
 
 typedef struct {

@@ -59,7 +59,7 @@ static gboolean
 check_entry (const char *backup, const SrManifestEntry *entry, const char *to, GError **error)
 {
   g_autofree char *path = g_build_filename (backup, entry->path, NULL);
-  char sha256[SR_DURABLE_SHA256_LENGTH + 1];
+  char sha256[SR_SHA256_HEX_LENGTH + 1];
   guint64 size;
   GStatBuf st;
   if (g_lstat (path, &st) != 0 || !S_ISREG (st.st_mode)) {

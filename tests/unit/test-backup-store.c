@@ -458,7 +458,7 @@ backup_again (SrBackupMemo *memo, SrBackupSpec *spec, guint64 copied, guint64 li
   for (guint i = 0; i < manifest->entries->len; i++) {
     const SrManifestEntry *entry = manifest->entries->pdata[i];
     g_autofree char *path = g_build_filename (result.path, entry->path, NULL);
-    char sha256[SR_DURABLE_SHA256_LENGTH + 1];
+    char sha256[SR_SHA256_HEX_LENGTH + 1];
     guint64 size;
     g_assert_true (sr_durable_hash (path, &size, sha256, NULL, &error));
     g_assert_cmpstr (sha256, ==, entry->sha256);

@@ -6,7 +6,7 @@ BUILD_PACKAGES=(
   meson ninja-build pkg-config gcc g++ gettext
   libsystemd-dev libglib2.0-dev libsqlite3-dev libjson-glib-dev libsoup-3.0-dev
   libhnswlib-dev libpolkit-gobject-1-dev libxml2-dev libpoppler-glib-dev libarchive-dev
-  libseccomp-dev
+  libseccomp-dev nettle-dev
 )
 
 # Installs whichever of the given packages are missing: as root directly, otherwise
