@@ -21,7 +21,6 @@ typedef struct {
 typedef struct {
   gboolean database_known;
   gint64 data_version;
-  char *database_sha256;
   GHashTable *files; /* relative path → Stamp */
 } Record;
 
@@ -52,7 +51,6 @@ record_init (Record *record)
 static void
 record_clear (Record *record)
 {
-  g_free (record->database_sha256);
   g_clear_pointer (&record->files, g_hash_table_unref);
 }
 
@@ -158,13 +156,11 @@ describes (SrBackupMemo *memo, const char *previous)
   return memo->backup != NULL && previous != NULL && g_str_equal (memo->backup, previous);
 }
 
-const char *
-sr_backup_memo_database (SrBackupMemo *memo, const char *previous, gint64 data_version)
+gboolean
+sr_backup_memo_database_unchanged (SrBackupMemo *memo, const char *previous, gint64 data_version)
 {
-  if (!describes (memo, previous) || !memo->last.database_known
-      || memo->last.data_version != data_version)
-    return NULL;
-  return memo->last.database_sha256;
+  return describes (memo, previous) && memo->last.database_known
+         && memo->last.data_version == data_version;
 }
 
 static gboolean
@@ -189,12 +185,10 @@ sr_backup_memo_file (SrBackupMemo *memo, const char *previous, const char *relat
 }
 
 void
-sr_backup_memo_note_database (SrBackupMemo *memo, gint64 data_version, const char *sha256)
+sr_backup_memo_note_database (SrBackupMemo *memo, gint64 data_version)
 {
   memo->next.database_known = TRUE;
   memo->next.data_version = data_version;
-  g_free (memo->next.database_sha256);
-  memo->next.database_sha256 = g_strdup (sha256);
 }
 
 void

@@ -26,16 +26,17 @@ sqlite3 *sr_backup_memo_watch (SrBackupMemo *memo, const char *path, gint64 *dat
                                GError **error);
 void sr_backup_memo_unwatch (SrBackupMemo *memo);
 
-/* The SHA-256 of the database's snapshot in @previous, when @previous is the backup the
- * memo remembers and the database has not changed since; NULL otherwise. */
-const char *sr_backup_memo_database (SrBackupMemo *memo, const char *previous, gint64 data_version);
+/* Whether @previous is the backup the memo remembers and the database has not changed
+ * since: then the database in @previous is the one a snapshot would copy. */
+gboolean sr_backup_memo_database_unchanged (SrBackupMemo *memo, const char *previous,
+                                            gint64 data_version);
 /* The same for the file @relative, which the daemon only ever replaces by renaming a new
  * file into place: unchanged when it is the same inode with the same size and times. */
 const char *sr_backup_memo_file (SrBackupMemo *memo, const char *previous, const char *relative,
                                  const struct stat *st);
 
 /* What the backup being written holds; remembered only once it is complete. */
-void sr_backup_memo_note_database (SrBackupMemo *memo, gint64 data_version, const char *sha256);
+void sr_backup_memo_note_database (SrBackupMemo *memo, gint64 data_version);
 void sr_backup_memo_note_file (SrBackupMemo *memo, const char *relative, const struct stat *st,
                                const char *sha256);
 /* The backup @path is complete: what was noted describes it from now on. */

@@ -2,9 +2,11 @@
 #include "store/backup.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/errors.h"
 #include "store/backup-memo.h"
@@ -22,12 +24,23 @@ typedef struct {
   SrManifest *before;   /* its manifest, or NULL */
   SrManifest *manifest; /* this one's */
   GHashTable *shards;   /* files/<ab> made so far */
+  GPtrArray *rows;      /* SrStoredFileRow: the files the database's moment names */
 } Writer;
 
 void
 sr_backup_result_clear (SrBackupResult *result)
 {
   g_clear_pointer (&result->path, g_free);
+}
+
+/* What a manifest says is checked by a restore, not here: the size is enough to tell a
+ * file that was tampered with from one a link would share. */
+static gboolean
+previous_holds (Writer *w, const char *relative, guint64 size)
+{
+  g_autofree char *path = g_build_filename (w->previous, relative, NULL);
+  GStatBuf st;
+  return g_lstat (path, &st) == 0 && S_ISREG (st.st_mode) && (guint64) st.st_size == size;
 }
 
 /* Whether the previous backup holds @relative with this size and hash: then it is linked. */
@@ -37,15 +50,11 @@ link_unchanged (Writer *w, const char *relative, guint64 size, const char *sha25
 {
   const SrManifestEntry *old = w->before != NULL ? sr_manifest_find (w->before, relative) : NULL;
   *linked = FALSE;
-  if (old == NULL || old->size != size || !g_str_equal (old->sha256, sha256))
+  if (old == NULL || old->size != size || !g_str_equal (old->sha256, sha256)
+      || !previous_holds (w, relative, size))
     return TRUE;
   g_autofree char *from = g_build_filename (w->previous, relative, NULL);
   g_autofree char *to = g_build_filename (w->dir, relative, NULL);
-  GStatBuf st;
-  /* What a manifest says is checked by a restore, not here: the size is enough to tell a
-   * file that was tampered with from one a link would share. */
-  if (g_lstat (from, &st) != 0 || (guint64) st.st_size != size)
-    return TRUE;
   if (!sr_durable_link_or_copy (from, to, error))
     return FALSE;
   *linked = TRUE;
@@ -134,55 +143,144 @@ add_indexes (Writer *w, GError **error)
   return sr_durable_sync_dir (target, error);
 }
 
-/* The previous backup's copy when no other connection has committed since it was taken. */
+/* The previous backup's database, segment by segment, when nothing has committed since it
+ * was taken; @linked stays FALSE when it is not there whole to link. */
 static gboolean
 link_database (Writer *w, gint64 data_version, GError **error, gboolean *linked)
 {
-  const char *known = sr_backup_memo_database (w->memo, w->previous, data_version);
-  const SrManifestEntry *old
-      = known != NULL ? sr_manifest_find (w->before, SR_STORE_FILENAME) : NULL;
   *linked = FALSE;
-  if (old == NULL)
+  if (w->before == NULL || w->before->format != SR_MANIFEST_FORMAT
+      || !sr_backup_memo_database_unchanged (w->memo, w->previous, data_version))
     return TRUE;
-  if (!link_unchanged (w, SR_STORE_FILENAME, old->size, known, error, linked))
+  g_autoptr (GPtrArray) parts = sr_manifest_database (w->before);
+  /* Checked first: half linked and half copied, the database would be of two moments. */
+  for (guint i = 0; i < parts->len; i++) {
+    const SrManifestEntry *part = parts->pdata[i];
+    if (!previous_holds (w, part->path, part->size))
+      return TRUE;
+  }
+  for (guint i = 0; i < parts->len; i++) {
+    const SrManifestEntry *part = parts->pdata[i];
+    gboolean one;
+    if (!link_unchanged (w, part->path, part->size, part->sha256, error, &one))
+      return FALSE;
+    if (!one)
+      return sr_error_set (error, SMARTRAG_ERROR_FAILED,
+                           _ ("The backup %s changed while the next one was linked to it; no "
+                              "backup was made"),
+                           w->previous);
+    sr_manifest_add (w->manifest, part->path, part->size, part->sha256);
+  }
+  *linked = TRUE;
+  return TRUE;
+}
+
+/* Segment @index of the database: linked when the previous backup has the same bytes. */
+static gboolean
+add_segment (Writer *w, guint index, const guint8 *data, gsize length, GError **error)
+{
+  g_autofree char *relative = sr_manifest_segment_path (index);
+  char sha256[SR_SHA256_HEX_LENGTH + 1];
+  SrSha256 sha;
+  gboolean linked;
+  sr_sha256_init (&sha);
+  sr_sha256_update (&sha, data, length);
+  sr_sha256_finish (&sha, sha256);
+  if (!link_unchanged (w, relative, length, sha256, error, &linked))
     return FALSE;
-  if (*linked)
-    sr_manifest_add (w->manifest, SR_STORE_FILENAME, old->size, known);
+  if (!linked) {
+    g_autofree char *path = g_build_filename (w->dir, relative, NULL);
+    if (!sr_durable_write_new (path, data, length, error))
+      return FALSE;
+    w->result->copied++;
+    w->result->bytes_copied += length;
+  }
+  sr_manifest_add (w->manifest, relative, length, sha256);
+  return TRUE;
+}
+
+/* Up to @length bytes of @fd; fewer only at its end. */
+static gboolean
+read_full (int fd, guint8 *buffer, gsize length, gsize *got, const char *path, GError **error)
+{
+  *got = 0;
+  while (*got < length) {
+    ssize_t n = read (fd, buffer + *got, length - *got);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return sr_durable_fail_errno (error, errno, path, _ ("Cannot read %s"), path);
+    if (n == 0)
+      break;
+    *got += (gsize) n;
+  }
   return TRUE;
 }
 
 static gboolean
+add_segments (Writer *w, int fd, const char *scratch, GError **error)
+{
+  g_autofree guint8 *buffer = g_malloc (SR_MANIFEST_SEGMENT_BYTES);
+  for (guint i = 0;; i++) {
+    gsize got;
+    if (!read_full (fd, buffer, SR_MANIFEST_SEGMENT_BYTES, &got, scratch, error))
+      return FALSE;
+    /* A database is never empty; one whose size is a whole number of segments ends here. */
+    if (got == 0 && i > 0)
+      return TRUE;
+    if (!add_segment (w, i, buffer, got, error))
+      return FALSE;
+    if (got < SR_MANIFEST_SEGMENT_BYTES)
+      return TRUE;
+  }
+}
+
+/* A snapshot into a scratch file (never synced: only the segments are kept), cut into
+ * segments. */
+static gboolean
 copy_database (Writer *w, sqlite3 *source, GError **error)
 {
-  g_autofree char *path = g_build_filename (w->dir, SR_STORE_FILENAME, NULL);
-  char sha256[SR_SHA256_HEX_LENGTH + 1];
-  guint64 size;
-  if (!sr_store_snapshot (source, path, error)
-      || !sr_durable_hash (path, &size, sha256, NULL, error))
+  g_autofree char *scratch = g_build_filename (w->dir, SR_STORE_FILENAME ".tmp", NULL);
+  if (!sr_store_snapshot (source, scratch, FALSE, error))
     return FALSE;
-  w->result->copied++;
-  w->result->bytes_copied += size;
-  sr_manifest_add (w->manifest, SR_STORE_FILENAME, size, sha256);
-  return TRUE;
+  int fd = open (scratch, O_RDONLY | O_CLOEXEC);
+  gboolean ok = fd >= 0
+                    ? add_segments (w, fd, scratch, error)
+                    : sr_durable_fail_errno (error, errno, scratch, _ ("Cannot open %s"), scratch);
+  if (fd >= 0)
+    close (fd);
+  g_unlink (scratch);
+  return ok;
+}
+
+/* What the stored files and the manifest need of the same moment of the database. */
+static gboolean
+read_moment (Writer *w, sqlite3 *source, const char *live, GError **error)
+{
+  w->rows = sr_store_file_rows (source, live, error);
+  return w->rows != NULL
+         && sr_store_db_schema_version (source, live, &w->result->schema_version, error);
 }
 
 static gboolean
 add_database (Writer *w, GError **error)
 {
   g_autofree char *live = g_build_filename (w->spec->state_dir, SR_STORE_FILENAME, NULL);
-  g_autofree char *path = g_build_filename (w->dir, SR_STORE_FILENAME, NULL);
+  g_autofree char *segments = g_build_filename (w->dir, SR_MANIFEST_SEGMENTS, NULL);
   gint64 data_version;
   gboolean linked;
+  if (!sr_durable_mkdir (segments, error))
+    return FALSE;
   sqlite3 *source = sr_backup_memo_watch (w->memo, live, &data_version, error);
   if (source == NULL)
     return FALSE;
-  gboolean ok = link_database (w, data_version, error, &linked)
+  gboolean ok = read_moment (w, source, live, error)
+                && link_database (w, data_version, error, &linked)
                 && (linked || copy_database (w, source, error));
   sr_backup_memo_unwatch (w->memo);
-  if (!ok || !sr_store_file_schema_version (path, &w->result->schema_version, error))
+  if (!ok || !sr_durable_sync_dir (segments, error))
     return FALSE;
-  sr_backup_memo_note_database (w->memo, data_version,
-                                sr_manifest_find (w->manifest, SR_STORE_FILENAME)->sha256);
+  sr_backup_memo_note_database (w->memo, data_version);
   return TRUE;
 }
 
@@ -229,13 +327,11 @@ add_stored_file (Writer *w, const SrStoredFileRow *row, GError **error)
 static gboolean
 add_stored_files (Writer *w, GError **error)
 {
-  g_autofree char *database = g_build_filename (w->dir, SR_STORE_FILENAME, NULL);
   g_autofree char *files = g_build_filename (w->dir, "files", NULL);
-  g_autoptr (GPtrArray) rows = sr_store_file_rows (database, error);
-  if (rows == NULL || !sr_durable_mkdir (files, error))
+  if (!sr_durable_mkdir (files, error))
     return FALSE;
-  for (guint i = 0; i < rows->len; i++)
-    if (!add_stored_file (w, rows->pdata[i], error))
+  for (guint i = 0; i < w->rows->len; i++)
+    if (!add_stored_file (w, w->rows->pdata[i], error))
       return FALSE;
   GHashTableIter iter;
   const char *shard;
@@ -284,6 +380,7 @@ writer_clear (Writer *w)
   sr_manifest_free (w->before);
   sr_manifest_free (w->manifest);
   g_hash_table_unref (w->shards);
+  g_clear_pointer (&w->rows, g_ptr_array_unref);
 }
 
 gboolean

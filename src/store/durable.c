@@ -44,6 +44,20 @@ open_regular (const char *path, struct stat *st, GError **error)
   return fd;
 }
 
+static gboolean
+write_all (int fd, const void *data, gsize length, const char *path, GError **error)
+{
+  for (gsize done = 0; done < length;) {
+    ssize_t w = write (fd, (const guint8 *) data + done, length - done);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w < 0)
+      return sr_durable_fail_errno (error, errno, path, _ ("Cannot write %s"), path);
+    done += (gsize) w;
+  }
+  return TRUE;
+}
+
 /* Reads @fd to its end into @checksum, and into @out when it is not -1. */
 static gboolean
 pump (int fd, int out, const char *from, const char *to, SrSha256 *checksum, guint64 *size,
@@ -61,14 +75,8 @@ pump (int fd, int out, const char *from, const char *to, SrSha256 *checksum, gui
       return TRUE;
     sr_sha256_update (checksum, buffer, (gsize) n);
     *size += (guint64) n;
-    for (ssize_t done = 0; out >= 0 && done < n;) {
-      ssize_t w = write (out, buffer + done, (size_t) (n - done));
-      if (w < 0 && errno == EINTR)
-        continue;
-      if (w < 0)
-        return sr_durable_fail_errno (error, errno, to, _ ("Cannot write %s"), to);
-      done += w;
-    }
+    if (out >= 0 && !write_all (out, buffer, (gsize) n, to, error))
+      return FALSE;
   }
 }
 
@@ -90,32 +98,61 @@ sr_durable_hash (const char *path, guint64 *size, char sha256[SR_SHA256_HEX_LENG
 }
 
 gboolean
-sr_durable_copy (const char *from, const char *to, guint64 *size,
-                 char sha256[SR_SHA256_HEX_LENGTH + 1], GError **error)
+sr_durable_append (const char *from, int out, const char *to, guint64 *size,
+                   char sha256[SR_SHA256_HEX_LENGTH + 1], GError **error)
 {
   struct stat st;
   int in = open_regular (from, &st, error);
   if (in < 0)
     return FALSE;
-  int out = open (to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (out < 0) {
-    close (in);
-    return sr_durable_fail_errno (error, errno, to, _ ("Cannot create %s"), to);
-  }
   SrSha256 checksum;
   sr_sha256_init (&checksum);
   gboolean ok = pump (in, out, from, to, &checksum, size, error);
-  if (ok && fsync (out) != 0)
-    ok = sr_durable_fail_errno (error, errno, to, _ ("Cannot write %s"), to);
   close (in);
-  if (close (out) != 0 && ok)
-    ok = sr_durable_fail_errno (error, errno, to, _ ("Cannot write %s"), to);
-  if (!ok) {
-    g_unlink (to);
+  if (ok)
+    sr_sha256_finish (&checksum, sha256);
+  return ok;
+}
+
+/* Creates @path for writing; an existing one is an error. */
+static int
+create_new (const char *path, GError **error)
+{
+  int fd = open (path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0)
+    sr_durable_fail_errno (error, errno, path, _ ("Cannot create %s"), path);
+  return fd;
+}
+
+/* Syncs and closes @fd, written as @path; on any failure @path is removed. */
+static gboolean
+finish_new (int fd, const char *path, gboolean ok, GError **error)
+{
+  if (ok && fsync (fd) != 0)
+    ok = sr_durable_fail_errno (error, errno, path, _ ("Cannot write %s"), path);
+  if (close (fd) != 0 && ok)
+    ok = sr_durable_fail_errno (error, errno, path, _ ("Cannot write %s"), path);
+  if (!ok)
+    g_unlink (path);
+  return ok;
+}
+
+gboolean
+sr_durable_copy (const char *from, const char *to, guint64 *size,
+                 char sha256[SR_SHA256_HEX_LENGTH + 1], GError **error)
+{
+  int out = create_new (to, error);
+  if (out < 0)
     return FALSE;
-  }
-  sr_sha256_finish (&checksum, sha256);
-  return TRUE;
+  gboolean ok = sr_durable_append (from, out, to, size, sha256, error);
+  return finish_new (out, to, ok, error);
+}
+
+gboolean
+sr_durable_write_new (const char *path, const void *data, gsize length, GError **error)
+{
+  int fd = create_new (path, error);
+  return fd >= 0 && finish_new (fd, path, write_all (fd, data, length, path, error), error);
 }
 
 gboolean
@@ -202,14 +239,7 @@ sr_durable_write_atomic (const char *path, const char *text, gsize length, GErro
   int fd = open (tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0)
     return sr_durable_fail_errno (error, errno, tmp, _ ("Cannot create %s"), tmp);
-  gboolean ok = TRUE;
-  for (gsize done = 0; ok && done < length;) {
-    ssize_t w = write (fd, text + done, length - done);
-    if (w < 0 && errno != EINTR)
-      ok = sr_durable_fail_errno (error, errno, tmp, _ ("Cannot write %s"), tmp);
-    else if (w > 0)
-      done += (gsize) w;
-  }
+  gboolean ok = write_all (fd, text, length, tmp, error);
   if (ok && fsync (fd) != 0)
     ok = sr_durable_fail_errno (error, errno, tmp, _ ("Cannot write %s"), tmp);
   close (fd);

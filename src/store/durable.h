@@ -21,6 +21,13 @@ gboolean sr_durable_hash (const char *path, guint64 *size, char sha256[SR_SHA256
  * error), hashing the bytes as they pass, and fsyncs it. A failed copy leaves no @to. */
 gboolean sr_durable_copy (const char *from, const char *to, guint64 *size,
                           char sha256[SR_SHA256_HEX_LENGTH + 1], GError **error);
+/* Appends the regular file @from to @out (written as @to, for messages), hashing the
+ * bytes as they pass; the caller syncs @out. */
+gboolean sr_durable_append (const char *from, int out, const char *to, guint64 *size,
+                            char sha256[SR_SHA256_HEX_LENGTH + 1], GError **error);
+/* @data into the new file @path (mode 0600; an existing @path is an error), fsynced. A
+ * failed write leaves no @path. */
+gboolean sr_durable_write_new (const char *path, const void *data, gsize length, GError **error);
 /* A hard link @to of @from, or a copy where the two are on different file systems or
  * @from has too many links already. Both must hold the same bytes for ever: only files
  * that are never written again are shared. */

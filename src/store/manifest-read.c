@@ -80,6 +80,37 @@ read_entry (Reader *r, JsonNode *node, SrManifest *manifest, GHashTable *seen)
   return TRUE;
 }
 
+/* The database as the format holds it: whole, or in segments from the first without a gap. */
+static gboolean
+check_database (Reader *r, const SrManifest *manifest)
+{
+  guint parts = 0;
+  gboolean whole = FALSE;
+  for (guint i = 0; i < manifest->entries->len; i++) {
+    const SrManifestEntry *entry = manifest->entries->pdata[i];
+    if (g_str_equal (entry->path, SR_STORE_FILENAME))
+      whole = TRUE;
+    else if (sr_manifest_is_database (entry->path))
+      parts++;
+  }
+  gboolean in_segments = manifest->format != SR_MANIFEST_FORMAT_WHOLE;
+  if (in_segments ? whole : parts > 0) {
+    g_autofree char *why
+        = g_strdup_printf (_ ("format %d does not hold the database as %s"), manifest->format,
+                           in_segments ? SR_STORE_FILENAME : SR_MANIFEST_SEGMENTS);
+    return damaged (r, why);
+  }
+  if (in_segments ? parts == 0 : !whole)
+    return damaged (r, _ ("the database is not listed"));
+  g_autoptr (GPtrArray) joined = sr_manifest_database (manifest);
+  if (in_segments && joined->len != parts) {
+    g_autofree char *missing = sr_manifest_segment_path (joined->len);
+    g_autofree char *why = g_strdup_printf (_ ("the database segment %s is missing"), missing);
+    return damaged (r, why);
+  }
+  return TRUE;
+}
+
 static gboolean
 read_entries (Reader *r, JsonObject *object, SrManifest *manifest)
 {
@@ -91,9 +122,7 @@ read_entries (Reader *r, JsonObject *object, SrManifest *manifest)
   for (GList *l = items; l != NULL; l = l->next)
     if (!read_entry (r, l->data, manifest, seen))
       return FALSE;
-  if (!g_hash_table_contains (seen, SR_STORE_FILENAME))
-    return damaged (r, _ ("the database is not listed"));
-  return TRUE;
+  return check_database (r, manifest);
 }
 
 static gboolean
@@ -102,11 +131,12 @@ read_header (Reader *r, JsonObject *object, SrManifest *manifest)
   gint64 format = 0, schema = 0, created = 0;
   if (!read_count (r, object, "format", &format))
     return FALSE;
-  if (format != SR_MANIFEST_FORMAT) {
-    g_autofree char *why
-        = g_strdup_printf (_ ("its format %" PRId64 " is not %d"), format, SR_MANIFEST_FORMAT);
+  if (format != SR_MANIFEST_FORMAT_WHOLE && format != SR_MANIFEST_FORMAT) {
+    g_autofree char *why = g_strdup_printf (_ ("its format %" PRId64 " is not %d or %d"), format,
+                                            SR_MANIFEST_FORMAT_WHOLE, SR_MANIFEST_FORMAT);
     return damaged (r, why);
   }
+  manifest->format = (int) format;
   const char *version = read_string (r, object, "daemon_version", FALSE);
   const char *comment = version != NULL ? read_string (r, object, "comment", TRUE) : NULL;
   if (comment == NULL || !read_count (r, object, "schema_version", &schema)

@@ -20,6 +20,7 @@ SrManifest *
 sr_manifest_new (void)
 {
   SrManifest *manifest = g_new0 (SrManifest, 1);
+  manifest->format = SR_MANIFEST_FORMAT;
   manifest->entries = g_ptr_array_new_with_free_func (entry_free);
   return manifest;
 }
@@ -80,10 +81,50 @@ is_index_name (const char *name)
   return TRUE;
 }
 
+char *
+sr_manifest_segment_path (guint index)
+{
+  return g_strdup_printf (SR_MANIFEST_SEGMENTS "/%0*u", SR_MANIFEST_SEGMENT_DIGITS, index);
+}
+
+static gboolean
+is_segment (const char *path)
+{
+  const char *name = path + strlen (SR_MANIFEST_SEGMENTS "/");
+  return g_str_has_prefix (path, SR_MANIFEST_SEGMENTS "/")
+         && strlen (name) == SR_MANIFEST_SEGMENT_DIGITS
+         && strspn (name, "0123456789") == SR_MANIFEST_SEGMENT_DIGITS;
+}
+
+gboolean
+sr_manifest_is_database (const char *path)
+{
+  return g_str_equal (path, SR_STORE_FILENAME) || is_segment (path);
+}
+
+GPtrArray *
+sr_manifest_database (const SrManifest *manifest)
+{
+  GPtrArray *parts = g_ptr_array_new ();
+  if (manifest->format == SR_MANIFEST_FORMAT_WHOLE) {
+    const SrManifestEntry *whole = sr_manifest_find (manifest, SR_STORE_FILENAME);
+    if (whole != NULL)
+      g_ptr_array_add (parts, (gpointer) whole);
+    return parts;
+  }
+  for (guint i = 0;; i++) {
+    g_autofree char *path = sr_manifest_segment_path (i);
+    const SrManifestEntry *segment = sr_manifest_find (manifest, path);
+    if (segment == NULL)
+      return parts;
+    g_ptr_array_add (parts, (gpointer) segment);
+  }
+}
+
 gboolean
 sr_manifest_path_valid (const char *path)
 {
-  if (g_str_equal (path, SR_STORE_FILENAME))
+  if (sr_manifest_is_database (path))
     return TRUE;
   if (g_str_has_prefix (path, "index/"))
     return is_index_name (path + strlen ("index/"));
@@ -103,7 +144,7 @@ build (const SrManifest *manifest)
   g_autofree char *when = g_date_time_format_iso8601 (created);
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "format");
-  json_builder_add_int_value (b, SR_MANIFEST_FORMAT);
+  json_builder_add_int_value (b, manifest->format);
   json_builder_set_member_name (b, "created");
   json_builder_add_string_value (b, when);
   json_builder_set_member_name (b, "created_us");

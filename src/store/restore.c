@@ -3,10 +3,13 @@
 
 #include "store/restore.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <glib/gi18n.h>
 #include <inttypes.h>
 #include <glib/gstdio.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/errors.h"
 #include "store/durable.h"
@@ -54,9 +57,11 @@ check_listed (const char *backup, const char *relative, const SrManifest *manife
   return TRUE;
 }
 
-/* @entry's file has its listed size and SHA-256; with @to, it is copied there as it is read. */
+/* @entry's file has its listed size and SHA-256; with @to, it is copied there as it is
+ * read, or appended to @out (written as @to) when that is not -1. */
 static gboolean
-check_entry (const char *backup, const SrManifestEntry *entry, const char *to, GError **error)
+check_entry (const char *backup, const SrManifestEntry *entry, const char *to, int out,
+             GError **error)
 {
   g_autofree char *path = g_build_filename (backup, entry->path, NULL);
   char sha256[SR_SHA256_HEX_LENGTH + 1];
@@ -72,8 +77,9 @@ check_entry (const char *backup, const SrManifestEntry *entry, const char *to, G
                            entry->path, (guint64) st.st_size, entry->size);
     return refuse (error, backup, why);
   }
-  gboolean read = to != NULL ? sr_durable_copy (path, to, &size, sha256, error)
-                             : sr_durable_hash (path, &size, sha256, NULL, error);
+  gboolean read = out >= 0     ? sr_durable_append (path, out, to, &size, sha256, error)
+                  : to != NULL ? sr_durable_copy (path, to, &size, sha256, error)
+                               : sr_durable_hash (path, &size, sha256, NULL, error);
   if (!read)
     return FALSE;
   if (size != entry->size || !g_str_equal (sha256, entry->sha256)) {
@@ -103,7 +109,7 @@ verify (const char *backup, const SrManifest *manifest, int latest, GError **err
       || !check_listed (backup, "", manifest, error))
     return FALSE;
   for (guint i = 0; i < manifest->entries->len; i++)
-    if (!check_entry (backup, manifest->entries->pdata[i], NULL, error))
+    if (!check_entry (backup, manifest->entries->pdata[i], NULL, -1, error))
       return FALSE;
   return TRUE;
 }
@@ -121,6 +127,8 @@ make_dirs (const char *staging, const SrManifest *manifest, GError **error)
   }
   for (guint i = 0; i < manifest->entries->len; i++) {
     const SrManifestEntry *entry = manifest->entries->pdata[i];
+    if (sr_manifest_is_database (entry->path))
+      continue;
     g_autofree char *path = g_build_filename (staging, entry->path, NULL);
     g_autofree char *parent = g_path_get_dirname (path);
     if (!sr_durable_mkdir (parent, error))
@@ -164,6 +172,25 @@ check_database (const char *backup, const char *staging, const SrManifest *manif
   return store != NULL;
 }
 
+/* The database's segments (or its one file) joined into the staged smartrag.db. */
+static gboolean
+join_database (const char *backup, const char *staging, const SrManifest *manifest, GError **error)
+{
+  g_autofree char *to = g_build_filename (staging, SR_STORE_FILENAME, NULL);
+  g_autoptr (GPtrArray) parts = sr_manifest_database (manifest);
+  int out = open (to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (out < 0)
+    return sr_durable_fail_errno (error, errno, to, _ ("Cannot create %s"), to);
+  gboolean ok = TRUE;
+  for (guint i = 0; ok && i < parts->len; i++)
+    ok = check_entry (backup, parts->pdata[i], to, out, error);
+  if (ok && fsync (out) != 0)
+    ok = sr_durable_fail_errno (error, errno, to, _ ("Cannot write %s"), to);
+  if (close (out) != 0 && ok)
+    ok = sr_durable_fail_errno (error, errno, to, _ ("Cannot write %s"), to);
+  return ok;
+}
+
 static gboolean
 stage (const char *backup, const char *staging, const SrManifest *manifest, GError **error)
 {
@@ -171,12 +198,15 @@ stage (const char *backup, const char *staging, const SrManifest *manifest, GErr
     return FALSE;
   for (guint i = 0; i < manifest->entries->len; i++) {
     const SrManifestEntry *entry = manifest->entries->pdata[i];
+    if (sr_manifest_is_database (entry->path))
+      continue;
     g_autofree char *to = g_build_filename (staging, entry->path, NULL);
     /* Checked again as copied: the backup could have changed since it was verified. */
-    if (!check_entry (backup, entry, to, error))
+    if (!check_entry (backup, entry, to, -1, error))
       return FALSE;
   }
-  return check_database (backup, staging, manifest, error) && sync_dirs (staging, error);
+  return join_database (backup, staging, manifest, error)
+         && check_database (backup, staging, manifest, error) && sync_dirs (staging, error);
 }
 
 gboolean

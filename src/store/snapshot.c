@@ -35,13 +35,16 @@ copy_pages (sqlite3 *source, sqlite3 *target, const char *path, GError **error)
 }
 
 gboolean
-sr_store_snapshot (sqlite3 *source, const char *path, GError **error)
+sr_store_snapshot (sqlite3 *source, const char *path, gboolean durable, GError **error)
 {
   sqlite3 *target = NULL;
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
   gboolean ok = sqlite3_open_v2 (path, &target, flags, NULL) == SQLITE_OK;
   if (!ok)
     fail (target, _ ("create"), path, error);
+  if (ok && !durable
+      && sqlite3_exec (target, "PRAGMA synchronous = OFF", NULL, NULL, NULL) != SQLITE_OK)
+    ok = fail (target, _ ("create"), path, error);
   ok = ok && copy_pages (source, target, path, error);
   /* The copy took the source's WAL mode; a backup is one file that needs nothing else. */
   if (ok && sqlite3_exec (target, "PRAGMA journal_mode = DELETE", NULL, NULL, NULL) != SQLITE_OK)
@@ -52,6 +55,8 @@ sr_store_snapshot (sqlite3 *source, const char *path, GError **error)
     g_unlink (path);
     return FALSE;
   }
+  if (!durable)
+    return TRUE;
   /* SQLite syncs what it writes, but this file was never opened as durably as ours. */
   g_autofree char *dir = g_path_get_dirname (path);
   return sr_durable_sync_dir (dir, error);
@@ -69,11 +74,8 @@ open_read_only (const char *path, GError **error)
 }
 
 gboolean
-sr_store_file_schema_version (const char *path, int *version, GError **error)
+sr_store_db_schema_version (sqlite3 *db, const char *path, int *version, GError **error)
 {
-  sqlite3 *db = open_read_only (path, error);
-  if (db == NULL)
-    return FALSE;
   sqlite3_stmt *stmt = NULL;
   gboolean ok = sqlite3_prepare_v2 (db, "PRAGMA user_version", -1, &stmt, NULL) == SQLITE_OK
                 && sqlite3_step (stmt) == SQLITE_ROW;
@@ -82,6 +84,16 @@ sr_store_file_schema_version (const char *path, int *version, GError **error)
   else
     fail (db, _ ("read the schema version of"), path, error);
   sqlite3_finalize (stmt);
+  return ok;
+}
+
+gboolean
+sr_store_file_schema_version (const char *path, int *version, GError **error)
+{
+  sqlite3 *db = open_read_only (path, error);
+  if (db == NULL)
+    return FALSE;
+  gboolean ok = sr_store_db_schema_version (db, path, version, error);
   sqlite3_close (db);
   return ok;
 }
@@ -95,11 +107,8 @@ file_row_free (gpointer data)
 }
 
 GPtrArray *
-sr_store_file_rows (const char *path, GError **error)
+sr_store_file_rows (sqlite3 *db, const char *path, GError **error)
 {
-  sqlite3 *db = open_read_only (path, error);
-  if (db == NULL)
-    return NULL;
   g_autoptr (GPtrArray) rows = g_ptr_array_new_with_free_func (file_row_free);
   sqlite3_stmt *stmt = NULL;
   int rc
@@ -114,6 +123,5 @@ sr_store_file_rows (const char *path, GError **error)
   if (rc != SQLITE_DONE)
     fail (db, _ ("read the stored files of"), path, error);
   sqlite3_finalize (stmt);
-  sqlite3_close (db);
   return rc == SQLITE_DONE ? g_steal_pointer (&rows) : NULL;
 }

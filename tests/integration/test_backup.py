@@ -42,6 +42,49 @@ def write_manifest(path, manifest):
         json.dump(manifest, f)
 
 
+def database_parts(backup):
+    """The manifest entries that, joined in order, are the backup's database."""
+    entries = read_manifest(backup)["files"]
+    parts = sorted((e for e in entries if e["path"].startswith("database/")),
+                   key=lambda e: e["path"])
+    return parts or [e for e in entries if e["path"] == "smartrag.db"]
+
+
+def join_database(backup, to):
+    """Writes the backup's database, joined from its segments, to @to."""
+    with open(to, "wb") as out:
+        for part in database_parts(backup):
+            with open(os.path.join(backup, part["path"]), "rb") as f:
+                out.write(f.read())
+    return to
+
+
+def rewrite_as_whole(backup, change=None):
+    """Turns @backup into the format that held the database whole, as smartrag.db, after
+    running @change on that file (a connection) if given; the manifest says so."""
+    db = join_database(backup, os.path.join(backup, "smartrag.db"))
+    if change is not None:
+        with sqlite3.connect(db) as conn:
+            change(conn)
+    shutil.rmtree(os.path.join(backup, "database"))
+    with open(db, "rb") as f:
+        data = f.read()
+    manifest = read_manifest(backup)
+    manifest["format"] = 1
+    manifest["files"] = [e for e in manifest["files"] if not e["path"].startswith("database/")]
+    manifest["files"].append({"path": "smartrag.db", "size": len(data),
+                              "sha256": hashlib.sha256(data).hexdigest()})
+    write_manifest(backup, manifest)
+    return manifest
+
+
+def copy_as_state(backup, to):
+    """What an administrator does to use a backup by hand: copies it, with the database
+    joined into smartrag.db."""
+    shutil.copytree(backup, to, ignore=shutil.ignore_patterns("database", "manifest.json"))
+    join_database(backup, os.path.join(to, "smartrag.db"))
+
+
 def rows(db_path, sql, *args):
     with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as db:
         return db.execute(sql, args).fetchall()
@@ -123,7 +166,10 @@ class BackupTestCase(harness.IntegrationTest):
 
 def expected_state(backup):
     """The same, read from the backup's own database."""
-    db = os.path.join(backup, "smartrag.db")
+    backup = backup.rstrip("/")
+    # Beside the backup directory, where the daemon never looks.
+    outside = os.path.dirname(os.path.dirname(backup))
+    db = join_database(backup, os.path.join(outside, os.path.basename(backup) + ".db"))
     seen = {}
     for sid, title in rows(db, "SELECT id, title FROM sessions"):
         messages = rows(db, "SELECT role, content FROM messages WHERE session_id = ? "
@@ -203,8 +249,7 @@ class RoundTripTests(BackupTestCase):
 
         # A daemon started cold on a copy of the backup finds the same.
         cold_state = os.path.join(self.workdir, "cold")
-        shutil.copytree(backup, cold_state)
-        os.remove(os.path.join(cold_state, "manifest.json"))
+        copy_as_state(backup, cold_state)
         self.stop_daemon(self.daemons[0])
         self.start(state_dir=cold_state)
         other = self.client()
@@ -242,8 +287,7 @@ class RoundTripTests(BackupTestCase):
         # What a restore leaves when the daemon dies after moving the database aside.
         state = daemon.state_dir
         staging = os.path.join(state, "restore-staging")
-        shutil.copytree(backup, staging)
-        os.remove(os.path.join(staging, "manifest.json"))
+        copy_as_state(backup, staging)
         os.mkdir(os.path.join(state, "restore-previous"))
         os.rename(os.path.join(state, "smartrag.db"),
                   os.path.join(state, "restore-previous", "smartrag.db"))
@@ -314,18 +358,26 @@ class RefusalTests(BackupTestCase):
 
     def test_newer_schema(self):
         bad = self.copy("20000101T000000.000004Z")
-        db = os.path.join(bad, "smartrag.db")
-        with sqlite3.connect(db) as conn:
-            conn.execute("PRAGMA user_version = 999")
-        manifest = read_manifest(bad)
-        with open(db, "rb") as f:
-            data = f.read()
-        for entry in manifest["files"]:
-            if entry["path"] == "smartrag.db":
-                entry["size"], entry["sha256"] = len(data), hashlib.sha256(data).hexdigest()
+        manifest = rewrite_as_whole(bad, lambda db: db.execute("PRAGMA user_version = 999"))
         manifest["schema_version"] = 999
         write_manifest(bad, manifest)
         self.assert_refused(bad, "schema version 999", "newer SmartRAG")
+
+    def test_a_database_segment_missing_or_flipped(self):
+        bad = self.copy("20000101T000000.000006Z")
+        segment = os.path.join(bad, database_parts(bad)[-1]["path"])
+        os.chmod(segment, 0o600)
+        with open(segment, "r+b") as f:
+            f.seek(100)
+            byte = f.read(1)
+            f.seek(100)
+            f.write(bytes([byte[0] ^ 0x80]))
+        self.assert_refused(bad, "database/", "does not match the SHA-256")
+        manifest = read_manifest(bad)
+        manifest["files"] = [e for e in manifest["files"] if e["path"] != "database/000000"]
+        write_manifest(bad, manifest)
+        # The database of these tests is one segment; gaps between more are for unit tests.
+        self.assert_refused(bad, "the database is not listed")
 
     def test_paths_outside_the_backup_directory(self):
         outside = os.path.join(self.workdir, "elsewhere")
@@ -398,7 +450,7 @@ class AdministrationTests(BackupTestCase):
             self.assertEqual(a.st_ino, b.st_ino, relative)
             self.assertGreaterEqual(b.st_nlink, 2)
         # Nothing was committed in between: the database is shared too.
-        a, b = (os.stat(os.path.join(p, "smartrag.db")) for p in (first, second))
+        a, b = (os.stat(os.path.join(p, "database/000000")) for p in (first, second))
         self.assertEqual(a.st_ino, b.st_ino)
         self.assertEqual(read_manifest(first)["files"], read_manifest(second)["files"])
 
@@ -409,7 +461,7 @@ class AdministrationTests(BackupTestCase):
         third = read_manifest(third_path)
         self.assertEqual(len([e for e in third["files"] if e["path"].startswith("files/")]),
                          len(TEXTS) + 1)
-        c = os.stat(os.path.join(third_path, "smartrag.db"))
+        c = os.stat(os.path.join(third_path, "database/000000"))
         self.assertNotEqual(b.st_ino, c.st_ino)
         self.assertNotEqual(expected_state(second), expected_state(third_path))
 

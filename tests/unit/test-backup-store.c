@@ -75,19 +75,25 @@ write_pairs (gpointer data)
   return NULL;
 }
 
-static guint64
-count_users (const char *path)
+/* The one integer @sql gives on the database file @path. */
+static gint64
+query_int (const char *path, const char *sql)
 {
   sqlite3 *db = NULL;
   sqlite3_stmt *stmt = NULL;
   g_assert_cmpint (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READONLY, NULL), ==, SQLITE_OK);
-  g_assert_cmpint (sqlite3_prepare_v2 (db, "SELECT count(*) FROM users", -1, &stmt, NULL), ==,
-                   SQLITE_OK);
+  g_assert_cmpint (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL), ==, SQLITE_OK);
   g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);
-  guint64 n = (guint64) sqlite3_column_int64 (stmt, 0);
+  gint64 n = sqlite3_column_int64 (stmt, 0);
   sqlite3_finalize (stmt);
   sqlite3_close (db);
   return n;
+}
+
+static guint64
+count_users (const char *path)
+{
+  return (guint64) query_int (path, "SELECT count(*) FROM users");
 }
 
 /* Snapshots taken while another connection writes hold whole transactions only. */
@@ -105,7 +111,7 @@ test_snapshot_while_writing (Fixture *f, gconstpointer data)
       g_usleep (1000);
     g_autofree char *name = g_strdup_printf ("copy-%u.db", i);
     g_autofree char *copy = g_build_filename (f->dir, name, NULL);
-    g_assert_true (sr_store_snapshot (sr_store_db (db), copy, &error));
+    g_assert_true (sr_store_snapshot (sr_store_db (db), copy, TRUE, &error));
     g_assert_no_error (error);
     guint64 users = count_users (copy);
     g_assert_cmpuint (users % 2, ==, 0);
@@ -137,22 +143,39 @@ test_manifest (Fixture *f, gconstpointer data)
   manifest->daemon_version = g_strdup ("1.2.3");
   manifest->created = G_GINT64_CONSTANT (1700000000123456);
   manifest->comment = g_strdup ("før the move");
-  sr_manifest_add (manifest, SR_STORE_FILENAME, 4096, SHA_A);
   sr_manifest_add (manifest, "files/aa/" SHA_A, 3, SHA_A);
+  sr_manifest_add (manifest, "database/000001", 4096, SHA_A);
+  sr_manifest_add (manifest, "database/000000", SR_MANIFEST_SEGMENT_BYTES, SHA_A);
   sr_manifest_add (manifest, "index/model", 11, SHA_A);
   g_assert_true (sr_manifest_write (manifest, f->dir, &error));
 
   g_autoptr (SrManifest) back = sr_manifest_read (f->dir, &error);
   g_assert_no_error (error);
+  g_assert_cmpint (back->format, ==, SR_MANIFEST_FORMAT);
   g_assert_cmpint (back->schema_version, ==, 7);
   g_assert_cmpstr (back->daemon_version, ==, "1.2.3");
   g_assert_cmpint (back->created, ==, manifest->created);
   g_assert_cmpstr (back->comment, ==, "før the move");
-  g_assert_cmpuint (back->entries->len, ==, 3);
+  g_assert_cmpuint (back->entries->len, ==, 4);
   g_assert_cmpuint (sr_manifest_find (back, "files/aa/" SHA_A)->size, ==, 3);
+  /* The database is its segments in the order of their numbers, not of the listing. */
+  g_autoptr (GPtrArray) parts = sr_manifest_database (back);
+  g_assert_cmpuint (parts->len, ==, 2);
+  g_assert_cmpstr (((SrManifestEntry *) parts->pdata[0])->path, ==, "database/000000");
+  g_assert_cmpstr (((SrManifestEntry *) parts->pdata[1])->path, ==, "database/000001");
+
+  /* A backup written before segments: the database whole. */
+  write_manifest_text (f->dir, "{\"format\":1,\"daemon_version\":\"1\",\"schema_version\":7,"
+                               "\"created_us\":1,\"files\":[{\"path\":\"smartrag.db\","
+                               "\"size\":4096,\"sha256\":\"" SHA_A "\"}]}");
+  g_autoptr (SrManifest) whole = sr_manifest_read (f->dir, &error);
+  g_assert_no_error (error);
+  g_autoptr (GPtrArray) whole_parts = sr_manifest_database (whole);
+  g_assert_cmpuint (whole_parts->len, ==, 1);
+  g_assert_cmpstr (((SrManifestEntry *) whole_parts->pdata[0])->path, ==, SR_STORE_FILENAME);
 
   static const struct {
-    const char *entry; /* one more entry, or a whole text starting with '{' */
+    const char *entry; /* one more entry, or a whole text: {"format"... or [...] */
     const char *message;
   } bad[] = {
     { "{\"path\":\"../etc/passwd\",\"size\":1,\"sha256\":\"" SHA_A "\"}",
@@ -166,7 +189,20 @@ test_manifest (Fixture *f, gconstpointer data)
     { "{\"path\":\"index/a\",\"size\":1.5,\"sha256\":\"" SHA_A "\"}", "\"size\" is not a whole" },
     { "{\"path\":\"index/a\",\"size\":1,\"sha256\":\"AB\"}", "not 64 hex digits" },
     { "{\"path\":\"index/a\",\"size\":1,\"sha256\":\"" SHA_A "\",\"x\":1}", "other than" },
-    { "{\"format\":2}", "its format 2 is not 1" },
+    { "{\"format\":3}", "its format 3 is not 1 or 2" },
+    { "{\"path\":\"database/000000\",\"size\":1,\"sha256\":\"" SHA_A "\"}",
+      "format 1 does not hold the database as database" },
+    { "{\"path\":\"database/0001\",\"size\":1,\"sha256\":\"" SHA_A "\"}", "is not a path" },
+    { "{\"format\":2,\"daemon_version\":\"1\",\"schema_version\":1,\"created_us\":1,"
+      "\"files\":[{\"path\":\"smartrag.db\",\"size\":1,\"sha256\":\"" SHA_A "\"}]}",
+      "format 2 does not hold the database as smartrag.db" },
+    { "{\"format\":2,\"daemon_version\":\"1\",\"schema_version\":1,\"created_us\":1,"
+      "\"files\":[{\"path\":\"database/000000\",\"size\":1,\"sha256\":\"" SHA_A "\"},"
+      "{\"path\":\"database/000002\",\"size\":1,\"sha256\":\"" SHA_A "\"}]}",
+      "the database segment database/000001 is missing" },
+    { "{\"format\":2,\"daemon_version\":\"1\",\"schema_version\":1,\"created_us\":1,"
+      "\"files\":[]}",
+      "the database is not listed" },
     { "{\"format\":1,\"daemon_version\":\"1\",\"schema_version\":1,\"created_us\":1,"
       "\"files\":[]}",
       "the database is not listed" },
@@ -177,7 +213,7 @@ test_manifest (Fixture *f, gconstpointer data)
   };
   for (guint i = 0; i < G_N_ELEMENTS (bad); i++) {
     g_autofree char *text = NULL;
-    if (bad[i].entry[0] == '{' && strstr (bad[i].entry, "\"path\"") == NULL)
+    if (g_str_has_prefix (bad[i].entry, "{\"format\""))
       text = g_strdup (bad[i].entry);
     else if (bad[i].entry[0] == '[')
       text = g_strdup (bad[i].entry);
@@ -391,12 +427,13 @@ test_backup_and_stage (Fixture *f, gconstpointer data)
   g_assert_no_error (error);
   g_assert_cmpuint (first.copied, ==, 4); /* database, graph, two uploads */
   g_assert_cmpuint (first.linked, ==, 0);
-  /* A daemon that has just started remembers nothing: the database is copied again. */
+  /* A daemon that has just started remembers nothing: everything is read again, and
+   * linked as the hashes match (the database's one segment too). */
   g_autoptr (SrBackupMemo) fresh = sr_backup_memo_new ();
   spec.now += 1;
   g_assert_true (sr_store_backup (fresh, &spec, &second, &error));
-  g_assert_cmpuint (second.copied, ==, 1);
-  g_assert_cmpuint (second.linked, ==, 3);
+  g_assert_cmpuint (second.copied, ==, 0);
+  g_assert_cmpuint (second.linked, ==, 4);
   g_autofree char *relative = g_strdup_printf ("files/%.2s/%s", one, one);
   g_autofree char *in_first = g_build_filename (first.path, relative, NULL);
   g_autofree char *in_second = g_build_filename (second.path, relative, NULL);
@@ -431,6 +468,8 @@ test_backup_and_stage (Fixture *f, gconstpointer data)
   sr_backup_result_clear (&first);
   sr_backup_result_clear (&second);
 }
+
+#define SEGMENT_0 SR_MANIFEST_SEGMENTS "/000000"
 
 static ino_t
 inode_of (const char *backup, const char *relative)
@@ -483,13 +522,13 @@ test_backup_remembered (Fixture *f, gconstpointer data)
 
   g_autofree char *first = backup_again (memo, &spec, 3, 0);
   g_autofree char *second = backup_again (memo, &spec, 0, 3);
-  g_assert_cmpuint (inode_of (first, SR_STORE_FILENAME), ==, inode_of (second, SR_STORE_FILENAME));
+  g_assert_cmpuint (inode_of (first, SEGMENT_0), ==, inode_of (second, SEGMENT_0));
   g_assert_cmpuint (inode_of (first, "index/s.hnsw"), ==, inode_of (second, "index/s.hnsw"));
 
   /* Any commit: the database is copied, and so is the new upload. */
   g_autofree char *two = store_file (store, f->state, "second upload");
   g_autofree char *third = backup_again (memo, &spec, 2, 2);
-  g_assert_cmpuint (inode_of (second, SR_STORE_FILENAME), !=, inode_of (third, SR_STORE_FILENAME));
+  g_assert_cmpuint (inode_of (second, SEGMENT_0), !=, inode_of (third, SEGMENT_0));
 
   /* A graph renamed into place with other bytes of the same size. */
   sr_test_write_file (graph, "graph two", -1);
@@ -506,10 +545,106 @@ test_backup_remembered (Fixture *f, gconstpointer data)
   g_assert_cmpint (utimensat (AT_FDCWD, graph, times, 0), ==, 0);
   g_autofree char *fifth = backup_again (memo, &spec, 1, 3);
 
-  /* A failed backup forgets: the next reads everything again (and links by hash). */
+  /* A failed backup forgets: the next reads everything again, and links by hash. */
   sr_backup_memo_forget (memo);
-  g_autofree char *sixth = backup_again (memo, &spec, 1, 3);
-  g_assert_cmpuint (inode_of (fifth, SR_STORE_FILENAME), !=, inode_of (sixth, SR_STORE_FILENAME));
+  g_autofree char *sixth = backup_again (memo, &spec, 0, 4);
+  g_assert_cmpuint (inode_of (fifth, SEGMENT_0), ==, inode_of (sixth, SEGMENT_0));
+}
+
+/* Backup @path's database joined into one file again, as format 1 held it. */
+static void
+rewrite_as_whole (const char *path)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SrManifest) manifest = sr_manifest_read (path, &error);
+  g_autoptr (SrManifest) whole = sr_manifest_new ();
+  g_autoptr (GPtrArray) parts = sr_manifest_database (manifest);
+  g_autoptr (GByteArray) joined = g_byte_array_new ();
+  for (guint i = 0; i < parts->len; i++) {
+    const SrManifestEntry *part = parts->pdata[i];
+    g_autofree char *file = g_build_filename (path, part->path, NULL);
+    g_autoptr (GBytes) bytes = sr_test_read_bytes (file);
+    g_byte_array_append (joined, g_bytes_get_data (bytes, NULL), (guint) g_bytes_get_size (bytes));
+    g_assert_cmpint (g_unlink (file), ==, 0);
+  }
+  g_autofree char *segments = g_build_filename (path, SR_MANIFEST_SEGMENTS, NULL);
+  g_assert_cmpint (g_rmdir (segments), ==, 0);
+  g_autofree char *db = g_build_filename (path, SR_STORE_FILENAME, NULL);
+  sr_test_write_file (db, (const char *) joined->data, joined->len);
+  g_autofree char *sha = g_compute_checksum_for_data (G_CHECKSUM_SHA256, joined->data, joined->len);
+  whole->format = SR_MANIFEST_FORMAT_WHOLE;
+  whole->schema_version = manifest->schema_version;
+  whole->daemon_version = g_strdup (manifest->daemon_version);
+  whole->created = manifest->created;
+  sr_manifest_add (whole, SR_STORE_FILENAME, joined->len, sha);
+  for (guint i = 0; i < manifest->entries->len; i++) {
+    const SrManifestEntry *entry = manifest->entries->pdata[i];
+    if (!sr_manifest_is_database (entry->path))
+      sr_manifest_add (whole, entry->path, entry->size, entry->sha256);
+  }
+  g_assert_true (sr_manifest_write (whole, path, &error));
+  g_assert_no_error (error);
+}
+
+/* Stages @backup into a state directory of its own and gives the staged database. */
+static char *
+stage_into (Fixture *f, const char *backup, const char *name)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *state = g_build_filename (f->dir, name, NULL);
+  g_assert_cmpint (g_mkdir (state, 0700), ==, 0);
+  SrRestoreStaged staged = { 0 };
+  g_assert_true (
+      sr_store_restore_stage (backup, state, sr_store_latest_version (), &staged, &error));
+  g_assert_no_error (error);
+  g_autofree char *staging = sr_swap_staging_dir (state);
+  return g_build_filename (staging, SR_STORE_FILENAME, NULL);
+}
+
+/* A database of several segments: a small commit writes few of them again, and the
+ * segments, joined on a restore, are the database (as the whole file of format 1 is). */
+static void
+test_backup_segments (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SrStore) store = sr_store_open (f->state, &error);
+  exec_ok (store, "CREATE TABLE small (x); CREATE TABLE large (x);"
+                  "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100)"
+                  " INSERT INTO large SELECT randomblob(100000) FROM n");
+  g_autoptr (SrBackupMemo) memo = sr_backup_memo_new ();
+  SrBackupSpec spec = spec_for (f, G_GINT64_CONSTANT (1700000000000000));
+  SrBackupResult first = { 0 }, second = { 0 };
+  g_assert_true (sr_store_backup (memo, &spec, &first, &error));
+  g_assert_no_error (error);
+  g_autoptr (SrManifest) manifest = sr_manifest_read (first.path, &error);
+  g_autoptr (GPtrArray) parts = sr_manifest_database (manifest);
+  g_assert_cmpuint (parts->len, >=, 3); /* 10 MB in 4 MiB segments */
+  g_assert_cmpuint (first.copied, ==, parts->len);
+
+  exec_ok (store, "INSERT INTO small VALUES (1)");
+  spec.now += 1;
+  g_assert_true (sr_store_backup (memo, &spec, &second, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (second.copied, >=, 1);
+  g_assert_cmpuint (second.copied, <, parts->len);
+  g_assert_cmpuint (second.copied + second.linked, ==, parts->len);
+  g_assert_cmpuint (second.bytes_copied, <, (guint64) SR_MANIFEST_SEGMENT_BYTES * parts->len);
+
+  const char *sum = "SELECT sum(length(x)) + (SELECT count(*) FROM small) FROM large";
+  gint64 live = query_int (sr_store_path (store), sum);
+  g_assert_cmpint (live, ==, 100 * 100000 + 1);
+  g_autofree char *staged = stage_into (f, second.path, "restored");
+  g_assert_cmpint (query_int (staged, sum), ==, live);
+  g_assert_cmpint (query_int (staged, "SELECT count(*) FROM pragma_integrity_check "
+                                      "WHERE integrity_check != 'ok'"),
+                   ==, 0);
+
+  /* A backup from before segments restores the same. */
+  rewrite_as_whole (second.path);
+  g_autofree char *staged_whole = stage_into (f, second.path, "restored-whole");
+  g_assert_cmpint (query_int (staged_whole, sum), ==, live);
+  sr_backup_result_clear (&first);
+  sr_backup_result_clear (&second);
 }
 
 int
@@ -524,5 +659,6 @@ main (int argc, char **argv)
   g_test_add ("/backup-store/backup-and-stage", Fixture, NULL, set_up, test_backup_and_stage,
               tear_down);
   g_test_add ("/backup-store/remembered", Fixture, NULL, set_up, test_backup_remembered, tear_down);
+  g_test_add ("/backup-store/segments", Fixture, NULL, set_up, test_backup_segments, tear_down);
   return g_test_run ();
 }
