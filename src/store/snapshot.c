@@ -12,6 +12,9 @@
 static gboolean
 fail (sqlite3 *db, const char *doing, const char *path, GError **error)
 {
+  /* SQLite's "database or disk is full" says neither which disk nor what to do. */
+  if (db != NULL && sqlite3_errcode (db) == SQLITE_FULL)
+    return sr_durable_fail_errno (error, ENOSPC, path, "%s", sqlite3_errmsg (db));
   return sr_error_set (error, SMARTRAG_ERROR_FAILED, _ ("Cannot %s %s: %s"), doing, path,
                        db != NULL ? sqlite3_errmsg (db) : g_strerror (ENOMEM));
 }

@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import sqlite3
+import subprocess
 import threading
 
 from gi.repository import GLib
@@ -404,6 +405,37 @@ class RefusalTests(BackupTestCase):
                             contains="comment")
         self.assertEqual(sorted(os.listdir(self.backups)),
                          sorted([os.path.basename(self.good), "latest"]))
+
+
+class DiskFullTests(BackupTestCase):
+
+    def small_disk(self, size):
+        """A file system of @size for the backups: a tmpfs, which needs root."""
+        if os.geteuid() != 0:
+            self.skipTest("mounting a small file system needs root")
+        os.mkdir(self.backups, 0o700)
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700",
+                                  "tmpfs", self.backups], capture_output=True, text=True)
+        if mounted.returncode != 0:
+            self.skipTest(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+        self.addCleanup(subprocess.run, ["umount", "-l", self.backups], check=False)
+
+    def test_a_full_disk_fails_the_backup_and_leaves_nothing(self):
+        self.small_disk("64k")
+        daemon = self.start()
+        me = self.client()
+        session = self.seeded(me)
+        before = self.state_of(me)
+        self.assertBusError("org.freedesktop.DBus.Error.Failed", self.backup, me,
+                            contains=["is full; free some space and try again"])
+        self.assertEqual(os.listdir(self.backups), [])
+        self.assertEqual(self.state_of(me), before)
+        # The daemon goes on serving, and the next backup, with room, is whole.
+        self.ask(me, session, "When was the harbour built?")
+        subprocess.run(["umount", "-l", self.backups], check=True)
+        backup = self.backup(me)
+        self.assertEqual(expected_state(backup), self.state_of(me))
+        self.assertIn("Backup into", daemon.log())
 
 
 class AdministrationTests(BackupTestCase):
