@@ -9,7 +9,7 @@ import sqlite3
 import subprocess
 import threading
 
-from gi.repository import GLib
+from gi.repository import Gio, GLib
 
 import harness
 from harness import (ACCESS_DENIED, ACTION_ADMIN, ACTION_USE, DAEMON_IFACE, DAEMON_PATH,
@@ -405,6 +405,60 @@ class RefusalTests(BackupTestCase):
                             contains="comment")
         self.assertEqual(sorted(os.listdir(self.backups)),
                          sorted([os.path.basename(self.good), "latest"]))
+
+
+class BusyWindowTests(BackupTestCase):
+    """Restore's pause, held open by an upload that has not ended: what callers meet."""
+
+    def start_upload(self, endpoint, session):
+        """AddFile from a pipe whose other end the test holds: in flight until it closes."""
+        read_end, write_end = os.pipe()
+        outcome = {}
+
+        def done(connection, result):
+            try:
+                outcome["reply"] = connection.call_with_unix_fd_list_finish(result)[0].unpack()
+            except GLib.Error as error:
+                outcome["error"] = harness.client.bus_error_from_glib(error)
+
+        fds = Gio.UnixFDList.new_from_array([read_end])
+        endpoint.connection.call_with_unix_fd_list(
+            harness.BUS_NAME, session, DOCUMENT_IFACE, "AddFile",
+            GLib.Variant("(hsa{sv})", (0, "late.txt", {})), None, Gio.DBusCallFlags.NONE,
+            60000, fds, None, done)
+        endpoint.connection.flush_sync(None)
+        return write_end, outcome
+
+    def test_calls_during_the_pause_get_busy_until_the_swap(self):
+        daemon = self.start()
+        me = self.client()
+        session = self.seeded(me)
+        backup = self.backup(me)
+        self.create_session(me, title="after the backup")
+        write_end, upload = self.start_upload(me, session)
+        os.write(write_end, b"The ferry leaves at noon. ")
+        [restore] = me.start_calls(1, DAEMON_PATH, DAEMON_IFACE, "Restore",
+                                   GLib.Variant("(s)", (backup,)), timeout_ms=60000)
+        harness.wait_for(lambda: "waiting for work in flight to end" in daemon.log(), 20)
+
+        other = self.client()
+        for method, args in (("ListSessions", None),
+                             ("CreateSession", GLib.Variant("(a{sv})", ({},))),
+                             ("Backup", backup_options())):
+            self.assertBusError(BUSY, other.call, DAEMON_PATH, DAEMON_IFACE, method, args,
+                                contains=["A backup is being restored"])
+        self.assertEqual(me.collect(0.2), {})
+
+        # The upload ends: the pause is quiet, the backup is swapped in, calls go through.
+        os.write(write_end, b"It returns at six.")
+        os.close(write_end)
+        outcome = me.collect(30)[str(restore)]
+        self.assertNotIn("error", outcome, outcome)
+        context = GLib.MainContext.default()
+        harness.wait_for(lambda: context.iteration(False) and False or upload, 10, 0.01)
+        self.assertIn("reply", upload, upload)
+        # The upload finished before the swap, so the restored state does not hold it.
+        self.assertEqual(self.state_of(other), expected_state(backup))
 
 
 class DiskFullTests(BackupTestCase):
