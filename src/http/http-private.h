@@ -70,6 +70,13 @@ void sr_http_match_clear (SrHttpMatch *match);
 /* The literal start of each WebSocket route's pattern ("/ws/query" of
  * "/ws/query/{session_id}"): where libsoup must look for upgrades. */
 GStrv sr_http_websocket_prefixes (void);
+/* The WebSocket subprotocols the server speaks, for libsoup: one, "smartrag". A browser,
+ * which cannot send Authorization on a WebSocket, offers it together with its token as
+ * another protocol, "smartrag.bearer.<token>" (identity.c); the server answers with
+ * "smartrag" alone, so the token is never sent back. */
+#define SR_HTTP_WEBSOCKET_PROTOCOL "smartrag"
+#define SR_HTTP_WEBSOCKET_BEARER   SR_HTTP_WEBSOCKET_PROTOCOL ".bearer."
+char **sr_http_websocket_protocols (void);
 
 struct SrHttpRequest {
   SrHttp *http; /* NULL once the server is gone */

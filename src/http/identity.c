@@ -2,21 +2,49 @@
 #include "http/http-private.h"
 
 #include <glib/gi18n.h>
+#include <string.h>
 
 #include "service/tokens.h"
 
 /* "Authorization: Bearer <token>", or NULL. The scheme is case-insensitive (RFC 7235). */
-static const char *
-bearer_of (SoupServerMessage *message)
+static char *
+authorization_bearer (SoupMessageHeaders *headers)
 {
-  const char *value = soup_message_headers_get_one (
-      soup_server_message_get_request_headers (message), "Authorization");
+  const char *value = soup_message_headers_get_one (headers, "Authorization");
   if (value == NULL || g_ascii_strncasecmp (value, "Bearer ", 7) != 0)
     return NULL;
   value += 7;
   while (*value == ' ')
     value++;
-  return value;
+  return g_strdup (value);
+}
+
+/* A WebSocket handshake's "smartrag.bearer.<token>" among its subprotocols, or NULL: what
+ * a browser, which cannot set Authorization there, sends instead. */
+static char *
+protocol_bearer (SoupMessageHeaders *headers)
+{
+  const char *value = soup_message_headers_get_list (headers, "Sec-WebSocket-Protocol");
+  if (value == NULL)
+    return NULL;
+  GSList *offered = soup_header_parse_list (value);
+  char *bearer = NULL;
+  for (GSList *l = offered; l != NULL && bearer == NULL; l = l->next)
+    if (g_str_has_prefix (l->data, SR_HTTP_WEBSOCKET_BEARER))
+      bearer = g_strdup ((const char *) l->data + strlen (SR_HTTP_WEBSOCKET_BEARER));
+  soup_header_free_list (offered);
+  return bearer;
+}
+
+/* The token of a request over TCP; in a subprotocol only on a WebSocket route. */
+static char *
+bearer_of (SrHttpRequest *request)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (request->message);
+  char *bearer = authorization_bearer (headers);
+  if (bearer != NULL || !(request->match.route->flags & SR_HTTP_ROUTE_WEBSOCKET))
+    return bearer;
+  return protocol_bearer (headers);
 }
 
 static gboolean
@@ -55,7 +83,7 @@ sr_http_identify (SrHttp *http, SrHttpRequest *request, GError **error)
     };
     return TRUE;
   }
-  const char *bearer = bearer_of (request->message);
+  g_autofree char *bearer = bearer_of (request);
   if (bearer == NULL)
     return missing_token (http, error);
   g_autofree char *token_id = NULL;

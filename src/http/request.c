@@ -198,12 +198,23 @@ check_websocket (SrHttpRequest *request)
 {
   g_autoptr (GPtrArray) extensions = g_ptr_array_new ();
   g_autoptr (GError) local = NULL;
-  if (!(request->match.route->flags & SR_HTTP_ROUTE_WEBSOCKET)
-      || soup_websocket_server_check_handshake (request->message, NULL, NULL, extensions, &local))
+  g_autoptr (GError) error = NULL;
+  if (!(request->match.route->flags & SR_HTTP_ROUTE_WEBSOCKET))
     return TRUE;
-  g_autoptr (GError) error
-      = g_error_new (SMARTRAG_ERROR, SMARTRAG_ERROR_INVALID_ARGS,
-                     _ ("This path takes a WebSocket handshake: %s"), local->message);
+  const char *offered = soup_message_headers_get_list (
+      soup_server_message_get_request_headers (request->message), "Sec-WebSocket-Protocol");
+  /* libsoup's "Unsupported WebSocket subprotocol" does not say which one to offer. */
+  if (offered != NULL && !soup_header_contains (offered, SR_HTTP_WEBSOCKET_PROTOCOL))
+    error = g_error_new (SMARTRAG_ERROR, SMARTRAG_ERROR_INVALID_ARGS,
+                         _ ("Invalid WebSocket subprotocols: a client that offers any must offer "
+                            "\"%s\" (and may send its token as \"%s<token>\")"),
+                         SR_HTTP_WEBSOCKET_PROTOCOL, SR_HTTP_WEBSOCKET_BEARER);
+  else if (!soup_websocket_server_check_handshake (
+               request->message, NULL, sr_http_websocket_protocols (), extensions, &local))
+    error = g_error_new (SMARTRAG_ERROR, SMARTRAG_ERROR_INVALID_ARGS,
+                         _ ("This path takes a WebSocket handshake: %s"), local->message);
+  if (error == NULL)
+    return TRUE;
   refuse (request, error);
   return FALSE;
 }

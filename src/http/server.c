@@ -81,6 +81,13 @@ on_websocket (SoupServer *server, SoupServerMessage *message, const char *path,
     soup_websocket_connection_close (connection, SOUP_WEBSOCKET_CLOSE_SERVER_ERROR, NULL);
 }
 
+char **
+sr_http_websocket_protocols (void)
+{
+  static const char *const protocols[] = { SR_HTTP_WEBSOCKET_PROTOCOL, NULL };
+  return (char **) protocols;
+}
+
 /* libsoup upgrades only where a WebSocket handler is registered, and runs that path's own
  * handler, not the default one: each WebSocket route's path gets both, so the route's
  * handler decides (request.c) before the handshake is answered. */
@@ -90,8 +97,8 @@ add_websocket_handlers (SrHttp *http)
   g_auto (GStrv) prefixes = sr_http_websocket_prefixes ();
   for (guint i = 0; prefixes[i] != NULL; i++) {
     soup_server_add_handler (http->server, prefixes[i], on_request, http, NULL);
-    soup_server_add_websocket_handler (http->server, prefixes[i], NULL, NULL, on_websocket, http,
-                                       NULL);
+    soup_server_add_websocket_handler (http->server, prefixes[i], NULL,
+                                       sr_http_websocket_protocols (), on_websocket, http, NULL);
   }
   /* libsoup 3.2 bounds a compressed frame, not what it inflates to: a small frame could
    * grow a thousandfold past the message limit. Answers are small text anyway. */

@@ -541,6 +541,38 @@ class WebSocketQueries(QueryHttpTest):
                 self.assertIn(closed.exception.code, (1006, 1009))
         asyncio.run(scenario())
 
+    def test_a_browser_sends_its_token_as_a_subprotocol(self):
+        if websockets is None:
+            self.skipTest("python3-websockets is not installed")
+        _token_id, token = self.create_token()
+        url = f"ws://127.0.0.1:{self.smartragd.http_port}{ws_path(self.sid)}"
+
+        async def scenario():
+            async with websockets.connect(url, subprotocols=["smartrag", f"smartrag.bearer.{token}"],
+                                          open_timeout=10) as ws:
+                # The server answers with the protocol, never with the token.
+                self.assertEqual(ws.subprotocol, "smartrag")
+                await ws.send(json.dumps({"query": "When was the harbour built?"}))
+                self.assertEqual((await self.until_end(ws))[-1]["type"], "done")
+            for offered in (["smartrag", "smartrag.bearer.srt_nope"], ["smartrag"]):
+                with self.assertRaises(websockets.InvalidStatusCode) as caught:
+                    async with websockets.connect(url, subprotocols=offered, open_timeout=10):
+                        pass
+                self.assertEqual(caught.exception.status_code, 401, offered)
+        asyncio.run(scenario())
+
+        handshake = {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
+                     "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+                     "Sec-WebSocket-Protocol": f"smartrag.bearer.{token}"}
+        # The token alone is not a protocol the server speaks.
+        self.assertError(self.call("GET", ws_path(self.sid), tcp=True, headers=handshake), 400,
+                         "invalid_argument",
+                         "Invalid WebSocket subprotocols: a client that offers any must offer "
+                         "\"smartrag\" (and may send its token as \"smartrag.bearer.<token>\")")
+        # Only a WebSocket route takes a token there.
+        self.assertError(self.call("GET", "/api/v1/sessions", tcp=True, headers=handshake), 401,
+                         "unauthenticated")
+
     def test_checks_come_before_the_upgrade(self):
         handshake = {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
                      "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}
