@@ -340,10 +340,11 @@ dot (const float *a, const float *b, guint n)
 }
 
 /* Keeps the @n nearest in @best, sorted; the graph's distance is 1 − dot product. */
+/* From @from on: what the graph may not have held when it was searched. */
 static void
-scan_batch (const Batch *batch, const float *query, guint n, GArray *best)
+scan_batch (const Batch *batch, guint from, const float *query, guint n, GArray *best)
 {
-  for (guint i = g_atomic_int_get (&batch->inserted); i < batch->n; i++) {
+  for (guint i = from; i < batch->n; i++) {
     if (g_atomic_int_get (&batch->removed[i]))
       continue;
     Neighbour c
@@ -386,8 +387,14 @@ sr_indexes_search (SrIndexes *indexes, SrStore *db, const char *session_id, cons
     return 0;
   }
   g_autoptr (GPtrArray) batches = g_ptr_array_new_full (entry->batches->len, batch_unref);
-  for (guint i = 0; i < entry->batches->len; i++)
-    g_ptr_array_add (batches, g_atomic_rc_box_acquire (entry->batches->pdata[i]));
+  /* Where each batch stood before the graph is searched: a vector inserted between the
+   * search of the graph and the scan of its batch would be missed by both. */
+  g_autofree guint *from = g_new (guint, MAX (entry->batches->len, 1));
+  for (guint i = 0; i < entry->batches->len; i++) {
+    Batch *batch = entry->batches->pdata[i];
+    g_ptr_array_add (batches, g_atomic_rc_box_acquire (batch));
+    from[i] = (guint) g_atomic_int_get (&batch->inserted);
+  }
   g_mutex_unlock (&indexes->lock);
 
   g_autoptr (GArray) found = g_array_sized_new (FALSE, FALSE, sizeof (Neighbour), 2 * n);
@@ -407,7 +414,7 @@ sr_indexes_search (SrIndexes *indexes, SrStore *db, const char *session_id, cons
   }
   g_autoptr (GArray) waiting = g_array_sized_new (FALSE, FALSE, sizeof (Neighbour), n + 1);
   for (guint i = 0; i < batches->len; i++)
-    scan_batch (batches->pdata[i], query, n, waiting);
+    scan_batch (batches->pdata[i], from[i], query, n, waiting);
   g_array_append_vals (found, waiting->data, waiting->len);
   g_array_sort (found, compare_neighbours);
 
