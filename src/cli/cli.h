@@ -129,6 +129,12 @@ guint64 cli_lookup_uint (GVariant *dict, const char *key);
 
 /* session-ref.c: which session a command works on. */
 gboolean cli_session_path (Cli *cli, const char *given, char **path, GError **error);
+/* The --session option of every command on one session, for cli_session_path(). */
+#define CLI_SESSION_OPTION(target)                                                                 \
+  {                                                                                                \
+    "session", 's', 0, G_OPTION_ARG_STRING, (target),                                              \
+        N_ ("The session (default: $SMARTRAG_SESSION, else your newest)"), N_ ("ID")               \
+  }
 const char *cli_session_id_of (const char *path);
 
 G_END_DECLS

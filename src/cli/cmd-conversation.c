@@ -65,8 +65,7 @@ cli_cmd_history (Cli *cli, int argc, char **argv)
   g_autofree char *session = NULL, *path = NULL;
   int offset = 0, limit = 0;
   const GOptionEntry entries[] = {
-    { "session", 's', 0, G_OPTION_ARG_STRING, &session,
-      N_ ("The session (default: $SMARTRAG_SESSION, else your newest)"), N_ ("ID") },
+    CLI_SESSION_OPTION (&session),
     { "offset", 0, 0, G_OPTION_ARG_INT, &offset, N_ ("Skip the N oldest messages"), N_ ("N") },
     { "limit", 'n', 0, G_OPTION_ARG_INT, &limit, N_ ("Show at most N messages (default 100)"),
       N_ ("N") },
@@ -97,8 +96,7 @@ cli_cmd_search (Cli *cli, int argc, char **argv)
   g_autofree char *session = NULL, *path = NULL;
   int limit = 0;
   const GOptionEntry entries[] = {
-    { "session", 's', 0, G_OPTION_ARG_STRING, &session,
-      N_ ("The session (default: $SMARTRAG_SESSION, else your newest)"), N_ ("ID") },
+    CLI_SESSION_OPTION (&session),
     { "limit", 'n', 0, G_OPTION_ARG_INT, &limit, N_ ("Show at most N messages (default 100)"),
       N_ ("N") },
     G_OPTION_ENTRY_NULL,
@@ -156,8 +154,7 @@ cli_cmd_export (Cli *cli, int argc, char **argv)
 {
   g_autofree char *session = NULL, *path = NULL, *format = NULL, *output = NULL;
   const GOptionEntry entries[] = {
-    { "session", 's', 0, G_OPTION_ARG_STRING, &session,
-      N_ ("The session (default: $SMARTRAG_SESSION, else your newest)"), N_ ("ID") },
+    CLI_SESSION_OPTION (&session),
     { "format", 'f', 0, G_OPTION_ARG_STRING, &format, N_ ("json or markdown (the default)"),
       N_ ("FORMAT") },
     { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output,

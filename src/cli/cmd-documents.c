@@ -29,8 +29,7 @@ documents_list (Cli *cli, int argc, char **argv)
 {
   g_autofree char *session = NULL;
   const GOptionEntry entries[] = {
-    { "session", 's', 0, G_OPTION_ARG_STRING, &session,
-      N_ ("The session (default: $SMARTRAG_SESSION, else your newest)"), N_ ("ID") },
+    CLI_SESSION_OPTION (&session),
     G_OPTION_ENTRY_NULL,
   };
   const CliUsage usage
@@ -63,8 +62,7 @@ documents_remove (Cli *cli, int argc, char **argv)
 {
   g_autofree char *session = NULL;
   const GOptionEntry entries[] = {
-    { "session", 's', 0, G_OPTION_ARG_STRING, &session,
-      N_ ("The session (default: $SMARTRAG_SESSION, else your newest)"), N_ ("ID") },
+    CLI_SESSION_OPTION (&session),
     G_OPTION_ENTRY_NULL,
   };
   const CliUsage usage = { "documents remove ID",

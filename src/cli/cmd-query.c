@@ -172,8 +172,7 @@ cli_cmd_query (Cli *cli, int argc, char **argv)
   int k = 0;
   gboolean no_history = FALSE;
   const GOptionEntry entries[] = {
-    { "session", 's', 0, G_OPTION_ARG_STRING, &session,
-      N_ ("The session (default: $SMARTRAG_SESSION, else your newest)"), N_ ("ID") },
+    CLI_SESSION_OPTION (&session),
     { "sources", 'k', 0, G_OPTION_ARG_INT, &k, N_ ("How many sources to draw from (1 to 100)"),
       N_ ("N") },
     { "backend", 0, 0, G_OPTION_ARG_STRING, &backend,

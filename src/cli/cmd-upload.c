@@ -155,8 +155,7 @@ cli_cmd_upload (Cli *cli, int argc, char **argv)
   g_autofree char *session = NULL;
   gboolean wait = FALSE;
   const GOptionEntry entries[] = {
-    { "session", 's', 0, G_OPTION_ARG_STRING, &session,
-      N_ ("The session (default: $SMARTRAG_SESSION, else your newest)"), N_ ("ID") },
+    CLI_SESSION_OPTION (&session),
     { "wait", 'w', 0, G_OPTION_ARG_NONE, &wait,
       N_ ("Wait until every document is ready or failed, showing progress on a terminal"), NULL },
     G_OPTION_ENTRY_NULL,

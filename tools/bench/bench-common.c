@@ -153,14 +153,20 @@ terminate (GPid pid, gint64 timeout_us, int *status)
   return FALSE;
 }
 
-/* Reads @fd to its end, at most until @deadline (monotonic µs). */
+/* Waits until @fd can be read, at most until @deadline (monotonic µs), and reads it once:
+ * @n bytes (0 at its end, -1 with errno on an error). FALSE with @late set when the
+ * deadline came first, FALSE with @error when waiting failed or was interrupted. */
 static gboolean
-read_to_end (int fd, gint64 deadline, const char *program, GString *out, GError **error)
+read_once_before (int fd, gint64 deadline, char *buf, gsize size, ssize_t *n, gboolean *late,
+                  GError **error)
 {
+  *late = FALSE;
   for (;;) {
     gint64 left = deadline - g_get_monotonic_time ();
-    if (left <= 0)
-      return fail (error, "%s did not finish in time", program);
+    if (left <= 0) {
+      *late = TRUE;
+      return FALSE;
+    }
     struct pollfd p = { .fd = fd, .events = POLLIN };
     if (poll (&p, 1, (int) (left / 1000) + 1) < 0 && errno != EINTR)
       return fail (error, "poll: %s", g_strerror (errno));
@@ -168,10 +174,22 @@ read_to_end (int fd, gint64 deadline, const char *program, GString *out, GError 
       return FALSE;
     if (p.revents == 0)
       continue;
-    char buf[4096];
-    ssize_t n = read (fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR)
-      continue;
+    *n = read (fd, buf, size);
+    if (*n >= 0 || errno != EINTR)
+      return TRUE;
+  }
+}
+
+/* Reads @fd to its end, at most until @deadline (monotonic µs). */
+static gboolean
+read_to_end (int fd, gint64 deadline, const char *program, GString *out, GError **error)
+{
+  char buf[4096];
+  for (;;) {
+    ssize_t n;
+    gboolean late;
+    if (!read_once_before (fd, deadline, buf, sizeof buf, &n, &late, error))
+      return late ? fail (error, "%s did not finish in time", program) : FALSE;
     if (n < 0)
       return fail (error, "reading from %s: %s", program, g_strerror (errno));
     if (n == 0)
@@ -248,22 +266,14 @@ read_first_line (int fd, gint64 timeout_us, const char *program, const char *wha
                  GError **error)
 {
   gint64 deadline = g_get_monotonic_time () + timeout_us;
+  char buf[512];
   for (;;) {
-    gint64 left = deadline - g_get_monotonic_time ();
-    if (left <= 0)
-      return fail (error, "%s did not print %s within %d s", program, what,
-                   (int) (timeout_us / G_USEC_PER_SEC));
-    struct pollfd p = { .fd = fd, .events = POLLIN };
-    if (poll (&p, 1, (int) (left / 1000) + 1) < 0 && errno != EINTR)
-      return fail (error, "poll: %s", g_strerror (errno));
-    if (!check_interrupted (error))
-      return FALSE;
-    if (p.revents == 0)
-      continue;
-    char buf[512];
-    ssize_t n = read (fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR)
-      continue;
+    ssize_t n;
+    gboolean late;
+    if (!read_once_before (fd, deadline, buf, sizeof buf, &n, &late, error))
+      return late ? fail (error, "%s did not print %s within %d s", program, what,
+                          (int) (timeout_us / G_USEC_PER_SEC))
+                  : FALSE;
     if (n <= 0)
       return fail (error, "%s exited before printing %s", program, what);
     g_string_append_len (line, buf, n);
